@@ -239,10 +239,10 @@ pub mod duration {
     #[cfg(feature = "schema")]
     #[derive(schemars::JsonSchema)]
     #[schemars(
-        description = "A duration: whole numbers with units ms, s, m, h, d (500ms, 10s, 1m30s, 14d)",
-        regex(pattern = r"^([0-9]+(ms|s|m|h|d))+$")
+        description = "A duration: whole numbers with units ms, s, m, h, d (500ms, 10s, 1m30s, 14d)"
     )]
-    pub struct Schema(#[allow(dead_code)] String);
+    #[allow(dead_code)]
+    pub struct Schema(#[schemars(pattern(r"^([0-9]+(ms|s|m|h|d))+$"))] String);
 
     /// `serde(with = ...)` for `Option<Duration>`.
     pub mod option {

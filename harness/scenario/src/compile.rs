@@ -1,0 +1,861 @@
+//! Turns the surface syntax ([`crate::document`]) into the checked model ([`crate::model`]):
+//! exactly one operation per step, placeholders in scope, saved names defined before use,
+//! matchers and value builders well-formed. Every error carries the location it comes from.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+use sessionspec_contract::{ErrorKind, EventKind, Tamper, duration};
+
+use crate::document::{ConcurrentlyDoc, OpenArg, StepDoc, TamperHow};
+use crate::model::{
+    Concurrent, EventExpectation, Expectation, Input, JsonType, Matcher, Offset, Op,
+    ResultExpectation, Step, Text, TextPart,
+};
+use crate::yaml::{Location, Node, Segment};
+
+/// Collects errors and tracks what is in scope while compiling one scenario's steps.
+pub(crate) struct Compiler<'a> {
+    root: &'a Node,
+    errors: Vec<(Location, String)>,
+    vars: Vec<String>,
+    saved: BTreeSet<String>,
+}
+
+type Path = Vec<Segment>;
+
+fn key(path: &Path, name: &str) -> Path {
+    let mut p = path.clone();
+    p.push(Segment::Key(name.to_owned()));
+    p
+}
+
+fn index(path: &Path, i: usize) -> Path {
+    let mut p = path.clone();
+    p.push(Segment::Index(i));
+    p
+}
+
+const BUILDERS: &str = "$time, $repeat, $nest, $var, $saved, $literal";
+const MATCHERS: &str = "$absent, $present, $any, $type, $one-of, $unordered, $contains, $len, $time (with $tolerance), \
+                        $not-contains, $contains-text, $saved, $gte, $lte, $literal, $exact";
+
+impl<'a> Compiler<'a> {
+    pub(crate) fn new(root: &'a Node) -> Self {
+        Compiler {
+            root,
+            errors: Vec::new(),
+            vars: Vec::new(),
+            saved: BTreeSet::new(),
+        }
+    }
+
+    pub(crate) fn into_errors(self) -> Vec<(Location, String)> {
+        self.errors
+    }
+
+    fn error(&mut self, path: &Path, message: impl Into<String>) {
+        let location = self.root.locate(path, false);
+        self.errors.push((location, message.into()));
+    }
+
+    /// Compiles the steps at `path` (`steps`, or a nested list), each doc paired with the index
+    /// it has in the source.
+    pub(crate) fn steps(&mut self, docs: Vec<(usize, StepDoc)>, path: &Path) -> Vec<Step> {
+        docs.into_iter()
+            .filter_map(|(i, doc)| self.step(doc, &index(path, i)))
+            .collect()
+    }
+
+    fn step(&mut self, doc: StepDoc, path: &Path) -> Option<Step> {
+        let location = self.root.locate(path, false);
+        let operations = doc.operations();
+        match operations.len() {
+            1 => {}
+            0 => {
+                self.error(
+                    path,
+                    format!(
+                        "a step needs one operation, expected one of: {}",
+                        crate::document::OPERATIONS.join(", ")
+                    ),
+                );
+                return None;
+            }
+            _ => {
+                self.error(
+                    path,
+                    format!(
+                        "a step has exactly one operation, found {}",
+                        operations.join(", ")
+                    ),
+                );
+                return None;
+            }
+        }
+        let op_name = operations[0];
+        let op_path = key(path, op_name);
+        let op = match doc.clone() {
+            StepDoc { get: Some(sid), .. } => Op::Get(self.text(sid.sid(), &op_path)),
+            StepDoc {
+                set: Some(args), ..
+            } => Op::Set(
+                self.text(&args.sid, &key(&op_path, "sid")),
+                self.session(&args.session, &key(&op_path, "session")),
+            ),
+            StepDoc {
+                touch: Some(args), ..
+            } => Op::Touch(
+                self.text(&args.sid, &key(&op_path, "sid")),
+                self.session(&args.session, &key(&op_path, "session")),
+            ),
+            StepDoc {
+                destroy: Some(sid), ..
+            } => Op::Destroy(self.text(sid.sid(), &op_path)),
+            StepDoc { all: Some(_), .. } => Op::All,
+            StepDoc {
+                length: Some(_), ..
+            } => Op::Length,
+            StepDoc { clear: Some(_), .. } => Op::Clear,
+            StepDoc { ids: Some(_), .. } => Op::Ids,
+            StepDoc { close: Some(_), .. } => Op::Close,
+            StepDoc {
+                open: Some(arg), ..
+            } => match arg {
+                OpenArg::Plain(name) => Op::Open {
+                    name: self.text(&name, &op_path),
+                    options: Default::default(),
+                },
+                OpenArg::Map { name, options } => Op::Open {
+                    name: self.text(&name, &key(&op_path, "as")),
+                    options,
+                },
+            },
+            StepDoc {
+                advance: Some(d), ..
+            } => Op::Advance(d.0),
+            StepDoc { raw: Some(sid), .. } => Op::Raw(self.text(sid.sid(), &op_path)),
+            StepDoc {
+                raw_count: Some(_), ..
+            } => Op::RawCount,
+            StepDoc {
+                indexes: Some(_), ..
+            } => Op::Indexes,
+            StepDoc {
+                tamper: Some(args), ..
+            } => {
+                let how = match args.how {
+                    TamperHow::FlipByte => Tamper::FlipByte,
+                    TamperHow::Garbage => Tamper::Garbage,
+                };
+                Op::Tamper(self.text(&args.sid, &key(&op_path, "sid")), how)
+            }
+            StepDoc {
+                concurrently: Some(c),
+                ..
+            } => Op::Concurrently(self.concurrently(c, &op_path)),
+            StepDoc {
+                check: Some(claim), ..
+            } => Op::Check(claim),
+            _ => unreachable!("operations() found exactly one"),
+        };
+        let expect = match &doc.expect {
+            Some(value) => self.expectation(value, &key(path, "expect")),
+            None => Expectation::default(),
+        };
+        if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) && doc.expect.is_some()
+        {
+            self.error(
+                &key(path, "expect"),
+                format!("`{op_name}` produces no value to check: leave out `expect`"),
+            );
+        }
+        let on = doc
+            .on
+            .as_deref()
+            .map(|name| self.text(name, &key(path, "on")));
+        if let Some(name) = &doc.save {
+            if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) {
+                self.error(
+                    &key(path, "save"),
+                    format!("`{op_name}` produces no value to save"),
+                );
+            }
+            self.saved.insert(name.clone());
+        }
+        Some(Step {
+            op,
+            expect,
+            on,
+            save: doc.save,
+            timeout: doc.timeout.map(|d| d.0),
+            eventually: doc.eventually.map(|d| d.0),
+            location,
+        })
+    }
+
+    fn concurrently(&mut self, doc: ConcurrentlyDoc, path: &Path) -> Concurrent {
+        match doc {
+            ConcurrentlyDoc::Steps(steps) => {
+                if steps.len() < 2 {
+                    self.error(
+                        path,
+                        "`concurrently` needs at least two steps to run at once",
+                    );
+                }
+                let steps = self.steps(steps.into_iter().enumerate().collect(), path);
+                Concurrent {
+                    repeat: 1,
+                    var: "i".into(),
+                    each_step_a_branch: true,
+                    steps,
+                }
+            }
+            ConcurrentlyDoc::Repeat(repeat) => {
+                if !(1..=1000).contains(&repeat.repeat) {
+                    self.error(
+                        &key(path, "repeat"),
+                        format!("`repeat` must be 1 to 1000, found {}", repeat.repeat),
+                    );
+                }
+                if !is_var_name(&repeat.var) {
+                    self.error(
+                        &key(path, "as"),
+                        format!(
+                            "`{}` is not a variable name: expected [a-z_][a-z0-9_]*",
+                            repeat.var
+                        ),
+                    );
+                }
+                self.vars.push(repeat.var.clone());
+                let steps = self.steps(
+                    repeat.steps.into_iter().enumerate().collect(),
+                    &key(path, "steps"),
+                );
+                self.vars.pop();
+                Concurrent {
+                    repeat: repeat.repeat,
+                    var: repeat.var,
+                    each_step_a_branch: false,
+                    steps,
+                }
+            }
+        }
+    }
+
+    /// Parses `${VAR}` placeholders; `$${` is a literal `${`.
+    fn text(&mut self, raw: &str, path: &Path) -> Text {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = raw;
+        while let Some(pos) = rest.find('$') {
+            literal.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            if let Some(tail) = after.strip_prefix("${") {
+                literal.push_str("${");
+                rest = tail;
+            } else if let Some(tail) = after.strip_prefix('{') {
+                let Some(end) = tail.find('}') else {
+                    self.error(path, format!("unclosed placeholder in `{raw}`: expected `${{NAME}}` (write `$${{` for a literal `${{`)"));
+                    literal.push_str(&rest[pos..]);
+                    rest = "";
+                    break;
+                };
+                let name = &tail[..end];
+                if !self.vars.iter().any(|v| v == name) {
+                    let scope = if self.vars.is_empty() {
+                        "no variables are in scope here (only inside `concurrently: {repeat, as, steps}`)".to_owned()
+                    } else {
+                        format!("in scope: {}", self.vars.join(", "))
+                    };
+                    self.error(
+                        path,
+                        format!("unknown variable `${{{name}}}` in `{raw}`: {scope}"),
+                    );
+                }
+                if !literal.is_empty() {
+                    parts.push(TextPart::Literal(std::mem::take(&mut literal)));
+                }
+                parts.push(TextPart::Var(name.to_owned()));
+                rest = &tail[end + 1..];
+            } else {
+                literal.push('$');
+                rest = after;
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() || parts.is_empty() {
+            parts.push(TextPart::Literal(literal));
+        }
+        Text(parts)
+    }
+
+    fn session(&mut self, value: &Value, path: &Path) -> Input {
+        if !value.is_object() {
+            self.error(path, format!("a session must be a map, found `{value}`"));
+            return Input::Literal(value.clone());
+        }
+        self.input(value, path, true)
+    }
+
+    fn input(&mut self, value: &Value, path: &Path, top: bool) -> Input {
+        let built = match value {
+            Value::String(s) => {
+                let text = self.text(s, path);
+                match text.as_literal() {
+                    Some(s) => Input::Literal(Value::String(s)),
+                    None => Input::Text(text),
+                }
+            }
+            Value::Array(items) => Input::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.input(v, &index(path, i), false))
+                    .collect(),
+            ),
+            Value::Object(map) => {
+                if let Some(builder) = self.builder(map, path) {
+                    builder
+                } else {
+                    let mut entries = Vec::new();
+                    for (k, v) in map {
+                        let member_path = key(path, k);
+                        let member = if top && k == "cookie" {
+                            self.cookie(v, &member_path)
+                        } else {
+                            self.input(v, &member_path, false)
+                        };
+                        entries.push((k.clone(), member));
+                    }
+                    Input::Object(entries)
+                }
+            }
+            other => Input::Literal(other.clone()),
+        };
+        collapse(built)
+    }
+
+    fn cookie(&mut self, value: &Value, path: &Path) -> Input {
+        let Value::Object(map) = value else {
+            return self.input(value, path, false);
+        };
+        let mut entries = Vec::new();
+        for (k, v) in map {
+            let member_path = key(path, k);
+            let member = match (k.as_str(), v) {
+                ("expires", Value::String(s)) if s.starts_with(['+', '-']) => match offset(s) {
+                    Ok(o) => Input::Time(o),
+                    Err(e) => {
+                        self.error(&member_path, e);
+                        Input::Literal(v.clone())
+                    }
+                },
+                _ => self.input(v, &member_path, false),
+            };
+            entries.push((k.clone(), member));
+        }
+        collapse(Input::Object(entries))
+    }
+
+    /// A `{$builder: ...}` value, or `None` when `map` is plain data.
+    fn builder(&mut self, map: &Map<String, Value>, path: &Path) -> Option<Input> {
+        let dollar: Vec<&String> = map.keys().filter(|k| k.starts_with('$')).collect();
+        if dollar.is_empty() {
+            return None;
+        }
+        if map.len() != 1 {
+            self.error(path, format!(
+                "a value builder is a map with one `$` key (one of {BUILDERS}); wrap data whose keys start with `$` in `{{$literal: ...}}`"
+            ));
+            return Some(Input::Literal(Value::Object(map.clone())));
+        }
+        let (name, arg) = map.iter().next().expect("one entry");
+        let arg_path = key(path, name);
+        let input = match name.as_str() {
+            "$time" => match arg.as_str().map(offset) {
+                Some(Ok(o)) => Input::Time(o),
+                Some(Err(e)) => {
+                    self.error(&arg_path, e);
+                    Input::Literal(Value::Null)
+                }
+                None => {
+                    self.error(
+                        &arg_path,
+                        "`$time` takes an offset from the clock, like +10s or -1h",
+                    );
+                    Input::Literal(Value::Null)
+                }
+            },
+            "$repeat" => {
+                let text = arg.get("text").and_then(Value::as_str);
+                let times = arg.get("times").and_then(Value::as_u64);
+                let extra = arg
+                    .as_object()
+                    .map(|m| m.keys().any(|k| k != "text" && k != "times"))
+                    .unwrap_or(true);
+                match (text, times) {
+                    (Some(text), Some(times)) if !extra && times <= 16 * 1024 * 1024 => {
+                        Input::Repeat {
+                            text: text.to_owned(),
+                            times: times as usize,
+                        }
+                    }
+                    _ => {
+                        self.error(
+                            &arg_path,
+                            "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216",
+                        );
+                        Input::Literal(Value::Null)
+                    }
+                }
+            }
+            "$nest" => {
+                let depth = arg.get("depth").and_then(Value::as_u64);
+                let nest_key = arg.get("key").and_then(Value::as_str);
+                let leaf = arg.get("leaf");
+                let extra = arg
+                    .as_object()
+                    .map(|m| {
+                        m.keys()
+                            .any(|k| !["depth", "key", "leaf"].contains(&k.as_str()))
+                    })
+                    .unwrap_or(true);
+                match (depth, nest_key, leaf) {
+                    (Some(depth), Some(nest_key), Some(leaf))
+                        if !extra && (1..=10_000).contains(&depth) =>
+                    {
+                        Input::Nest {
+                            depth: depth as usize,
+                            key: nest_key.to_owned(),
+                            leaf: Box::new(self.input(leaf, &key(&arg_path, "leaf"), false)),
+                        }
+                    }
+                    _ => {
+                        self.error(&arg_path, "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000");
+                        Input::Literal(Value::Null)
+                    }
+                }
+            }
+            "$var" => match arg.as_str() {
+                Some(var) if self.vars.iter().any(|v| v == var) => Input::Var(var.to_owned()),
+                _ => {
+                    self.error(
+                        &arg_path,
+                        format!(
+                            "`$var` names a variable in scope (in scope: {})",
+                            self.scope()
+                        ),
+                    );
+                    Input::Literal(Value::Null)
+                }
+            },
+            "$saved" => Input::Saved(self.saved_name(arg, &arg_path)),
+            "$literal" => Input::Literal(arg.clone()),
+            other => {
+                self.error(
+                    path,
+                    format!("unknown value builder `{other}`, expected one of {BUILDERS}"),
+                );
+                Input::Literal(Value::Null)
+            }
+        };
+        Some(input)
+    }
+
+    fn scope(&self) -> String {
+        if self.vars.is_empty() {
+            "none".to_owned()
+        } else {
+            self.vars.join(", ")
+        }
+    }
+
+    fn saved_name(&mut self, arg: &Value, path: &Path) -> String {
+        match arg.as_str() {
+            Some(name) if self.saved.contains(name) => name.to_owned(),
+            Some(name) => {
+                let known = if self.saved.is_empty() {
+                    "no step before this one saves a result".to_owned()
+                } else {
+                    format!(
+                        "saved so far: {}",
+                        self.saved.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                };
+                self.error(
+                    path,
+                    format!("nothing is saved as `{name}` before this step ({known})"),
+                );
+                name.to_owned()
+            }
+            None => {
+                self.error(
+                    path,
+                    "`$saved` takes the name given to `save:` in an earlier step",
+                );
+                String::new()
+            }
+        }
+    }
+
+    fn expectation(&mut self, value: &Value, path: &Path) -> Expectation {
+        let expected =
+            "expected `ok`, `absent`, or a map of `session`, `value`, `error` and `events`";
+        match value {
+            Value::String(s) if s == "ok" => Expectation::default(),
+            Value::String(s) if s == "absent" => Expectation {
+                result: ResultExpectation::Absent,
+                events: None,
+            },
+            Value::Object(map) => {
+                let mut result = ResultExpectation::Ok;
+                let mut events = None;
+                for (k, v) in map {
+                    let p = key(path, k);
+                    match k.as_str() {
+                        "session" => {
+                            let m = self.matcher(v, &p);
+                            result = self.set_result(result, ResultExpectation::Found(m), &p);
+                        }
+                        "value" => {
+                            let m = self.matcher(v, &p);
+                            result = self.set_result(result, ResultExpectation::Value(m), &p);
+                        }
+                        "error" => {
+                            let kind = match v.as_str() {
+                                Some("any") => None,
+                                Some(name) => match ErrorKind::from_name(name) {
+                                    Some(kind) => Some(kind),
+                                    None => {
+                                        let kinds: Vec<&str> =
+                                            ErrorKind::ALL.iter().map(|k| k.name()).collect();
+                                        self.error(&p, format!("unknown error kind `{name}`, expected one of: any, {}", kinds.join(", ")));
+                                        None
+                                    }
+                                },
+                                None => {
+                                    self.error(&p, "`error` takes an error kind name (or `any`)");
+                                    None
+                                }
+                            };
+                            result = self.set_result(result, ResultExpectation::Error(kind), &p);
+                        }
+                        "events" => events = Some(self.events(v, &p)),
+                        other => {
+                            let location = self.root.locate(&p, true);
+                            self.errors.push((
+                                location,
+                                format!("unknown key `{other}` in `expect`: {expected}"),
+                            ));
+                        }
+                    }
+                }
+                Expectation { result, events }
+            }
+            _ => {
+                self.error(path, format!("{expected}, found `{value}`"));
+                Expectation::default()
+            }
+        }
+    }
+
+    fn set_result(
+        &mut self,
+        current: ResultExpectation,
+        new: ResultExpectation,
+        path: &Path,
+    ) -> ResultExpectation {
+        if current != ResultExpectation::Ok {
+            self.error(
+                path,
+                "`expect` takes only one of `session`, `value` and `error`",
+            );
+        }
+        new
+    }
+
+    fn events(&mut self, value: &Value, path: &Path) -> Vec<EventExpectation> {
+        let Value::Array(items) = value else {
+            self.error(
+                path,
+                "`events` takes a list of event kinds (`[create, set]`) or `{kind, sid}` maps",
+            );
+            return Vec::new();
+        };
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = index(path, i);
+            let (kind_name, sid) = match item {
+                Value::String(name) => (Some(name.as_str()), None),
+                Value::Object(map) if map.keys().all(|k| k == "kind" || k == "sid") => {
+                    let sid = match map.get("sid") {
+                        Some(Value::String(s)) => Some(self.text(s, &key(&p, "sid"))),
+                        Some(_) => {
+                            self.error(&key(&p, "sid"), "an event's `sid` is a string");
+                            None
+                        }
+                        None => None,
+                    };
+                    (map.get("kind").and_then(Value::as_str), sid)
+                }
+                _ => (None, None),
+            };
+            match kind_name.map(|n| (n, EventKind::from_name(n))) {
+                Some((_, Some(kind))) => out.push(EventExpectation { kind, sid }),
+                Some((name, None)) => self.error(
+                    &p,
+                    format!(
+                        "unknown event kind `{name}`, expected one of: {}",
+                        names.join(", ")
+                    ),
+                ),
+                None => self.error(
+                    &p,
+                    "an event is a kind (`create`) or `{kind: KIND, sid: SID}`",
+                ),
+            }
+        }
+        out
+    }
+
+    fn matcher(&mut self, value: &Value, path: &Path) -> Matcher {
+        match value {
+            Value::String(s) => {
+                let text = self.text(s, path);
+                match text.as_literal() {
+                    Some(s) => Matcher::Scalar(Value::String(s)),
+                    None => Matcher::Text(text),
+                }
+            }
+            Value::Array(items) => Matcher::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.matcher(v, &index(path, i)))
+                    .collect(),
+            ),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.starts_with('$')) {
+                    return self.operator(map, path);
+                }
+                let entries = map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.matcher(v, &key(path, k))))
+                    .collect();
+                Matcher::Object {
+                    entries,
+                    exact: false,
+                }
+            }
+            scalar => Matcher::Scalar(scalar.clone()),
+        }
+    }
+
+    fn operator(&mut self, map: &Map<String, Value>, path: &Path) -> Matcher {
+        let is_time =
+            map.contains_key("$time") && map.keys().all(|k| k == "$time" || k == "$tolerance");
+        if map.len() != 1 && !is_time {
+            self.error(path, format!(
+                "a matcher is a map with one `$` key (one of {MATCHERS}); match data whose keys start with `$` with `{{$literal: ...}}`"
+            ));
+            return Matcher::Any;
+        }
+        if is_time {
+            let tolerance = match map.get("$tolerance") {
+                None => std::time::Duration::from_secs(1),
+                Some(Value::String(t)) => match duration::parse(t) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.error(&key(path, "$tolerance"), e);
+                        std::time::Duration::from_secs(1)
+                    }
+                },
+                Some(_) => {
+                    self.error(
+                        &key(path, "$tolerance"),
+                        "`$tolerance` takes a duration, like 1s",
+                    );
+                    std::time::Duration::from_secs(1)
+                }
+            };
+            let p = key(path, "$time");
+            let offset = match map["$time"].as_str().map(offset) {
+                Some(Ok(o)) => o,
+                Some(Err(e)) => {
+                    self.error(&p, e);
+                    Offset(0)
+                }
+                None => {
+                    self.error(
+                        &p,
+                        "`$time` takes an offset from the clock, like +10s, -1h or +0s",
+                    );
+                    Offset(0)
+                }
+            };
+            return Matcher::Time { offset, tolerance };
+        }
+        let (name, arg) = map.iter().next().expect("one entry");
+        let p = key(path, name);
+        let flag = |this: &mut Self, m: Matcher| -> Matcher {
+            if arg != &Value::Bool(true) {
+                this.error(&p, format!("`{name}` takes `true`"));
+            }
+            m
+        };
+        match name.as_str() {
+            "$absent" => flag(self, Matcher::Absent),
+            "$present" => flag(self, Matcher::Present),
+            "$any" => flag(self, Matcher::Any),
+            "$type" => {
+                let types = [
+                    JsonType::Null,
+                    JsonType::Boolean,
+                    JsonType::Number,
+                    JsonType::String,
+                    JsonType::Array,
+                    JsonType::Object,
+                ];
+                match types.iter().find(|t| Some(t.name()) == arg.as_str()) {
+                    Some(t) => Matcher::Type(*t),
+                    None => {
+                        self.error(
+                            &p,
+                            "`$type` takes one of null, boolean, number, string, array, object",
+                        );
+                        Matcher::Any
+                    }
+                }
+            }
+            "$one-of" | "$unordered" | "$contains" => {
+                let Value::Array(items) = arg else {
+                    self.error(&p, format!("`{name}` takes a list of matchers"));
+                    return Matcher::Any;
+                };
+                let items: Vec<Matcher> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| self.matcher(v, &index(&p, i)))
+                    .collect();
+                match name.as_str() {
+                    "$one-of" => Matcher::OneOf(items),
+                    "$unordered" => Matcher::Unordered(items),
+                    _ => Matcher::Contains(items),
+                }
+            }
+            "$len" => match arg.as_u64() {
+                Some(n) => Matcher::Len(n as usize),
+                None => {
+                    self.error(&p, "`$len` takes a whole number");
+                    Matcher::Any
+                }
+            },
+            "$not-contains" | "$contains-text" => match arg.as_str() {
+                Some(text) if !text.is_empty() => {
+                    if name == "$not-contains" {
+                        Matcher::NotContains(text.to_owned())
+                    } else {
+                        Matcher::ContainsText(text.to_owned())
+                    }
+                }
+                _ => {
+                    self.error(&p, format!("`{name}` takes a non-empty string"));
+                    Matcher::Any
+                }
+            },
+            "$saved" => Matcher::Saved(self.saved_name(arg, &p)),
+            "$gte" | "$lte" => match arg {
+                Value::Number(n) => {
+                    if name == "$gte" {
+                        Matcher::Gte(n.clone())
+                    } else {
+                        Matcher::Lte(n.clone())
+                    }
+                }
+                _ => {
+                    self.error(&p, format!("`{name}` takes a number"));
+                    Matcher::Any
+                }
+            },
+            "$literal" => Matcher::Literal(arg.clone()),
+            "$exact" => match self.matcher(arg, &p) {
+                Matcher::Object { entries, .. } => Matcher::Object {
+                    entries,
+                    exact: true,
+                },
+                _ => {
+                    self.error(&p, "`$exact` takes a map");
+                    Matcher::Any
+                }
+            },
+            "$tolerance" => {
+                self.error(path, "`$tolerance` goes with `$time`");
+                Matcher::Any
+            }
+            other => {
+                self.error(
+                    &p,
+                    format!("unknown matcher `{other}`, expected one of {MATCHERS}"),
+                );
+                Matcher::Any
+            }
+        }
+    }
+}
+
+fn collapse(input: Input) -> Input {
+    match input {
+        Input::Object(entries) if entries.iter().all(|(_, v)| matches!(v, Input::Literal(_))) => {
+            let map = entries
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Input::Literal(v) => (k, v),
+                    _ => unreachable!(),
+                })
+                .collect();
+            Input::Literal(Value::Object(map))
+        }
+        Input::Array(items) if items.iter().all(|v| matches!(v, Input::Literal(_))) => {
+            Input::Literal(Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| match v {
+                        Input::Literal(v) => v,
+                        _ => unreachable!(),
+                    })
+                    .collect(),
+            ))
+        }
+        other => other,
+    }
+}
+
+/// Parses `+10s`, `-1h30m`, `+0s`.
+pub(crate) fn offset(text: &str) -> Result<Offset, String> {
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1i64, &text[1..]),
+        Some(b'-') => (-1i64, &text[1..]),
+        _ => {
+            return Err(format!(
+                "malformed time offset `{text}`: expected + or - and a duration, like +10s or -1h"
+            ));
+        }
+    };
+    let d = duration::parse(rest).map_err(|e| {
+        format!(
+            "malformed time offset `{text}`: {}",
+            e.split_once(": ").map(|x| x.1).unwrap_or(&e)
+        )
+    })?;
+    let ms =
+        i64::try_from(d.as_millis()).map_err(|_| format!("time offset `{text}` is too large"))?;
+    Ok(Offset(sign * ms))
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,382 @@
+//! The checked scenario model the runner executes. Everything here has been validated: names
+//! resolve, durations parse, matchers and value builders are well-formed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Number, Value};
+use sessionspec_contract::{Capability, ErrorKind, EventKind, StoreOptions, Tamper};
+
+pub use crate::document::{ClaimName, ClockMode};
+use crate::yaml::Location;
+
+/// One scenario, checked.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Stable id (`core.get.missing`).
+    pub id: String,
+    /// One-line statement of what it shows.
+    pub title: String,
+    /// The area: the directory the file is in and the id's first segment.
+    pub area: String,
+    /// The file, as found (relative to the working directory when given relative).
+    pub file: PathBuf,
+    /// Where `id:` is in the file.
+    pub location: Location,
+    /// Requirement IDs it checks.
+    pub checks: Vec<String>,
+    /// Capabilities a store needs for it to apply (declared plus those its options need).
+    pub requires: Vec<Capability>,
+    /// The clock it runs on.
+    pub clock: ClockMode,
+    /// Store options.
+    pub options: StoreOptions,
+    /// Upstream references.
+    pub refs: Vec<String>,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// `file:line` of a location in this scenario's file.
+    pub fn position(&self, location: Location) -> String {
+        format!("{}:{}", self.file.display(), location.line)
+    }
+
+    /// The total time the scenario's `advance` steps move the clock (concurrent branches count
+    /// once each, as they move the one clock).
+    pub fn total_advance(&self) -> Duration {
+        fn sum(steps: &[Step]) -> Duration {
+            steps
+                .iter()
+                .map(|s| match &s.op {
+                    Op::Advance(d) => *d,
+                    Op::Concurrently(c) => sum(&c.steps) * c.repeat,
+                    _ => Duration::ZERO,
+                })
+                .sum()
+        }
+        sum(&self.steps)
+    }
+}
+
+/// One step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The operation.
+    pub op: Op,
+    /// What it must produce.
+    pub expect: Expectation,
+    /// The instance it runs on (`None`: the main instance).
+    pub on: Option<Text>,
+    /// Save its result under this name.
+    pub save: Option<String>,
+    /// Its own timeout.
+    pub timeout: Option<Duration>,
+    /// Retry until the expectation holds, for at most this long.
+    pub eventually: Option<Duration>,
+    /// Where the step starts in the file.
+    pub location: Location,
+}
+
+/// An operation.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `get`.
+    Get(Text),
+    /// `set`.
+    Set(Text, Input),
+    /// `touch`.
+    Touch(Text, Input),
+    /// `destroy`.
+    Destroy(Text),
+    /// `all`.
+    All,
+    /// `length`.
+    Length,
+    /// `clear`.
+    Clear,
+    /// `ids`.
+    Ids,
+    /// `close`.
+    Close,
+    /// `open` another instance on the namespace.
+    Open {
+        /// Its name.
+        name: Text,
+        /// Options overlaid on the scenario's.
+        options: StoreOptions,
+    },
+    /// `advance` the clock.
+    Advance(Duration),
+    /// `raw` record.
+    Raw(Text),
+    /// `raw-count`.
+    RawCount,
+    /// `indexes`.
+    Indexes,
+    /// `tamper` with a stored payload.
+    Tamper(Text, Tamper),
+    /// Steps run at once.
+    Concurrently(Concurrent),
+    /// Check a claim on the history.
+    Check(ClaimName),
+}
+
+impl Op {
+    /// The operation's key in scenario files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Get(_) => "get",
+            Op::Set(..) => "set",
+            Op::Touch(..) => "touch",
+            Op::Destroy(_) => "destroy",
+            Op::All => "all",
+            Op::Length => "length",
+            Op::Clear => "clear",
+            Op::Ids => "ids",
+            Op::Close => "close",
+            Op::Open { .. } => "open",
+            Op::Advance(_) => "advance",
+            Op::Raw(_) => "raw",
+            Op::RawCount => "raw-count",
+            Op::Indexes => "indexes",
+            Op::Tamper(..) => "tamper",
+            Op::Concurrently(_) => "concurrently",
+            Op::Check(_) => "check",
+        }
+    }
+}
+
+/// Steps run at once: `repeat` copies of `steps` (each copy runs its steps in order), with
+/// `${var}` set to the copy's number. A plain list is `repeat: 1` with each step its own copy.
+#[derive(Debug, Clone)]
+pub struct Concurrent {
+    /// How many copies.
+    pub repeat: u32,
+    /// The variable name.
+    pub var: String,
+    /// When true, every step is its own branch (a plain list); otherwise each copy is a branch.
+    pub each_step_a_branch: bool,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+/// Text that may hold `${VAR}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub Vec<TextPart>);
+
+/// A piece of [`Text`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextPart {
+    /// Literal text.
+    Literal(String),
+    /// A variable.
+    Var(String),
+}
+
+impl Text {
+    /// Plain text with no placeholders.
+    pub fn literal(text: impl Into<String>) -> Text {
+        Text(vec![TextPart::Literal(text.into())])
+    }
+
+    /// The text when it has no placeholders.
+    pub fn as_literal(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                TextPart::Literal(s) => out.push_str(s),
+                TextPart::Var(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// The variables it uses.
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            TextPart::Var(v) => Some(v.as_str()),
+            TextPart::Literal(_) => None,
+        })
+    }
+}
+
+/// A value built when the step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A fixed value.
+    Literal(Value),
+    /// An object with built members.
+    Object(Vec<(String, Input)>),
+    /// An array with built items.
+    Array(Vec<Input>),
+    /// A string with placeholders.
+    Text(Text),
+    /// A variable's number (`{$var: i}`).
+    Var(String),
+    /// The clock's time plus an offset, as an ISO-8601 string (`{$time: +10s}`).
+    Time(Offset),
+    /// `text` repeated `times` times (`{$repeat: {text, times}}`).
+    Repeat {
+        /// The text.
+        text: String,
+        /// How many times.
+        times: usize,
+    },
+    /// `depth` objects nested under `key`, with `leaf` innermost (`{$nest: {depth, key, leaf}}`).
+    Nest {
+        /// How deep.
+        depth: usize,
+        /// The key at each level.
+        key: String,
+        /// The innermost value.
+        leaf: Box<Input>,
+    },
+    /// A value saved by an earlier step (`{$saved: NAME}`).
+    Saved(String),
+}
+
+/// A signed offset from the clock's current time, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offset(pub i64);
+
+/// What a step must produce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// Its result.
+    pub result: ResultExpectation,
+    /// The events emitted during it, in order, when checked.
+    pub events: Option<Vec<EventExpectation>>,
+}
+
+impl Default for Expectation {
+    fn default() -> Self {
+        Expectation {
+            result: ResultExpectation::Ok,
+            events: None,
+        }
+    }
+}
+
+/// What a step's result must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultExpectation {
+    /// It succeeds; its value is not checked.
+    Ok,
+    /// It succeeds and returns nothing (`null`).
+    Absent,
+    /// It succeeds and returns a non-null value matching this.
+    Found(Matcher),
+    /// It succeeds and its value (possibly `null`) matches this.
+    Value(Matcher),
+    /// It fails with this kind (`None`: any kind).
+    Error(Option<ErrorKind>),
+}
+
+/// An expected event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventExpectation {
+    /// Its kind.
+    pub kind: EventKind,
+    /// Its session id, when checked.
+    pub sid: Option<Text>,
+}
+
+/// A pattern a JSON value is matched against. Objects match partially (extra keys are fine)
+/// unless `$exact`; arrays match item by item, in order, with the same length.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    /// Equal to this scalar (numbers compare by value: `1` equals `1.0`).
+    Scalar(Value),
+    /// A string with placeholders, equal after substitution.
+    Text(Text),
+    /// An object whose listed keys match; with `exact`, no other keys.
+    Object {
+        /// Key patterns.
+        entries: Vec<(String, Matcher)>,
+        /// No other keys allowed.
+        exact: bool,
+    },
+    /// An array matching item by item.
+    Array(Vec<Matcher>),
+    /// As an object member: the key is absent (or `null`: JSON cannot tell them apart once a
+    /// store has dropped an `undefined`).
+    Absent,
+    /// As an object member: the key is present, with any value.
+    Present,
+    /// Anything.
+    Any,
+    /// A value of this JSON type.
+    Type(JsonType),
+    /// Any one of these.
+    OneOf(Vec<Matcher>),
+    /// An array holding items matching these, in any order, and nothing else.
+    Unordered(Vec<Matcher>),
+    /// An array holding items matching each of these, in any order, and possibly others.
+    Contains(Vec<Matcher>),
+    /// An array, string or object of this length.
+    Len(usize),
+    /// An ISO-8601 time within `tolerance` of the clock's time plus `offset`.
+    Time {
+        /// Offset from the clock's time when checked.
+        offset: Offset,
+        /// Allowed difference.
+        tolerance: Duration,
+    },
+    /// A value whose JSON text does not contain this text.
+    NotContains(String),
+    /// A value whose JSON text contains this text.
+    ContainsText(String),
+    /// Equal (with matcher semantics) to a saved value.
+    Saved(String),
+    /// A number at least this.
+    Gte(Number),
+    /// A number at most this.
+    Lte(Number),
+    /// Exactly this value, with no `$` interpretation.
+    Literal(Value),
+}
+
+/// JSON value types, for `{$type: ...}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    /// `null`
+    Null,
+    /// `true`/`false`
+    Boolean,
+    /// a number
+    Number,
+    /// a string
+    String,
+    /// an array
+    Array,
+    /// an object
+    Object,
+}
+
+impl JsonType {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::Null => "null",
+            JsonType::Boolean => "boolean",
+            JsonType::Number => "number",
+            JsonType::String => "string",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+        }
+    }
+
+    /// The type of a value.
+    pub fn of(value: &Value) -> JsonType {
+        match value {
+            Value::Null => JsonType::Null,
+            Value::Bool(_) => JsonType::Boolean,
+            Value::Number(_) => JsonType::Number,
+            Value::String(_) => JsonType::String,
+            Value::Array(_) => JsonType::Array,
+            Value::Object(_) => JsonType::Object,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! A suite: every scenario file under a directory, checked against the spec, plus what only
+//! shows across files (duplicate ids, requirement coverage) and the digest reports record.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Diagnostic;
+use crate::load::load_file;
+use crate::model::Scenario;
+use crate::spec::{Level, Requirement, Spec};
+
+/// The checked scenarios of a directory.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The directory they were read from.
+    pub root: PathBuf,
+    /// The spec they were checked against.
+    pub spec: Spec,
+    /// The scenarios that loaded without problems, in path order.
+    pub scenarios: Vec<Scenario>,
+    /// `sha256:` over every scenario file and the spec: what reports record as the suite's
+    /// identity.
+    pub digest: String,
+}
+
+/// How well the suite covers one requirement.
+#[derive(Debug, Clone)]
+pub struct Coverage<'a> {
+    /// The requirement.
+    pub requirement: &'a Requirement,
+    /// Ids of the scenarios citing it.
+    pub scenarios: Vec<&'a str>,
+}
+
+impl Suite {
+    /// Loads every `*.yaml` under `root` (one level of area directories) and checks it against
+    /// the spec in `spec_dir`. Problems are returned alongside; files with problems are left out.
+    pub fn load(root: &Path, spec_dir: &Path) -> (Option<Suite>, Vec<Diagnostic>) {
+        let spec = match Spec::load(spec_dir) {
+            Ok(spec) => spec,
+            Err(problems) => return (None, problems),
+        };
+        let mut problems = Vec::new();
+        let files = match scenario_files(root) {
+            Ok(files) => files,
+            Err(d) => return (None, vec![d]),
+        };
+        if files.is_empty() {
+            problems.push(Diagnostic::file(
+                root,
+                "no scenario files (*.yaml) found here",
+            ));
+        }
+        let mut scenarios = Vec::new();
+        let mut hasher = Sha256::new();
+        let mut first_seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+        for file in &files {
+            let relative = file.strip_prefix(root).unwrap_or(file);
+            let mut components = relative.components();
+            let area = match (components.next(), components.next()) {
+                (Some(area), Some(_)) => Some(area.as_os_str().to_string_lossy().into_owned()),
+                _ => {
+                    problems.push(Diagnostic::file(
+                        file,
+                        "scenario files live in an area directory: scenarios/<area>/<name>.yaml",
+                    ));
+                    None
+                }
+            };
+            if let Ok(bytes) = std::fs::read(file) {
+                hasher.update(relative.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update(&bytes);
+                hasher.update([0]);
+            }
+            let mut loaded = load_file(file, area.as_deref(), Some(&spec));
+            problems.append(&mut loaded.problems);
+            // Duplicate ids are found from the raw id even when the file has other problems.
+            if let Some((id, location)) = loaded.id {
+                if let Some((first_file, first_line)) = first_seen.get(&id) {
+                    let text = std::fs::read_to_string(file).unwrap_or_default();
+                    problems.push(Diagnostic::at(file, &text.into(), location, format!(
+                        "duplicate id `{id}`: already used by {}:{first_line}; ids are never reused",
+                        first_file.display()
+                    )));
+                    continue;
+                }
+                first_seen.insert(id, (file.clone(), location.line));
+            }
+            scenarios.extend(loaded.scenario);
+        }
+        hasher.update(spec.text.as_bytes());
+        let digest = format!("sha256:{:x}", hasher.finalize());
+        (
+            Some(Suite {
+                root: root.to_owned(),
+                spec,
+                scenarios,
+                digest,
+            }),
+            problems,
+        )
+    }
+
+    /// Coverage of every requirement, in spec order.
+    pub fn coverage(&self) -> Vec<Coverage<'_>> {
+        self.spec
+            .requirements
+            .iter()
+            .map(|requirement| Coverage {
+                requirement,
+                scenarios: self
+                    .scenarios
+                    .iter()
+                    .filter(|s| s.checks.contains(&requirement.id))
+                    .map(|s| s.id.as_str())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Problems with coverage: a MUST or SHOULD requirement no scenario checks.
+    pub fn coverage_problems(&self) -> Vec<Diagnostic> {
+        let spec_file = self.spec.dir.join(crate::spec::SPEC_FILE);
+        self.coverage()
+            .into_iter()
+            .filter(|c| c.scenarios.is_empty() && c.requirement.level != Level::May)
+            .map(|c| {
+                let location = crate::yaml::Location {
+                    line: c.requirement.line,
+                    column: 1,
+                    offset: 0,
+                    len: 1,
+                };
+                Diagnostic {
+                    file: spec_file.clone(),
+                    location: Some(location),
+                    message: format!(
+                        "{} requirement `{}` has no scenario checking it",
+                        c.requirement.level, c.requirement.id
+                    ),
+                    source: None,
+                }
+            })
+            .collect()
+    }
+
+    /// The scenarios `selection` picks, in suite order.
+    pub fn select(&self, selection: &Selection) -> Vec<&Scenario> {
+        self.scenarios
+            .iter()
+            .filter(|s| selection.matches(s))
+            .collect()
+    }
+}
+
+/// Every `*.yaml` / `*.yml` file under `root`, sorted.
+fn scenario_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files)
+        .map_err(|e| Diagnostic::file(root, format!("cannot read the scenario directory: {e}")))?;
+    files.sort();
+    Ok(files)
+}
+
+/// Which scenarios to run: all of the given filters must match (an empty filter matches all).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    ids: Option<GlobSet>,
+    areas: Vec<String>,
+    requirements: Vec<String>,
+}
+
+impl Selection {
+    /// Everything.
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Selects by id globs (`touch.*`), areas and requirement IDs.
+    pub fn new(
+        id_globs: &[String],
+        areas: &[String],
+        requirements: &[String],
+    ) -> Result<Selection, String> {
+        let ids = if id_globs.is_empty() {
+            None
+        } else {
+            let mut builder = GlobSetBuilder::new();
+            for glob in id_globs {
+                builder
+                    .add(Glob::new(glob).map_err(|e| format!("bad scenario glob `{glob}`: {e}"))?);
+            }
+            Some(builder.build().map_err(|e| e.to_string())?)
+        };
+        Ok(Selection {
+            ids,
+            areas: areas.to_vec(),
+            requirements: requirements.to_vec(),
+        })
+    }
+
+    /// Whether `scenario` is selected.
+    pub fn matches(&self, scenario: &Scenario) -> bool {
+        self.ids.as_ref().is_none_or(|g| g.is_match(&scenario.id))
+            && (self.areas.is_empty() || self.areas.contains(&scenario.area))
+            && (self.requirements.is_empty()
+                || scenario
+                    .checks
+                    .iter()
+                    .any(|c| self.requirements.contains(c)))
+    }
+}

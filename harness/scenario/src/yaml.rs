@@ -1,0 +1,290 @@
+//! YAML with locations. A scenario file is parsed into a [`Node`] tree that remembers where
+//! every value and key came from, so any later error (a serde error deep in a step, an unknown
+//! capability, a bad matcher) can point at `file:line:column`. YAML 1.2 core rules apply:
+//! `no`, `on` and `yes` stay strings, duplicate keys are errors.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use serde_saphyr::Spanned;
+
+/// A position in a source text: 1-based line and column, and the byte span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// Byte offset of the start.
+    pub offset: usize,
+    /// Length in bytes (at least 1 where the source has anything there).
+    pub len: usize,
+}
+
+impl Location {
+    fn from_saphyr(loc: &serde_saphyr::Location) -> Location {
+        let span = loc.span();
+        let offset = span.byte_offset().unwrap_or(span.offset()) as usize;
+        let len = span.byte_len().unwrap_or(span.len()) as usize;
+        Location {
+            line: loc.line() as usize,
+            column: loc.column() as usize,
+            offset,
+            len: len.max(1),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A YAML value with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the value starts.
+    pub location: Location,
+    /// The value.
+    pub value: NodeValue,
+}
+
+/// The shapes a YAML value can take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order; each key with its own location.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The key text.
+    pub name: String,
+    /// Where the key is.
+    pub location: Location,
+}
+
+/// One step of a path into a tree: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A YAML syntax error.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    /// Where, when the parser knows.
+    pub location: Option<Location>,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Parses YAML text into a node tree.
+pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+        let location = e.location().map(|l| Location::from_saphyr(&l));
+        let message = e.to_string();
+        // The crate prefixes "error: line L column C: "; the caller prints the location itself.
+        let message = match message.split_once(": ") {
+            Some((head, rest)) if head.starts_with("error") => rest.to_owned(),
+            _ => message,
+        };
+        let message = match message.split_once(": ") {
+            Some((head, rest)) if head.starts_with("line ") => rest.to_owned(),
+            _ => message,
+        };
+        let message = message.lines().next().unwrap_or_default().to_owned();
+        SyntaxError { location, message }
+    })
+}
+
+impl Node {
+    /// The value as plain JSON (locations dropped).
+    pub fn to_json(&self) -> Value {
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Number(n) => Value::Number(n.clone()),
+            NodeValue::String(s) => Value::String(s.clone()),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(entries) => {
+                let mut map = Map::new();
+                for (key, node) in entries {
+                    map.insert(key.name.clone(), node.to_json());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// The entry for `key`, if this is a mapping holding it.
+    pub fn get(&self, key: &str) -> Option<(&Key, &Node)> {
+        match &self.value {
+            NodeValue::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    /// The location of the value at `path`, or of the deepest node on the way there. With
+    /// `key_of_last`, a final key segment resolves to the key itself rather than its value
+    /// (for "unknown key" errors).
+    pub fn locate(&self, path: &[Segment], key_of_last: bool) -> Location {
+        let mut node = self;
+        for (i, segment) in path.iter().enumerate() {
+            let last = i + 1 == path.len();
+            match (segment, &node.value) {
+                (Segment::Key(name), NodeValue::Map(entries)) => {
+                    match entries.iter().find(|(k, _)| &k.name == name) {
+                        Some((key, _)) if last && key_of_last => return key.location,
+                        Some((_, value)) => node = value,
+                        None => return node.location,
+                    }
+                }
+                (Segment::Index(index), NodeValue::Seq(items)) => match items.get(*index) {
+                    Some(item) => node = item,
+                    None => return node.location,
+                },
+                _ => return node.location,
+            }
+        }
+        node.location
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
+        Ok(Node {
+            location: Location::from_saphyr(&spanned.referenced),
+            value: spanned.value,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = NodeValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_unit<E>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<NodeValue, E> {
+        Ok(NodeValue::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NodeValue, D::Error> {
+        NodeValue::deserialize(d)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<NodeValue, E> {
+        Ok(NodeValue::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<NodeValue, E> {
+        Ok(NodeValue::Number(n.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<NodeValue, E> {
+        Number::from_f64(n).map(NodeValue::Number).ok_or_else(|| {
+            E::custom(format!(
+                "{n} is not a JSON number (NaN and infinities are not allowed)"
+            ))
+        })
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<NodeValue, E> {
+        Ok(NodeValue::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<NodeValue, E> {
+        Ok(NodeValue::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Node>()? {
+            items.push(item);
+        }
+        Ok(NodeValue::Seq(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeValue, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            let value = map.next_value::<Node>()?;
+            entries.push((
+                Key {
+                    name: key.value,
+                    location: Location::from_saphyr(&key.referenced),
+                },
+                value,
+            ));
+        }
+        Ok(NodeValue::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_locations_and_yaml_1_2_scalars() {
+        let node = parse("a: no\nb:\n  - 1\n  - {c: 9007199254740993}\n").unwrap();
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({"a": "no", "b": [1, {"c": 9007199254740993u64}]})
+        );
+        let path = [
+            Segment::Key("b".into()),
+            Segment::Index(1),
+            Segment::Key("c".into()),
+        ];
+        assert_eq!(node.locate(&path, false).line, 4);
+        assert_eq!(node.locate(&path, true).column, 6);
+    }
+
+    #[test]
+    fn duplicate_keys_and_bad_syntax_are_errors() {
+        let err = parse("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(err.location.map(|l| l.line), Some(2));
+        assert!(err.message.contains("duplicate"), "{}", err.message);
+        assert!(parse("a: [1, 2\n").is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! The linter's messages, as a scenario author sees them: every problem in a file reported with
+//! `file:line:column` and what was expected.
+
+use std::path::Path;
+
+use sessionspec_scenario::{Op, ResultExpectation, Suite};
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+fn render(problems: &[sessionspec_scenario::Diagnostic]) -> String {
+    let root = fixtures().display().to_string();
+    problems
+        .iter()
+        .map(|p| p.render(false))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&root, "[fixtures]")
+}
+
+#[test]
+fn every_problem_in_a_file_is_reported_with_its_location() {
+    let (suite, problems) = Suite::load(&fixtures().join("bad"), &fixtures().join("spec"));
+    assert!(suite.is_some());
+    insta::assert_snapshot!(render(&problems));
+}
+
+#[test]
+fn a_good_scenario_compiles_into_the_model() {
+    let (suite, problems) = Suite::load(&fixtures().join("good"), &fixtures().join("spec"));
+    assert!(problems.is_empty(), "{}", render(&problems));
+    let suite = suite.unwrap();
+    assert_eq!(suite.scenarios.len(), 1);
+    let scenario = &suite.scenarios[0];
+    assert_eq!(scenario.area, "core");
+    assert_eq!(scenario.steps.len(), 8);
+    assert!(matches!(scenario.steps[1].op, Op::Advance(d) if d.as_secs() == 8));
+    assert!(matches!(
+        scenario.steps[4].expect.result,
+        ResultExpectation::Found(_)
+    ));
+    assert_eq!(scenario.steps[4].location.line, 11);
+    assert_eq!(scenario.total_advance().as_secs(), 16);
+    assert!(suite.digest.starts_with("sha256:"));
+    let coverage = suite.coverage_problems();
+    let uncovered: Vec<&str> = coverage.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        uncovered,
+        [
+            "MUST requirement `GET-1` has no scenario checking it",
+            "SHOULD requirement `EXPIRY-1` has no scenario checking it"
+        ]
+    );
+}

@@ -114,15 +114,8 @@ impl CapabilitySet {
     }
 
     /// Those of `required` that are not in the set, in order.
-    pub fn missing<'a>(
-        &self,
-        required: impl IntoIterator<Item = &'a Capability>,
-    ) -> Vec<Capability> {
-        required
-            .into_iter()
-            .copied()
-            .filter(|c| !self.contains(*c))
-            .collect()
+    pub fn missing<'a>(&self, required: impl IntoIterator<Item = &'a Capability>) -> Vec<Capability> {
+        required.into_iter().copied().filter(|c| !self.contains(*c)).collect()
     }
 
     /// The capabilities in order.

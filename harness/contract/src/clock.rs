@@ -56,9 +56,7 @@ impl VirtualClock {
     /// survives a round trip through a JavaScript `Date` and an ISO-8601 string.
     pub fn new(start: DateTime<Utc>) -> Self {
         let start = DateTime::from_timestamp_millis(start.timestamp_millis()).unwrap_or(start);
-        VirtualClock {
-            time: Arc::new(watch::Sender::new(start)),
-        }
+        VirtualClock { time: Arc::new(watch::Sender::new(start)) }
     }
 
     /// A clock standing at the current wall-clock time.
@@ -69,8 +67,7 @@ impl VirtualClock {
     /// Moves the clock forward by `by` and wakes every sleeper whose deadline has passed.
     pub fn advance(&self, by: Duration) {
         let delta = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
-        self.time
-            .send_modify(|now| *now = now.checked_add_signed(delta).unwrap_or(*now));
+        self.time.send_modify(|now| *now = now.checked_add_signed(delta).unwrap_or(*now));
     }
 
     /// This clock as a [`SharedClock`] (the same clock, not a copy).
@@ -81,9 +78,7 @@ impl VirtualClock {
 
 impl fmt::Debug for VirtualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("VirtualClock")
-            .field(&*self.time.borrow())
-            .finish()
+        f.debug_tuple("VirtualClock").field(&*self.time.borrow()).finish()
     }
 }
 
@@ -94,9 +89,7 @@ impl Clock for VirtualClock {
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
         let mut rx = self.time.subscribe();
-        let deadline = rx
-            .borrow()
-            .checked_add_signed(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
+        let deadline = rx.borrow().checked_add_signed(TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX));
         Box::pin(async move {
             let Some(deadline) = deadline else {
                 return std::future::pending().await;
@@ -127,10 +120,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!sleeper.is_finished(), "woke before the deadline");
         clock.advance(Duration::from_secs(1));
-        tokio::time::timeout(Duration::from_secs(5), sleeper)
-            .await
-            .expect("sleeper did not wake")
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), sleeper).await.expect("sleeper did not wake").unwrap();
         assert_eq!(clock.now() - start, TimeDelta::seconds(60));
     }
 

@@ -87,11 +87,7 @@ pub struct StoreError {
 impl StoreError {
     /// An error of `kind` with a message for people.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        StoreError {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        StoreError { kind, message: message.into(), source: None }
     }
 
     /// Attaches the underlying cause.
@@ -123,19 +119,13 @@ impl StoreError {
     }
 
     /// Shorthand for a [`ErrorKind::Backend`] error wrapping `source`.
-    pub fn backend(
-        context: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
+    pub fn backend(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::new(ErrorKind::Backend, context).with_source(source)
     }
 
     /// Shorthand for an [`ErrorKind::Unsupported`] error naming the operation.
     pub fn unsupported(operation: &str) -> Self {
-        StoreError::new(
-            ErrorKind::Unsupported,
-            format!("this store does not implement {operation}"),
-        )
+        StoreError::new(ErrorKind::Unsupported, format!("this store does not implement {operation}"))
     }
 
     /// Shorthand for an [`ErrorKind::Closed`] error naming the operation.

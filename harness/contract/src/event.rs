@@ -74,10 +74,7 @@ pub struct StoreEvent {
 impl StoreEvent {
     /// An event about one session.
     pub fn new(kind: EventKind, sid: &str) -> Self {
-        StoreEvent {
-            kind,
-            sid: Some(sid.to_owned()),
-        }
+        StoreEvent { kind, sid: Some(sid.to_owned()) }
     }
 }
 

@@ -19,7 +19,4 @@ pub use error::{ErrorKind, Result, StoreError};
 pub use event::{EventKind, EventSink, StoreEvent};
 pub use options::{AutoRemove, EncryptionOptions, IdTransform, Serializer, StoreOptions, duration};
 pub use session::{Session, format_timestamp, parse_timestamp};
-pub use store::{
-    Listed, Namespace, OpenContext, RawAccess, RawRecord, Store, StoreDescription, StoreFactory,
-    Tamper,
-};
+pub use store::{Listed, Namespace, OpenContext, RawAccess, RawRecord, Store, StoreDescription, StoreFactory, Tamper};

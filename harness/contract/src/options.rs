@@ -16,33 +16,21 @@ use crate::Capability;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct StoreOptions {
     /// Time-to-live for a session whose cookie has no `expires` (needs `ttl`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "duration::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<duration::Schema>"))]
     pub ttl: Option<Duration>,
     /// `touch` succeeds without writing anything (needs `disable-touch`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_touch: bool,
     /// Skip a touch within this long of the last write (needs `touch-after`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "duration::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<duration::Schema>"))]
     pub touch_after: Option<Duration>,
     /// How expired sessions are removed from storage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_remove: Option<AutoRemove>,
     /// How often the `interval` sweep runs (needs `auto-remove-interval`).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "duration::option"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<duration::Schema>"))]
     pub auto_remove_interval: Option<Duration>,
     /// Records carry `createdAt` and `updatedAt` (needs `timestamps`).
@@ -172,9 +160,7 @@ pub struct EncryptionOptions {
 
 impl fmt::Debug for EncryptionOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EncryptionOptions")
-            .field("secret", &"[redacted]")
-            .finish()
+        f.debug_struct("EncryptionOptions").field("secret", &"[redacted]").finish()
     }
 }
 
@@ -182,13 +168,7 @@ impl fmt::Debug for EncryptionOptions {
 pub mod duration {
     use std::time::Duration;
 
-    const UNITS: [(&str, u64); 5] = [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
+    const UNITS: [(&str, u64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
     /// Parses `1500ms`, `10s`, `5m`, `2h`, `14d` or a sum of them (`1m30s`).
     pub fn parse(text: &str) -> Result<Duration, String> {
@@ -209,9 +189,7 @@ pub mod duration {
             let Some((_, millis)) = UNITS.iter().find(|(name, _)| *name == unit) else {
                 return Err(format!("malformed duration `{text}`: {expected}"));
             };
-            let number: u64 = number
-                .parse()
-                .map_err(|_| format!("duration `{text}` is too large"))?;
+            let number: u64 = number.parse().map_err(|_| format!("duration `{text}` is too large"))?;
             total = number
                 .checked_mul(*millis)
                 .and_then(|ms| total.checked_add(ms))
@@ -238,9 +216,7 @@ pub mod duration {
     /// The JSON Schema of a duration string.
     #[cfg(feature = "schema")]
     #[derive(schemars::JsonSchema)]
-    #[schemars(
-        description = "A duration: whole numbers with units ms, s, m, h, d (500ms, 10s, 1m30s, 14d)"
-    )]
+    #[schemars(description = "A duration: whole numbers with units ms, s, m, h, d (500ms, 10s, 1m30s, 14d)")]
     #[allow(dead_code)]
     pub struct Schema(#[schemars(pattern(r"^([0-9]+(ms|s|m|h|d))+$"))] String);
 
@@ -261,9 +237,7 @@ pub mod duration {
         /// Deserializes from a duration string.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
             match Option::<String>::deserialize(d)? {
-                Some(text) => super::parse(&text)
-                    .map(Some)
-                    .map_err(serde::de::Error::custom),
+                Some(text) => super::parse(&text).map(Some).map_err(serde::de::Error::custom),
                 None => Ok(None),
             }
         }

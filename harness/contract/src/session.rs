@@ -22,19 +22,15 @@ impl Session {
             Value::Object(map) => Ok(Session(map)),
             other => Err(StoreError::new(
                 ErrorKind::Invalid,
-                format!(
-                    "a session must be a JSON object, found {}",
-                    json_type(&other)
-                ),
+                format!("a session must be a JSON object, found {}", json_type(&other)),
             )),
         }
     }
 
     /// Parses a session from its JSON text. Malformed text is an [`ErrorKind::Serialize`] error.
     pub fn from_json(text: &str) -> Result<Session> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e)
-        })?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e))?;
         Session::from_value(value).map_err(|e| StoreError::new(ErrorKind::Serialize, e.message()))
     }
 
@@ -71,10 +67,7 @@ impl Session {
             Some(Value::String(text)) => parse_timestamp(text).map(Some),
             Some(other) => Err(StoreError::new(
                 ErrorKind::Invalid,
-                format!(
-                    "cookie.expires must be an ISO-8601 string, found {}",
-                    json_type(other)
-                ),
+                format!("cookie.expires must be an ISO-8601 string, found {}", json_type(other)),
             )),
         }
     }
@@ -101,13 +94,7 @@ impl Session {
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            StoreError::new(
-                ErrorKind::Invalid,
-                format!("`{text}` is not an ISO-8601 time"),
-            )
-            .with_source(e)
-        })
+        .map_err(|e| StoreError::new(ErrorKind::Invalid, format!("`{text}` is not an ISO-8601 time")).with_source(e))
 }
 
 /// Writes a time as JavaScript's `Date#toISOString` does: UTC, milliseconds, `Z`.
@@ -135,17 +122,10 @@ mod tests {
     #[test]
     fn expiry_prefers_cookie_then_ttl() {
         let now = parse_timestamp("2030-01-01T00:00:00.000Z").unwrap();
-        let with = Session::from_value(json!({"cookie": {"expires": "2030-01-01T00:00:10.000Z"}}))
-            .unwrap();
+        let with = Session::from_value(json!({"cookie": {"expires": "2030-01-01T00:00:10.000Z"}})).unwrap();
         let without = Session::from_value(json!({"cookie": {"originalMaxAge": null}})).unwrap();
-        assert_eq!(
-            with.expiry(now, Duration::from_secs(60)).unwrap(),
-            now + TimeDelta::seconds(10)
-        );
-        assert_eq!(
-            without.expiry(now, Duration::from_secs(60)).unwrap(),
-            now + TimeDelta::seconds(60)
-        );
+        assert_eq!(with.expiry(now, Duration::from_secs(60)).unwrap(), now + TimeDelta::seconds(10));
+        assert_eq!(without.expiry(now, Duration::from_secs(60)).unwrap(), now + TimeDelta::seconds(60));
         assert_eq!(format_timestamp(now), "2030-01-01T00:00:00.000Z");
     }
 
@@ -153,13 +133,7 @@ mod tests {
     fn malformed_expires_is_invalid() {
         let bad = Session::from_value(json!({"cookie": {"expires": "tomorrow"}})).unwrap();
         assert_eq!(bad.expires().unwrap_err().kind(), ErrorKind::Invalid);
-        assert_eq!(
-            Session::from_value(json!([1])).unwrap_err().kind(),
-            ErrorKind::Invalid
-        );
-        assert_eq!(
-            Session::from_json("{").unwrap_err().kind(),
-            ErrorKind::Serialize
-        );
+        assert_eq!(Session::from_value(json!([1])).unwrap_err().kind(), ErrorKind::Invalid);
+        assert_eq!(Session::from_json("{").unwrap_err().kind(), ErrorKind::Serialize);
     }
 }

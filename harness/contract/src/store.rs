@@ -8,9 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::{
-    CapabilitySet, ErrorKind, EventSink, Result, Session, SharedClock, StoreError, StoreOptions,
-};
+use crate::{CapabilitySet, ErrorKind, EventSink, Result, Session, SharedClock, StoreError, StoreOptions};
 
 /// A session store, modelled on express-session's `Store`.
 ///
@@ -117,9 +115,7 @@ impl RawRecord {
         out.insert("payload".into(), self.payload.clone());
         out.insert(
             "expires".into(),
-            self.expires
-                .map(|t| Value::String(crate::format_timestamp(t)))
-                .unwrap_or(Value::Null),
+            self.expires.map(|t| Value::String(crate::format_timestamp(t))).unwrap_or(Value::Null),
         );
         for (k, v) in &self.fields {
             out.insert(k.clone(), v.clone());
@@ -150,9 +146,7 @@ impl Tamper {
 
     /// Looks a tampering up by name.
     pub fn from_name(name: &str) -> Option<Tamper> {
-        [Tamper::FlipByte, Tamper::Garbage]
-            .into_iter()
-            .find(|t| t.name() == name)
+        [Tamper::FlipByte, Tamper::Garbage].into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -169,9 +163,7 @@ impl Namespace {
         let valid = !name.is_empty()
             && name.len() <= 48
             && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if valid {
             Ok(Namespace(name))
         } else {

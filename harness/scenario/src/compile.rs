@@ -9,8 +9,8 @@ use sessionspec_contract::{ErrorKind, EventKind, Tamper, duration};
 
 use crate::document::{ConcurrentlyDoc, OpenArg, StepDoc, TamperHow};
 use crate::model::{
-    Concurrent, EventExpectation, Expectation, Input, JsonType, Matcher, Offset, Op,
-    ResultExpectation, Step, Text, TextPart,
+    Concurrent, EventExpectation, Expectation, Input, JsonType, Matcher, Offset, Op, ResultExpectation, Step, Text,
+    TextPart,
 };
 use crate::yaml::{Location, Node, Segment};
 
@@ -42,12 +42,7 @@ const MATCHERS: &str = "$absent, $present, $any, $type, $one-of, $unordered, $co
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(root: &'a Node) -> Self {
-        Compiler {
-            root,
-            errors: Vec::new(),
-            vars: Vec::new(),
-            saved: BTreeSet::new(),
-        }
+        Compiler { root, errors: Vec::new(), vars: Vec::new(), saved: BTreeSet::new() }
     }
 
     pub(crate) fn into_errors(self) -> Vec<(Location, String)> {
@@ -62,9 +57,7 @@ impl<'a> Compiler<'a> {
     /// Compiles the steps at `path` (`steps`, or a nested list), each doc paired with the index
     /// it has in the source.
     pub(crate) fn steps(&mut self, docs: Vec<(usize, StepDoc)>, path: &Path) -> Vec<Step> {
-        docs.into_iter()
-            .filter_map(|(i, doc)| self.step(doc, &index(path, i)))
-            .collect()
+        docs.into_iter().filter_map(|(i, doc)| self.step(doc, &index(path, i))).collect()
     }
 
     fn step(&mut self, doc: StepDoc, path: &Path) -> Option<Step> {
@@ -75,21 +68,12 @@ impl<'a> Compiler<'a> {
             0 => {
                 self.error(
                     path,
-                    format!(
-                        "a step needs one operation, expected one of: {}",
-                        crate::document::OPERATIONS.join(", ")
-                    ),
+                    format!("a step needs one operation, expected one of: {}", crate::document::OPERATIONS.join(", ")),
                 );
                 return None;
             }
             _ => {
-                self.error(
-                    path,
-                    format!(
-                        "a step has exactly one operation, found {}",
-                        operations.join(", ")
-                    ),
-                );
+                self.error(path, format!("a step has exactly one operation, found {}", operations.join(", ")));
                 return None;
             }
         }
@@ -97,89 +81,50 @@ impl<'a> Compiler<'a> {
         let op_path = key(path, op_name);
         let op = match doc.clone() {
             StepDoc { get: Some(sid), .. } => Op::Get(self.text(sid.sid(), &op_path)),
-            StepDoc {
-                set: Some(args), ..
-            } => Op::Set(
+            StepDoc { set: Some(args), .. } => Op::Set(
                 self.text(&args.sid, &key(&op_path, "sid")),
                 self.session(&args.session, &key(&op_path, "session")),
             ),
-            StepDoc {
-                touch: Some(args), ..
-            } => Op::Touch(
+            StepDoc { touch: Some(args), .. } => Op::Touch(
                 self.text(&args.sid, &key(&op_path, "sid")),
                 self.session(&args.session, &key(&op_path, "session")),
             ),
-            StepDoc {
-                destroy: Some(sid), ..
-            } => Op::Destroy(self.text(sid.sid(), &op_path)),
+            StepDoc { destroy: Some(sid), .. } => Op::Destroy(self.text(sid.sid(), &op_path)),
             StepDoc { all: Some(_), .. } => Op::All,
-            StepDoc {
-                length: Some(_), ..
-            } => Op::Length,
+            StepDoc { length: Some(_), .. } => Op::Length,
             StepDoc { clear: Some(_), .. } => Op::Clear,
             StepDoc { ids: Some(_), .. } => Op::Ids,
             StepDoc { close: Some(_), .. } => Op::Close,
-            StepDoc {
-                open: Some(arg), ..
-            } => match arg {
-                OpenArg::Plain(name) => Op::Open {
-                    name: self.text(&name, &op_path),
-                    options: Default::default(),
-                },
-                OpenArg::Map { name, options } => Op::Open {
-                    name: self.text(&name, &key(&op_path, "as")),
-                    options,
-                },
+            StepDoc { open: Some(arg), .. } => match arg {
+                OpenArg::Plain(name) => Op::Open { name: self.text(&name, &op_path), options: Default::default() },
+                OpenArg::Map { name, options } => Op::Open { name: self.text(&name, &key(&op_path, "as")), options },
             },
-            StepDoc {
-                advance: Some(d), ..
-            } => Op::Advance(d.0),
+            StepDoc { advance: Some(d), .. } => Op::Advance(d.0),
             StepDoc { raw: Some(sid), .. } => Op::Raw(self.text(sid.sid(), &op_path)),
-            StepDoc {
-                raw_count: Some(_), ..
-            } => Op::RawCount,
-            StepDoc {
-                indexes: Some(_), ..
-            } => Op::Indexes,
-            StepDoc {
-                tamper: Some(args), ..
-            } => {
+            StepDoc { raw_count: Some(_), .. } => Op::RawCount,
+            StepDoc { indexes: Some(_), .. } => Op::Indexes,
+            StepDoc { tamper: Some(args), .. } => {
                 let how = match args.how {
                     TamperHow::FlipByte => Tamper::FlipByte,
                     TamperHow::Garbage => Tamper::Garbage,
                 };
                 Op::Tamper(self.text(&args.sid, &key(&op_path, "sid")), how)
             }
-            StepDoc {
-                concurrently: Some(c),
-                ..
-            } => Op::Concurrently(self.concurrently(c, &op_path)),
-            StepDoc {
-                check: Some(claim), ..
-            } => Op::Check(claim),
+            StepDoc { concurrently: Some(c), .. } => Op::Concurrently(self.concurrently(c, &op_path)),
+            StepDoc { check: Some(claim), .. } => Op::Check(claim),
             _ => unreachable!("operations() found exactly one"),
         };
         let expect = match &doc.expect {
             Some(value) => self.expectation(value, &key(path, "expect")),
             None => Expectation::default(),
         };
-        if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) && doc.expect.is_some()
-        {
-            self.error(
-                &key(path, "expect"),
-                format!("`{op_name}` produces no value to check: leave out `expect`"),
-            );
+        if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) && doc.expect.is_some() {
+            self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }
-        let on = doc
-            .on
-            .as_deref()
-            .map(|name| self.text(name, &key(path, "on")));
+        let on = doc.on.as_deref().map(|name| self.text(name, &key(path, "on")));
         if let Some(name) = &doc.save {
             if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) {
-                self.error(
-                    &key(path, "save"),
-                    format!("`{op_name}` produces no value to save"),
-                );
+                self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
             }
             self.saved.insert(name.clone());
         }
@@ -198,47 +143,25 @@ impl<'a> Compiler<'a> {
         match doc {
             ConcurrentlyDoc::Steps(steps) => {
                 if steps.len() < 2 {
-                    self.error(
-                        path,
-                        "`concurrently` needs at least two steps to run at once",
-                    );
+                    self.error(path, "`concurrently` needs at least two steps to run at once");
                 }
                 let steps = self.steps(steps.into_iter().enumerate().collect(), path);
-                Concurrent {
-                    repeat: 1,
-                    var: "i".into(),
-                    each_step_a_branch: true,
-                    steps,
-                }
+                Concurrent { repeat: 1, var: "i".into(), each_step_a_branch: true, steps }
             }
             ConcurrentlyDoc::Repeat(repeat) => {
                 if !(1..=1000).contains(&repeat.repeat) {
-                    self.error(
-                        &key(path, "repeat"),
-                        format!("`repeat` must be 1 to 1000, found {}", repeat.repeat),
-                    );
+                    self.error(&key(path, "repeat"), format!("`repeat` must be 1 to 1000, found {}", repeat.repeat));
                 }
                 if !is_var_name(&repeat.var) {
                     self.error(
                         &key(path, "as"),
-                        format!(
-                            "`{}` is not a variable name: expected [a-z_][a-z0-9_]*",
-                            repeat.var
-                        ),
+                        format!("`{}` is not a variable name: expected [a-z_][a-z0-9_]*", repeat.var),
                     );
                 }
                 self.vars.push(repeat.var.clone());
-                let steps = self.steps(
-                    repeat.steps.into_iter().enumerate().collect(),
-                    &key(path, "steps"),
-                );
+                let steps = self.steps(repeat.steps.into_iter().enumerate().collect(), &key(path, "steps"));
                 self.vars.pop();
-                Concurrent {
-                    repeat: repeat.repeat,
-                    var: repeat.var,
-                    each_step_a_branch: false,
-                    steps,
-                }
+                Concurrent { repeat: repeat.repeat, var: repeat.var, each_step_a_branch: false, steps }
             }
         }
     }
@@ -256,7 +179,12 @@ impl<'a> Compiler<'a> {
                 rest = tail;
             } else if let Some(tail) = after.strip_prefix('{') {
                 let Some(end) = tail.find('}') else {
-                    self.error(path, format!("unclosed placeholder in `{raw}`: expected `${{NAME}}` (write `$${{` for a literal `${{`)"));
+                    self.error(
+                        path,
+                        format!(
+                            "unclosed placeholder in `{raw}`: expected `${{NAME}}` (write `$${{` for a literal `${{`)"
+                        ),
+                    );
                     literal.push_str(&rest[pos..]);
                     rest = "";
                     break;
@@ -268,10 +196,7 @@ impl<'a> Compiler<'a> {
                     } else {
                         format!("in scope: {}", self.vars.join(", "))
                     };
-                    self.error(
-                        path,
-                        format!("unknown variable `${{{name}}}` in `{raw}`: {scope}"),
-                    );
+                    self.error(path, format!("unknown variable `${{{name}}}` in `{raw}`: {scope}"));
                 }
                 if !literal.is_empty() {
                     parts.push(TextPart::Literal(std::mem::take(&mut literal)));
@@ -307,13 +232,9 @@ impl<'a> Compiler<'a> {
                     None => Input::Text(text),
                 }
             }
-            Value::Array(items) => Input::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| self.input(v, &index(path, i), false))
-                    .collect(),
-            ),
+            Value::Array(items) => {
+                Input::Array(items.iter().enumerate().map(|(i, v)| self.input(v, &index(path, i), false)).collect())
+            }
             Value::Object(map) => {
                 if let Some(builder) = self.builder(map, path) {
                     builder
@@ -380,32 +301,20 @@ impl<'a> Compiler<'a> {
                     Input::Literal(Value::Null)
                 }
                 None => {
-                    self.error(
-                        &arg_path,
-                        "`$time` takes an offset from the clock, like +10s or -1h",
-                    );
+                    self.error(&arg_path, "`$time` takes an offset from the clock, like +10s or -1h");
                     Input::Literal(Value::Null)
                 }
             },
             "$repeat" => {
                 let text = arg.get("text").and_then(Value::as_str);
                 let times = arg.get("times").and_then(Value::as_u64);
-                let extra = arg
-                    .as_object()
-                    .map(|m| m.keys().any(|k| k != "text" && k != "times"))
-                    .unwrap_or(true);
+                let extra = arg.as_object().map(|m| m.keys().any(|k| k != "text" && k != "times")).unwrap_or(true);
                 match (text, times) {
                     (Some(text), Some(times)) if !extra && times <= 16 * 1024 * 1024 => {
-                        Input::Repeat {
-                            text: text.to_owned(),
-                            times: times as usize,
-                        }
+                        Input::Repeat { text: text.to_owned(), times: times as usize }
                     }
                     _ => {
-                        self.error(
-                            &arg_path,
-                            "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216",
-                        );
+                        self.error(&arg_path, "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216");
                         Input::Literal(Value::Null)
                     }
                 }
@@ -416,15 +325,10 @@ impl<'a> Compiler<'a> {
                 let leaf = arg.get("leaf");
                 let extra = arg
                     .as_object()
-                    .map(|m| {
-                        m.keys()
-                            .any(|k| !["depth", "key", "leaf"].contains(&k.as_str()))
-                    })
+                    .map(|m| m.keys().any(|k| !["depth", "key", "leaf"].contains(&k.as_str())))
                     .unwrap_or(true);
                 match (depth, nest_key, leaf) {
-                    (Some(depth), Some(nest_key), Some(leaf))
-                        if !extra && (1..=10_000).contains(&depth) =>
-                    {
+                    (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=10_000).contains(&depth) => {
                         Input::Nest {
                             depth: depth as usize,
                             key: nest_key.to_owned(),
@@ -432,7 +336,10 @@ impl<'a> Compiler<'a> {
                         }
                     }
                     _ => {
-                        self.error(&arg_path, "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000");
+                        self.error(
+                            &arg_path,
+                            "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000",
+                        );
                         Input::Literal(Value::Null)
                     }
                 }
@@ -440,23 +347,14 @@ impl<'a> Compiler<'a> {
             "$var" => match arg.as_str() {
                 Some(var) if self.vars.iter().any(|v| v == var) => Input::Var(var.to_owned()),
                 _ => {
-                    self.error(
-                        &arg_path,
-                        format!(
-                            "`$var` names a variable in scope (in scope: {})",
-                            self.scope()
-                        ),
-                    );
+                    self.error(&arg_path, format!("`$var` names a variable in scope (in scope: {})", self.scope()));
                     Input::Literal(Value::Null)
                 }
             },
             "$saved" => Input::Saved(self.saved_name(arg, &arg_path)),
             "$literal" => Input::Literal(arg.clone()),
             other => {
-                self.error(
-                    path,
-                    format!("unknown value builder `{other}`, expected one of {BUILDERS}"),
-                );
+                self.error(path, format!("unknown value builder `{other}`, expected one of {BUILDERS}"));
                 Input::Literal(Value::Null)
             }
         };
@@ -464,11 +362,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn scope(&self) -> String {
-        if self.vars.is_empty() {
-            "none".to_owned()
-        } else {
-            self.vars.join(", ")
-        }
+        if self.vars.is_empty() { "none".to_owned() } else { self.vars.join(", ") }
     }
 
     fn saved_name(&mut self, arg: &Value, path: &Path) -> String {
@@ -478,36 +372,25 @@ impl<'a> Compiler<'a> {
                 let known = if self.saved.is_empty() {
                     "no step before this one saves a result".to_owned()
                 } else {
-                    format!(
-                        "saved so far: {}",
-                        self.saved.iter().cloned().collect::<Vec<_>>().join(", ")
-                    )
+                    format!("saved so far: {}", self.saved.iter().cloned().collect::<Vec<_>>().join(", "))
                 };
-                self.error(
-                    path,
-                    format!("nothing is saved as `{name}` before this step ({known})"),
-                );
+                self.error(path, format!("nothing is saved as `{name}` before this step ({known})"));
                 name.to_owned()
             }
             None => {
-                self.error(
-                    path,
-                    "`$saved` takes the name given to `save:` in an earlier step",
-                );
+                self.error(path, "`$saved` takes the name given to `save:` in an earlier step");
                 String::new()
             }
         }
     }
 
     fn expectation(&mut self, value: &Value, path: &Path) -> Expectation {
-        let expected =
-            "expected `ok`, `absent`, or a map of `session`, `value`, `error` and `events`";
+        let expected = "expected `ok`, `absent`, or a map of `session`, `value`, `error` and `events`";
         match value {
-            Value::String(s) if s == "ok" => Expectation::default(),
-            Value::String(s) if s == "absent" => Expectation {
-                result: ResultExpectation::Absent,
-                events: None,
-            },
+            Value::String(s) if s == "ok" => Expectation { written: true, ..Expectation::default() },
+            Value::String(s) if s == "absent" => {
+                Expectation { result: ResultExpectation::Absent, events: None, written: true }
+            }
             Value::Object(map) => {
                 let mut result = ResultExpectation::Ok;
                 let mut events = None;
@@ -528,9 +411,14 @@ impl<'a> Compiler<'a> {
                                 Some(name) => match ErrorKind::from_name(name) {
                                     Some(kind) => Some(kind),
                                     None => {
-                                        let kinds: Vec<&str> =
-                                            ErrorKind::ALL.iter().map(|k| k.name()).collect();
-                                        self.error(&p, format!("unknown error kind `{name}`, expected one of: any, {}", kinds.join(", ")));
+                                        let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+                                        self.error(
+                                            &p,
+                                            format!(
+                                                "unknown error kind `{name}`, expected one of: any, {}",
+                                                kinds.join(", ")
+                                            ),
+                                        );
                                         None
                                     }
                                 },
@@ -544,14 +432,11 @@ impl<'a> Compiler<'a> {
                         "events" => events = Some(self.events(v, &p)),
                         other => {
                             let location = self.root.locate(&p, true);
-                            self.errors.push((
-                                location,
-                                format!("unknown key `{other}` in `expect`: {expected}"),
-                            ));
+                            self.errors.push((location, format!("unknown key `{other}` in `expect`: {expected}")));
                         }
                     }
                 }
-                Expectation { result, events }
+                Expectation { result, events, written: true }
             }
             _ => {
                 self.error(path, format!("{expected}, found `{value}`"));
@@ -560,27 +445,16 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn set_result(
-        &mut self,
-        current: ResultExpectation,
-        new: ResultExpectation,
-        path: &Path,
-    ) -> ResultExpectation {
+    fn set_result(&mut self, current: ResultExpectation, new: ResultExpectation, path: &Path) -> ResultExpectation {
         if current != ResultExpectation::Ok {
-            self.error(
-                path,
-                "`expect` takes only one of `session`, `value` and `error`",
-            );
+            self.error(path, "`expect` takes only one of `session`, `value` and `error`");
         }
         new
     }
 
     fn events(&mut self, value: &Value, path: &Path) -> Vec<EventExpectation> {
         let Value::Array(items) = value else {
-            self.error(
-                path,
-                "`events` takes a list of event kinds (`[create, set]`) or `{kind, sid}` maps",
-            );
+            self.error(path, "`events` takes a list of event kinds (`[create, set]`) or `{kind, sid}` maps");
             return Vec::new();
         };
         let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
@@ -604,17 +478,10 @@ impl<'a> Compiler<'a> {
             };
             match kind_name.map(|n| (n, EventKind::from_name(n))) {
                 Some((_, Some(kind))) => out.push(EventExpectation { kind, sid }),
-                Some((name, None)) => self.error(
-                    &p,
-                    format!(
-                        "unknown event kind `{name}`, expected one of: {}",
-                        names.join(", ")
-                    ),
-                ),
-                None => self.error(
-                    &p,
-                    "an event is a kind (`create`) or `{kind: KIND, sid: SID}`",
-                ),
+                Some((name, None)) => {
+                    self.error(&p, format!("unknown event kind `{name}`, expected one of: {}", names.join(", ")))
+                }
+                None => self.error(&p, "an event is a kind (`create`) or `{kind: KIND, sid: SID}`"),
             }
         }
         out
@@ -629,33 +496,22 @@ impl<'a> Compiler<'a> {
                     None => Matcher::Text(text),
                 }
             }
-            Value::Array(items) => Matcher::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| self.matcher(v, &index(path, i)))
-                    .collect(),
-            ),
+            Value::Array(items) => {
+                Matcher::Array(items.iter().enumerate().map(|(i, v)| self.matcher(v, &index(path, i))).collect())
+            }
             Value::Object(map) => {
                 if map.keys().any(|k| k.starts_with('$')) {
                     return self.operator(map, path);
                 }
-                let entries = map
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.matcher(v, &key(path, k))))
-                    .collect();
-                Matcher::Object {
-                    entries,
-                    exact: false,
-                }
+                let entries = map.iter().map(|(k, v)| (k.clone(), self.matcher(v, &key(path, k)))).collect();
+                Matcher::Object { entries, exact: false }
             }
             scalar => Matcher::Scalar(scalar.clone()),
         }
     }
 
     fn operator(&mut self, map: &Map<String, Value>, path: &Path) -> Matcher {
-        let is_time =
-            map.contains_key("$time") && map.keys().all(|k| k == "$time" || k == "$tolerance");
+        let is_time = map.contains_key("$time") && map.keys().all(|k| k == "$time" || k == "$tolerance");
         if map.len() != 1 && !is_time {
             self.error(path, format!(
                 "a matcher is a map with one `$` key (one of {MATCHERS}); match data whose keys start with `$` with `{{$literal: ...}}`"
@@ -673,10 +529,7 @@ impl<'a> Compiler<'a> {
                     }
                 },
                 Some(_) => {
-                    self.error(
-                        &key(path, "$tolerance"),
-                        "`$tolerance` takes a duration, like 1s",
-                    );
+                    self.error(&key(path, "$tolerance"), "`$tolerance` takes a duration, like 1s");
                     std::time::Duration::from_secs(1)
                 }
             };
@@ -688,10 +541,7 @@ impl<'a> Compiler<'a> {
                     Offset(0)
                 }
                 None => {
-                    self.error(
-                        &p,
-                        "`$time` takes an offset from the clock, like +10s, -1h or +0s",
-                    );
+                    self.error(&p, "`$time` takes an offset from the clock, like +10s, -1h or +0s");
                     Offset(0)
                 }
             };
@@ -721,10 +571,7 @@ impl<'a> Compiler<'a> {
                 match types.iter().find(|t| Some(t.name()) == arg.as_str()) {
                     Some(t) => Matcher::Type(*t),
                     None => {
-                        self.error(
-                            &p,
-                            "`$type` takes one of null, boolean, number, string, array, object",
-                        );
+                        self.error(&p, "`$type` takes one of null, boolean, number, string, array, object");
                         Matcher::Any
                     }
                 }
@@ -734,11 +581,8 @@ impl<'a> Compiler<'a> {
                     self.error(&p, format!("`{name}` takes a list of matchers"));
                     return Matcher::Any;
                 };
-                let items: Vec<Matcher> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| self.matcher(v, &index(&p, i)))
-                    .collect();
+                let items: Vec<Matcher> =
+                    items.iter().enumerate().map(|(i, v)| self.matcher(v, &index(&p, i))).collect();
                 match name.as_str() {
                     "$one-of" => Matcher::OneOf(items),
                     "$unordered" => Matcher::Unordered(items),
@@ -781,10 +625,7 @@ impl<'a> Compiler<'a> {
             },
             "$literal" => Matcher::Literal(arg.clone()),
             "$exact" => match self.matcher(arg, &p) {
-                Matcher::Object { entries, .. } => Matcher::Object {
-                    entries,
-                    exact: true,
-                },
+                Matcher::Object { entries, .. } => Matcher::Object { entries, exact: true },
                 _ => {
                     self.error(&p, "`$exact` takes a map");
                     Matcher::Any
@@ -795,10 +636,7 @@ impl<'a> Compiler<'a> {
                 Matcher::Any
             }
             other => {
-                self.error(
-                    &p,
-                    format!("unknown matcher `{other}`, expected one of {MATCHERS}"),
-                );
+                self.error(&p, format!("unknown matcher `{other}`, expected one of {MATCHERS}"));
                 Matcher::Any
             }
         }
@@ -817,17 +655,15 @@ fn collapse(input: Input) -> Input {
                 .collect();
             Input::Literal(Value::Object(map))
         }
-        Input::Array(items) if items.iter().all(|v| matches!(v, Input::Literal(_))) => {
-            Input::Literal(Value::Array(
-                items
-                    .into_iter()
-                    .map(|v| match v {
-                        Input::Literal(v) => v,
-                        _ => unreachable!(),
-                    })
-                    .collect(),
-            ))
-        }
+        Input::Array(items) if items.iter().all(|v| matches!(v, Input::Literal(_))) => Input::Literal(Value::Array(
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Input::Literal(v) => v,
+                    _ => unreachable!(),
+                })
+                .collect(),
+        )),
         other => other,
     }
 }
@@ -838,19 +674,12 @@ pub(crate) fn offset(text: &str) -> Result<Offset, String> {
         Some(b'+') => (1i64, &text[1..]),
         Some(b'-') => (-1i64, &text[1..]),
         _ => {
-            return Err(format!(
-                "malformed time offset `{text}`: expected + or - and a duration, like +10s or -1h"
-            ));
+            return Err(format!("malformed time offset `{text}`: expected + or - and a duration, like +10s or -1h"));
         }
     };
-    let d = duration::parse(rest).map_err(|e| {
-        format!(
-            "malformed time offset `{text}`: {}",
-            e.split_once(": ").map(|x| x.1).unwrap_or(&e)
-        )
-    })?;
-    let ms =
-        i64::try_from(d.as_millis()).map_err(|_| format!("time offset `{text}` is too large"))?;
+    let d = duration::parse(rest)
+        .map_err(|e| format!("malformed time offset `{text}`: {}", e.split_once(": ").map(|x| x.1).unwrap_or(&e)))?;
+    let ms = i64::try_from(d.as_millis()).map_err(|_| format!("time offset `{text}` is too large"))?;
     Ok(Offset(sign * ms))
 }
 

@@ -25,12 +25,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A problem at a location in a file whose text is `source`.
-    pub fn at(
-        file: &Path,
-        source: &Arc<str>,
-        location: Location,
-        message: impl Into<String>,
-    ) -> Diagnostic {
+    pub fn at(file: &Path, source: &Arc<str>, location: Location, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             file: file.to_owned(),
             location: Some(location),
@@ -41,12 +36,7 @@ impl Diagnostic {
 
     /// A problem with a whole file.
     pub fn file(file: &Path, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            file: file.to_owned(),
-            location: None,
-            message: message.into(),
-            source: None,
-        }
+        Diagnostic { file: file.to_owned(), location: None, message: message.into(), source: None }
     }
 
     /// `file:line:column`, or just the file.
@@ -65,14 +55,8 @@ impl Diagnostic {
                 source: NamedSource::new(self.file.display().to_string(), source.to_string()),
                 span: clamp(location, source),
             };
-            let theme = if color {
-                GraphicalTheme::unicode()
-            } else {
-                GraphicalTheme::unicode_nocolor()
-            };
-            let handler = GraphicalReportHandler::new_themed(theme)
-                .with_context_lines(1)
-                .with_width(100);
+            let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+            let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_width(100);
             let mut rendered = String::new();
             if handler.render_report(&mut rendered, &snippet).is_ok() {
                 // The first line repeats the message; the headline above already says it.
@@ -122,9 +106,6 @@ impl miette::Diagnostic for Snippet {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some("here".to_owned()),
-            self.span,
-        ))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".to_owned()), self.span))))
     }
 }

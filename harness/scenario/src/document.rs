@@ -15,10 +15,7 @@ use sessionspec_contract::{StoreOptions, duration};
 /// A scenario file: one scenario.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[schemars(
-    title = "sessionspec scenario",
-    description = "One sessionspec scenario: see spec/writing-scenarios.md"
-)]
+#[schemars(title = "sessionspec scenario", description = "One sessionspec scenario: see spec/writing-scenarios.md")]
 pub struct ScenarioDoc {
     /// Stable identifier, never reused: `<area>.<name>`, lower-case words separated by `-`,
     /// segments separated by `.`. The first segment is the directory the file is in.
@@ -148,10 +145,7 @@ pub const OPERATIONS: &[&str] = &[
 ];
 
 fn exactly_one_operation(schema: &mut Schema) {
-    let branches: Vec<Value> = OPERATIONS
-        .iter()
-        .map(|op| serde_json::json!({ "required": [op] }))
-        .collect();
+    let branches: Vec<Value> = OPERATIONS.iter().map(|op| serde_json::json!({ "required": [op] })).collect();
     schema.insert("oneOf".to_owned(), Value::Array(branches));
 }
 
@@ -177,12 +171,7 @@ impl StepDoc {
             self.concurrently.is_some(),
             self.check.is_some(),
         ];
-        OPERATIONS
-            .iter()
-            .zip(present)
-            .filter(|(_, p)| *p)
-            .map(|(op, _)| *op)
-            .collect()
+        OPERATIONS.iter().zip(present).filter(|(_, p)| *p).map(|(op, _)| *op).collect()
     }
 }
 
@@ -235,14 +224,10 @@ impl<'de> Deserialize<'de> for SidArg {
                 Ok(SidArg::Plain(v.to_owned()))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<SidArg, E> {
-                Err(E::custom(format!(
-                    "a session id must be a string: quote it (\"{v}\")"
-                )))
+                Err(E::custom(format!("a session id must be a string: quote it (\"{v}\")")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SidArg, E> {
-                Err(E::custom(format!(
-                    "a session id must be a string: quote it (\"{v}\")"
-                )))
+                Err(E::custom(format!("a session id must be a string: quote it (\"{v}\")")))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SidArg, A::Error> {
                 let mut sid = None;
@@ -252,8 +237,7 @@ impl<'de> Deserialize<'de> for SidArg {
                         other => return Err(de::Error::unknown_field(other, &["sid"])),
                     }
                 }
-                sid.map(|sid| SidArg::Map { sid })
-                    .ok_or_else(|| de::Error::missing_field("sid"))
+                sid.map(|sid| SidArg::Map { sid }).ok_or_else(|| de::Error::missing_field("sid"))
             }
         }
         deserializer.deserialize_any(SidVisitor)
@@ -305,10 +289,7 @@ impl<'de> Deserialize<'de> for OpenArg {
             Value::String(name) => Ok(OpenArg::Plain(name)),
             Value::Object(_) => {
                 let map: OpenMap = serde_json::from_value(value).map_err(de::Error::custom)?;
-                Ok(OpenArg::Map {
-                    name: map.name,
-                    options: map.options,
-                })
+                Ok(OpenArg::Map { name: map.name, options: map.options })
             }
             other => Err(de::Error::custom(format!(
                 "expected an instance name or `{{as: NAME, options: {{...}}}}`, found `{other}`"
@@ -375,12 +356,10 @@ impl<'de> Deserialize<'de> for ConcurrentlyDoc {
                 f.write_str("a list of steps or `{repeat: N, as: VAR, steps: [...]}`")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ConcurrentlyDoc, A::Error> {
-                Vec::<StepDoc>::deserialize(de::value::SeqAccessDeserializer::new(seq))
-                    .map(ConcurrentlyDoc::Steps)
+                Vec::<StepDoc>::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(ConcurrentlyDoc::Steps)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ConcurrentlyDoc, A::Error> {
-                RepeatDoc::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ConcurrentlyDoc::Repeat)
+                RepeatDoc::deserialize(de::value::MapAccessDeserializer::new(map)).map(ConcurrentlyDoc::Repeat)
             }
         }
         deserializer.deserialize_any(ConcurrentlyVisitor)
@@ -420,9 +399,7 @@ impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         match value {
-            Value::String(text) => duration::parse(&text)
-                .map(DurationText)
-                .map_err(de::Error::custom),
+            Value::String(text) => duration::parse(&text).map(DurationText).map_err(de::Error::custom),
             other => Err(de::Error::custom(format!(
                 "malformed duration `{other}`: expected a whole number followed by a unit (ms, s, m, h, d), like 500ms, 10s or 1m30s"
             ))),

@@ -12,7 +12,7 @@ use sessionspec_contract::Capability;
 use crate::compile::Compiler;
 use crate::diagnostic::Diagnostic;
 use crate::document::ScenarioDoc;
-use crate::model::{Expectation, Op, ResultExpectation, Scenario, Step};
+use crate::model::{Expectation, Op, Scenario, Step};
 use crate::spec::Spec;
 use crate::yaml::{self, Location, Node, Segment};
 
@@ -32,11 +32,9 @@ pub struct Loaded {
 pub fn load_file(path: &Path, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
     match std::fs::read_to_string(path) {
         Ok(text) => load_text(path, &text.into(), area, spec),
-        Err(e) => Loaded {
-            scenario: None,
-            id: None,
-            problems: vec![Diagnostic::file(path, format!("cannot read: {e}"))],
-        },
+        Err(e) => {
+            Loaded { scenario: None, id: None, problems: vec![Diagnostic::file(path, format!("cannot read: {e}"))] }
+        }
     }
 }
 
@@ -49,29 +47,15 @@ pub fn load_text(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<
                 Some(l) => Diagnostic::at(path, text, l, format!("YAML syntax: {}", e.message)),
                 None => Diagnostic::file(path, format!("YAML syntax: {}", e.message)),
             };
-            return Loaded {
-                scenario: None,
-                id: None,
-                problems: vec![d],
-            };
+            return Loaded { scenario: None, id: None, problems: vec![d] };
         }
     };
     let id = match root.get("id") {
-        Some((
-            _,
-            yaml::Node {
-                location,
-                value: yaml::NodeValue::String(id),
-            },
-        )) => Some((id.clone(), *location)),
+        Some((_, yaml::Node { location, value: yaml::NodeValue::String(id) })) => Some((id.clone(), *location)),
         _ => None,
     };
     let (scenario, problems) = check(path, text, &root, area, spec);
-    Loaded {
-        scenario,
-        id,
-        problems,
-    }
+    Loaded { scenario, id, problems }
 }
 
 fn check(
@@ -82,16 +66,8 @@ fn check(
     spec: Option<&Spec>,
 ) -> (Option<Scenario>, Vec<Diagnostic>) {
     let mut problems = Vec::new();
-    let at = |problems: &mut Vec<Diagnostic>,
-              segments: &[Segment],
-              key_of_last: bool,
-              message: String| {
-        problems.push(Diagnostic::at(
-            path,
-            text,
-            root.locate(segments, key_of_last),
-            message,
-        ));
+    let at = |problems: &mut Vec<Diagnostic>, segments: &[Segment], key_of_last: bool, message: String| {
+        problems.push(Diagnostic::at(path, text, root.locate(segments, key_of_last), message));
     };
     if !matches!(root.value, yaml::NodeValue::Map(_)) {
         at(
@@ -103,19 +79,15 @@ fn check(
         return (None, problems);
     }
 
-    let (doc, step_indices) = surface(root, |segments, key_of_last, message| {
-        at(&mut problems, segments, key_of_last, message)
-    });
+    let (doc, step_indices) =
+        surface(root, |segments, key_of_last, message| at(&mut problems, segments, key_of_last, message));
     let Some(doc) = doc else {
         return (None, problems);
     };
 
     let mut compiler = Compiler::new(root);
     let steps_path = vec![Segment::Key("steps".into())];
-    let steps = compiler.steps(
-        step_indices.into_iter().zip(doc.steps.clone()).collect(),
-        &steps_path,
-    );
+    let steps = compiler.steps(step_indices.into_iter().zip(doc.steps.clone()).collect(), &steps_path);
     for (location, message) in compiler.into_errors() {
         problems.push(Diagnostic::at(path, text, location, message));
     }
@@ -137,29 +109,19 @@ fn check(
     check_header(&doc, root, area, &mut |segments, key_of_last, message| {
         at(&mut problems, segments, key_of_last, message)
     });
-    scenario.requires =
-        check_capabilities(&doc, &scenario, spec, root, &mut |segments, message| {
-            at(&mut problems, segments, false, message)
-        });
+    scenario.requires = check_capabilities(&doc, &scenario, spec, root, &mut |segments, message| {
+        at(&mut problems, segments, false, message)
+    });
     if let Some(spec) = spec {
-        check_requirements(&doc, &scenario, spec, &mut |segments, message| {
-            at(&mut problems, segments, false, message)
-        });
+        check_requirements(&doc, &scenario, spec, &mut |segments, message| at(&mut problems, segments, false, message));
     }
     problems.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
-    if problems.is_empty() {
-        (Some(scenario), problems)
-    } else {
-        (None, problems)
-    }
+    if problems.is_empty() { (Some(scenario), problems) } else { (None, problems) }
 }
 
 /// Deserializes the surface syntax, reporting each error and removing what caused it until the
 /// rest deserializes. Returns the document and, for each remaining step, its index in the file.
-fn surface(
-    root: &Node,
-    mut report: impl FnMut(&[Segment], bool, String),
-) -> (Option<ScenarioDoc>, Vec<usize>) {
+fn surface(root: &Node, mut report: impl FnMut(&[Segment], bool, String)) -> (Option<ScenarioDoc>, Vec<usize>) {
     let mut json = root.to_json();
     let mut step_indices: Vec<usize> = match json.get("steps") {
         Some(Value::Array(items)) => (0..items.len()).collect(),
@@ -200,26 +162,19 @@ fn surface(
             _ => {
                 // A missing top-level field: report it unless an earlier error removed it, then
                 // put a placeholder in so the rest can be checked.
-                let field = message
-                    .strip_prefix("missing field `")
-                    .and_then(|m| m.split('`').next())
-                    .map(str::to_owned);
+                let field =
+                    message.strip_prefix("missing field `").and_then(|m| m.split('`').next()).map(str::to_owned);
                 match field {
                     Some(field) => {
                         if !removed.contains(&field) {
                             report(
                                 &path,
                                 false,
-                                format!(
-                                    "missing key `{field}`: a scenario needs id, title, checks and steps"
-                                ),
+                                format!("missing key `{field}`: a scenario needs id, title, checks and steps"),
                             );
                         }
-                        let placeholder = if field == "steps" {
-                            Value::Array(Vec::new())
-                        } else {
-                            Value::String(String::new())
-                        };
+                        let placeholder =
+                            if field == "steps" { Value::Array(Vec::new()) } else { Value::String(String::new()) };
                         object.insert(field, placeholder);
                     }
                     None => {
@@ -235,13 +190,8 @@ fn surface(
 
 /// serde's messages in the scenario's words, with a suggestion for a misspelt key or value.
 fn friendly(message: &str) -> String {
-    let mut message = message
-        .replace("unknown field", "unknown key")
-        .replace("unknown variant", "unknown value");
-    if let (Some(rest), Some((_, list))) = (
-        message.split('`').nth(1),
-        message.split_once("expected one of "),
-    ) {
+    let mut message = message.replace("unknown field", "unknown key").replace("unknown variant", "unknown value");
+    if let (Some(rest), Some((_, list))) = (message.split('`').nth(1), message.split_once("expected one of ")) {
         let known: Vec<&str> = list.split(", ").map(|k| k.trim_matches('`')).collect();
         if let Some(s) = suggest(rest, &known) {
             message = format!("{message} (did you mean `{s}`?)");
@@ -260,28 +210,19 @@ pub(crate) fn segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
         .filter_map(|s| match s {
             serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
             serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
-            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {
-                None
-            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => None,
         })
         .collect()
 }
 
-fn check_header(
-    doc: &ScenarioDoc,
-    root: &Node,
-    area: Option<&str>,
-    report: &mut impl FnMut(&[Segment], bool, String),
-) {
+fn check_header(doc: &ScenarioDoc, root: &Node, area: Option<&str>, report: &mut impl FnMut(&[Segment], bool, String)) {
     let id_path = [Segment::Key("id".into())];
     let valid_id = doc.id.split('.').count() >= 2
         && doc.id.split('.').all(|seg| {
             !seg.is_empty()
-                && seg.split('-').all(|w| {
-                    !w.is_empty()
-                        && w.bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                })
+                && seg
+                    .split('-')
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         });
     if root.get("id").is_some() && !valid_id {
         report(
@@ -299,10 +240,7 @@ fn check_header(
             report(
                 &id_path,
                 false,
-                format!(
-                    "id `{}` must start with `{area}.`: the file is in scenarios/{area}/",
-                    doc.id
-                ),
+                format!("id `{}` must start with `{area}.`: the file is in scenarios/{area}/", doc.id),
             );
         }
     }
@@ -315,10 +253,7 @@ fn check_header(
                 false,
                 "the title is empty: say in one line what the scenario shows".into(),
             );
-        } else if ["should ", "test ", "tests ", "check ", "checks "]
-            .iter()
-            .any(|p| lower.starts_with(p))
-        {
+        } else if ["should ", "test ", "tests ", "check ", "checks "].iter().any(|p| lower.starts_with(p)) {
             report(
                 &[Segment::Key("title".into())],
                 false,
@@ -329,11 +264,7 @@ fn check_header(
         }
     }
     if doc.checks.is_empty() && root.get("checks").is_none() {
-        report(
-            &[],
-            false,
-            "missing key `checks`: every scenario cites the requirement IDs it checks".into(),
-        );
+        report(&[], false, "missing key `checks`: every scenario cites the requirement IDs it checks".into());
     }
     for (i, r) in doc.refs.iter().enumerate() {
         if !(r.starts_with("https://") || r.starts_with("http://")) {
@@ -363,39 +294,22 @@ fn check_capabilities(
             Some(c) if registered => declared.push(c),
             _ => {
                 let known: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-                let hint = suggest(name, &known)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = suggest(name, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
                 report(
                     &path,
-                    format!(
-                        "unknown capability `{name}`{hint}; spec/capabilities.yaml lists: {}",
-                        known.join(", ")
-                    ),
+                    format!("unknown capability `{name}`{hint}; spec/capabilities.yaml lists: {}", known.join(", ")),
                 );
             }
         }
     }
     let mut needed: Vec<(Capability, String, Vec<Segment>)> = Vec::new();
     for cap in doc.options.required_capabilities() {
-        needed.push((
-            cap,
-            "its options".into(),
-            vec![Segment::Key("options".into())],
-        ));
+        needed.push((cap, "its options".into(), vec![Segment::Key("options".into())]));
     }
     collect_step_needs(&scenario.steps, &mut needed, root);
     for (cap, why, path) in needed {
-        if !declared.contains(&cap)
-            && doc
-                .requires
-                .iter()
-                .all(|r| Capability::from_name(r).is_some())
-        {
-            report(
-                &path,
-                format!("{why} need capability `{cap}`: add it to `requires`"),
-            );
+        if !declared.contains(&cap) && doc.requires.iter().all(|r| Capability::from_name(r).is_some()) {
+            report(&path, format!("{why} need capability `{cap}`: add it to `requires`"));
         }
     }
     declared.sort();
@@ -403,11 +317,7 @@ fn check_capabilities(
     declared
 }
 
-fn collect_step_needs(
-    steps: &[Step],
-    needed: &mut Vec<(Capability, String, Vec<Segment>)>,
-    root: &Node,
-) {
+fn collect_step_needs(steps: &[Step], needed: &mut Vec<(Capability, String, Vec<Segment>)>, root: &Node) {
     for step in steps {
         let path = locate_path(root, step);
         let cap = match &step.op {
@@ -432,16 +342,9 @@ fn collect_step_needs(
             _ => None,
         };
         if let Some(cap) = cap {
-            needed.push((
-                cap,
-                format!("steps using `{}`", step.op.name()),
-                path.clone(),
-            ));
+            needed.push((cap, format!("steps using `{}`", step.op.name()), path.clone()));
         }
-        if let Expectation {
-            events: Some(_), ..
-        } = &step.expect
-        {
+        if let Expectation { events: Some(_), .. } = &step.expect {
             needed.push((Capability::Events, "`events` expectations".into(), path));
         }
     }
@@ -478,11 +381,7 @@ fn locate_path(root: &Node, step: &Step) -> Vec<Segment> {
         }
     }
     let mut path = Vec::new();
-    if find(root, step.location, &mut path) {
-        path
-    } else {
-        Vec::new()
-    }
+    if find(root, step.location, &mut path) { path } else { Vec::new() }
 }
 
 fn check_requirements(
@@ -496,24 +395,15 @@ fn check_requirements(
         let path = [Segment::Key("checks".into()), Segment::Index(i)];
         match spec.requirement(id) {
             None => {
-                let hint = suggest(id, &ids)
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
-                report(
-                    &path,
-                    format!(
-                        "unknown requirement `{id}`{hint}: spec/session-store.md defines no such ID"
-                    ),
-                );
+                let hint = suggest(id, &ids).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                report(&path, format!("unknown requirement `{id}`{hint}: spec/session-store.md defines no such ID"));
             }
             Some(req) => {
                 if let Some(profile) = req.profile {
                     if !scenario.requires.contains(&profile) && Capability::ALL.contains(&profile) {
                         report(
                             &path,
-                            format!(
-                                "`{id}` belongs to profile `{profile}`, so the scenario must require `{profile}`"
-                            ),
+                            format!("`{id}` belongs to profile `{profile}`, so the scenario must require `{profile}`"),
                         );
                     }
                 }
@@ -521,17 +411,11 @@ fn check_requirements(
         }
     }
     if doc.steps.is_empty() {
-        report(
-            &[Segment::Key("steps".into())],
-            "a scenario needs at least one step".into(),
-        );
+        report(&[Segment::Key("steps".into())], "a scenario needs at least one step".into());
     }
     let asserts = scenario.steps.iter().any(step_asserts);
     if !asserts && !scenario.steps.is_empty() {
-        report(
-            &[Segment::Key("steps".into())],
-            "no step checks anything: add an `expect` or a `check`".into(),
-        );
+        report(&[Segment::Key("steps".into())], "no step checks anything: add an `expect` or a `check`".into());
     }
 }
 
@@ -540,18 +424,13 @@ fn step_asserts(step: &Step) -> bool {
     match &step.op {
         Op::Check(_) => true,
         Op::Concurrently(c) => c.steps.iter().any(step_asserts),
-        _ => step.expect.events.is_some() || !matches!(step.expect.result, ResultExpectation::Ok),
+        _ => step.expect.written,
     }
 }
 
 /// The closest known name, when one is close enough to be a typo.
 fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(name, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min()
-        .map(|(_, k)| k)
+    known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -562,9 +441,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for j in 0..b.len() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j]))
-                .min(row[j] + 1)
-                .min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }

@@ -248,14 +248,14 @@ pub struct Expectation {
     pub result: ResultExpectation,
     /// The events emitted during it, in order, when checked.
     pub events: Option<Vec<EventExpectation>>,
+    /// Whether the scenario wrote this expectation (`expect: ok` asserts success explicitly)
+    /// rather than getting the default.
+    pub written: bool,
 }
 
 impl Default for Expectation {
     fn default() -> Self {
-        Expectation {
-            result: ResultExpectation::Ok,
-            events: None,
-        }
+        Expectation { result: ResultExpectation::Ok, events: None, written: false }
     }
 }
 

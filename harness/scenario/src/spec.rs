@@ -106,31 +106,19 @@ impl Spec {
         let text: Arc<str> = match std::fs::read_to_string(&spec_path) {
             Ok(t) => t.into(),
             Err(e) => {
-                return Err(vec![Diagnostic::file(
-                    &spec_path,
-                    format!("cannot read the spec: {e}"),
-                )]);
+                return Err(vec![Diagnostic::file(&spec_path, format!("cannot read the spec: {e}"))]);
             }
         };
         let (version, requirements) = parse_spec(&spec_path, &text, &mut problems);
         let capabilities = match std::fs::read_to_string(&caps_path) {
             Ok(t) => parse_capabilities(&caps_path, &t.into(), &mut problems),
             Err(e) => {
-                problems.push(Diagnostic::file(
-                    &caps_path,
-                    format!("cannot read the capability registry: {e}"),
-                ));
+                problems.push(Diagnostic::file(&caps_path, format!("cannot read the capability registry: {e}")));
                 Vec::new()
             }
         };
         if problems.is_empty() {
-            Ok(Spec {
-                dir: dir.to_owned(),
-                version: version.unwrap_or_default(),
-                requirements,
-                capabilities,
-                text,
-            })
+            Ok(Spec { dir: dir.to_owned(), version: version.unwrap_or_default(), requirements, capabilities, text })
         } else {
             Err(problems)
         }
@@ -147,11 +135,7 @@ impl Spec {
     }
 }
 
-fn parse_spec(
-    path: &Path,
-    text: &Arc<str>,
-    problems: &mut Vec<Diagnostic>,
-) -> (Option<String>, Vec<Requirement>) {
+fn parse_spec(path: &Path, text: &Arc<str>, problems: &mut Vec<Diagnostic>) -> (Option<String>, Vec<Requirement>) {
     let lines: Vec<&str> = text.lines().collect();
     let offsets: Vec<usize> = text
         .lines()
@@ -161,12 +145,7 @@ fn parse_spec(
             Some(start)
         })
         .collect();
-    let at = |i: usize| Location {
-        line: i + 1,
-        column: 1,
-        offset: offsets[i],
-        len: lines[i].len().max(1),
-    };
+    let at = |i: usize| Location { line: i + 1, column: 1, offset: offsets[i], len: lines[i].len().max(1) };
     let mut version = None;
     let mut requirements: Vec<Requirement> = Vec::new();
     let mut in_code = false;
@@ -180,12 +159,7 @@ fn parse_spec(
         }
         if let Some(v) = line.strip_prefix("Version: ") {
             if version.is_some() {
-                problems.push(Diagnostic::at(
-                    path,
-                    text,
-                    at(i),
-                    "a second `Version:` line; the spec has one version",
-                ));
+                problems.push(Diagnostic::at(path, text, at(i), "a second `Version:` line; the spec has one version"));
             }
             version = Some(v.trim().to_owned());
             continue;
@@ -195,9 +169,14 @@ fn parse_spec(
         };
         let id = id.trim();
         if !is_requirement_id(id) {
-            problems.push(Diagnostic::at(path, text, at(i), format!(
-                "`{id}` is not a requirement ID: a level-4 heading holds only an ID like `TOUCH-3` (PREFIX-NUMBER)"
-            )));
+            problems.push(Diagnostic::at(
+                path,
+                text,
+                at(i),
+                format!(
+                    "`{id}` is not a requirement ID: a level-4 heading holds only an ID like `TOUCH-3` (PREFIX-NUMBER)"
+                ),
+            ));
             continue;
         }
         if let Some(first) = requirements.iter().find(|r| r.id == id) {
@@ -205,20 +184,12 @@ fn parse_spec(
                 path,
                 text,
                 at(i),
-                format!(
-                    "requirement `{id}` is defined twice (first at line {})",
-                    first.line
-                ),
+                format!("requirement `{id}` is defined twice (first at line {})", first.line),
             ));
             continue;
         }
         let Some(level_line) = (i + 1..lines.len()).find(|&j| !lines[j].trim().is_empty()) else {
-            problems.push(Diagnostic::at(
-                path,
-                text,
-                at(i),
-                format!("requirement `{id}` has no level line"),
-            ));
+            problems.push(Diagnostic::at(path, text, at(i), format!("requirement `{id}` has no level line")));
             continue;
         };
         let Some((keyword, level, profile)) = parse_level(lines[level_line]) else {
@@ -227,19 +198,21 @@ fn parse_spec(
             )));
             continue;
         };
-        let profile =
-            match profile {
-                None => None,
-                Some(name) => match Capability::from_name(&name) {
-                    Some(c) => Some(c),
-                    None => {
-                        problems.push(Diagnostic::at(path, text, at(level_line), format!(
-                        "requirement `{id}` names profile `{name}`, which is not a capability"
-                    )));
-                        None
-                    }
-                },
-            };
+        let profile = match profile {
+            None => None,
+            Some(name) => match Capability::from_name(&name) {
+                Some(c) => Some(c),
+                None => {
+                    problems.push(Diagnostic::at(
+                        path,
+                        text,
+                        at(level_line),
+                        format!("requirement `{id}` names profile `{name}`, which is not a capability"),
+                    ));
+                    None
+                }
+            },
+        };
         let statement: Vec<&str> = lines[level_line + 1..]
             .iter()
             .skip_while(|l| l.trim().is_empty())
@@ -247,12 +220,7 @@ fn parse_spec(
             .map(|l| l.trim())
             .collect();
         if statement.is_empty() {
-            problems.push(Diagnostic::at(
-                path,
-                text,
-                at(i),
-                format!("requirement `{id}` has no statement"),
-            ));
+            problems.push(Diagnostic::at(path, text, at(i), format!("requirement `{id}` has no statement")));
         }
         requirements.push(Requirement {
             id: id.to_owned(),
@@ -264,10 +232,7 @@ fn parse_spec(
         });
     }
     if version.is_none() {
-        problems.push(Diagnostic::file(
-            path,
-            "the spec has no `Version: X.Y.Z` line",
-        ));
+        problems.push(Diagnostic::file(path, "the spec has no `Version: X.Y.Z` line"));
     }
     (version, requirements)
 }
@@ -277,11 +242,7 @@ fn is_requirement_id(id: &str) -> bool {
         return false;
     };
     !prefix.is_empty()
-        && prefix.split('-').all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        })
+        && prefix.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
         && prefix.starts_with(|c: char| c.is_ascii_uppercase())
         && !number.is_empty()
         && number.bytes().all(|b| b.is_ascii_digit())
@@ -305,11 +266,7 @@ fn parse_level(line: &str) -> Option<(String, Level, Option<String>)> {
     Some((keyword.to_owned(), level, Some(profile.to_owned())))
 }
 
-fn parse_capabilities(
-    path: &Path,
-    text: &Arc<str>,
-    problems: &mut Vec<Diagnostic>,
-) -> Vec<CapabilityEntry> {
+fn parse_capabilities(path: &Path, text: &Arc<str>, problems: &mut Vec<Diagnostic>) -> Vec<CapabilityEntry> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Registry {
@@ -329,32 +286,33 @@ fn parse_capabilities(
         Ok(r) => r,
         Err(e) => {
             let segments = crate::load::segments(e.path());
-            let location = node.locate(
-                &segments,
-                e.inner().to_string().starts_with("unknown field"),
-            );
+            let location = node.locate(&segments, e.inner().to_string().starts_with("unknown field"));
             problems.push(Diagnostic::at(path, text, location, e.inner().to_string()));
             return Vec::new();
         }
     };
     for (i, entry) in registry.capabilities.iter().enumerate() {
-        let location = node.locate(
-            &[
-                yaml::Segment::Key("capabilities".into()),
-                yaml::Segment::Index(i),
-            ],
-            false,
-        );
+        let location = node.locate(&[yaml::Segment::Key("capabilities".into()), yaml::Segment::Index(i)], false);
         match Capability::from_name(&entry.name) {
-            None => problems.push(Diagnostic::at(path, text, location, format!(
-                "capability `{}` is not one the store contract knows (harness/contract/src/capability.rs)",
-                entry.name
-            ))),
-            Some(c) if Capability::ALL.get(i) != Some(&c) => problems.push(Diagnostic::at(path, text, location, format!(
-                "capability `{}` is out of order: the registry lists capabilities in the contract's order ({})",
-                entry.name,
-                Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-            ))),
+            None => problems.push(Diagnostic::at(
+                path,
+                text,
+                location,
+                format!(
+                    "capability `{}` is not one the store contract knows (harness/contract/src/capability.rs)",
+                    entry.name
+                ),
+            )),
+            Some(c) if Capability::ALL.get(i) != Some(&c) => problems.push(Diagnostic::at(
+                path,
+                text,
+                location,
+                format!(
+                    "capability `{}` is out of order: the registry lists capabilities in the contract's order ({})",
+                    entry.name,
+                    Capability::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
             Some(_) => {}
         }
     }
@@ -379,17 +337,10 @@ mod tests {
             parse_level("**MUST NOT** · profile `touch`"),
             Some(("MUST NOT".into(), Level::Must, Some("touch".into())))
         );
-        assert_eq!(
-            parse_level("**SHOULD**"),
-            Some(("SHOULD".into(), Level::Should, None))
-        );
+        assert_eq!(parse_level("**SHOULD**"), Some(("SHOULD".into(), Level::Should, None)));
         assert_eq!(parse_level("**MUST** profile touch"), None);
         assert!(is_requirement_id("TOUCH-3") && is_requirement_id("MW-1"));
-        assert!(
-            !is_requirement_id("touch-3")
-                && !is_requirement_id("TOUCH")
-                && !is_requirement_id("TOUCH-03")
-        );
+        assert!(!is_requirement_id("touch-3") && !is_requirement_id("TOUCH") && !is_requirement_id("TOUCH-03"));
     }
 
     #[test]
@@ -401,9 +352,6 @@ mod tests {
         assert_eq!(version.as_deref(), Some("1.2.0"));
         assert_eq!(reqs.len(), 2);
         assert_eq!(reqs[0].statement, "A get of a missing id returns nothing.");
-        assert_eq!(
-            (reqs[1].level, reqs[1].profile),
-            (Level::Should, Some(Capability::Touch))
-        );
+        assert_eq!((reqs[1].level, reqs[1].profile), (Level::Should, Some(Capability::Touch)));
     }
 }

@@ -49,10 +49,7 @@ impl Suite {
             Err(d) => return (None, vec![d]),
         };
         if files.is_empty() {
-            problems.push(Diagnostic::file(
-                root,
-                "no scenario files (*.yaml) found here",
-            ));
+            problems.push(Diagnostic::file(root, "no scenario files (*.yaml) found here"));
         }
         let mut scenarios = Vec::new();
         let mut hasher = Sha256::new();
@@ -82,10 +79,15 @@ impl Suite {
             if let Some((id, location)) = loaded.id {
                 if let Some((first_file, first_line)) = first_seen.get(&id) {
                     let text = std::fs::read_to_string(file).unwrap_or_default();
-                    problems.push(Diagnostic::at(file, &text.into(), location, format!(
-                        "duplicate id `{id}`: already used by {}:{first_line}; ids are never reused",
-                        first_file.display()
-                    )));
+                    problems.push(Diagnostic::at(
+                        file,
+                        &text.into(),
+                        location,
+                        format!(
+                            "duplicate id `{id}`: already used by {}:{first_line}; ids are never reused",
+                            first_file.display()
+                        ),
+                    ));
                     continue;
                 }
                 first_seen.insert(id, (file.clone(), location.line));
@@ -94,15 +96,7 @@ impl Suite {
         }
         hasher.update(spec.text.as_bytes());
         let digest = format!("sha256:{:x}", hasher.finalize());
-        (
-            Some(Suite {
-                root: root.to_owned(),
-                spec,
-                scenarios,
-                digest,
-            }),
-            problems,
-        )
+        (Some(Suite { root: root.to_owned(), spec, scenarios, digest }), problems)
     }
 
     /// Coverage of every requirement, in spec order.
@@ -129,12 +123,7 @@ impl Suite {
             .into_iter()
             .filter(|c| c.scenarios.is_empty() && c.requirement.level != Level::May)
             .map(|c| {
-                let location = crate::yaml::Location {
-                    line: c.requirement.line,
-                    column: 1,
-                    offset: 0,
-                    len: 1,
-                };
+                let location = crate::yaml::Location { line: c.requirement.line, column: 1, offset: 0, len: 1 };
                 Diagnostic {
                     file: spec_file.clone(),
                     location: Some(location),
@@ -150,10 +139,7 @@ impl Suite {
 
     /// The scenarios `selection` picks, in suite order.
     pub fn select(&self, selection: &Selection) -> Vec<&Scenario> {
-        self.scenarios
-            .iter()
-            .filter(|s| selection.matches(s))
-            .collect()
+        self.scenarios.iter().filter(|s| selection.matches(s)).collect()
     }
 }
 
@@ -164,18 +150,14 @@ fn scenario_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
             let path = entry?.path();
             if path.is_dir() {
                 walk(&path, out)?;
-            } else if matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml")
-            ) {
+            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
                 out.push(path);
             }
         }
         Ok(())
     }
     let mut files = Vec::new();
-    walk(root, &mut files)
-        .map_err(|e| Diagnostic::file(root, format!("cannot read the scenario directory: {e}")))?;
+    walk(root, &mut files).map_err(|e| Diagnostic::file(root, format!("cannot read the scenario directory: {e}")))?;
     files.sort();
     Ok(files)
 }
@@ -195,36 +177,23 @@ impl Selection {
     }
 
     /// Selects by id globs (`touch.*`), areas and requirement IDs.
-    pub fn new(
-        id_globs: &[String],
-        areas: &[String],
-        requirements: &[String],
-    ) -> Result<Selection, String> {
+    pub fn new(id_globs: &[String], areas: &[String], requirements: &[String]) -> Result<Selection, String> {
         let ids = if id_globs.is_empty() {
             None
         } else {
             let mut builder = GlobSetBuilder::new();
             for glob in id_globs {
-                builder
-                    .add(Glob::new(glob).map_err(|e| format!("bad scenario glob `{glob}`: {e}"))?);
+                builder.add(Glob::new(glob).map_err(|e| format!("bad scenario glob `{glob}`: {e}"))?);
             }
             Some(builder.build().map_err(|e| e.to_string())?)
         };
-        Ok(Selection {
-            ids,
-            areas: areas.to_vec(),
-            requirements: requirements.to_vec(),
-        })
+        Ok(Selection { ids, areas: areas.to_vec(), requirements: requirements.to_vec() })
     }
 
     /// Whether `scenario` is selected.
     pub fn matches(&self, scenario: &Scenario) -> bool {
         self.ids.as_ref().is_none_or(|g| g.is_match(&scenario.id))
             && (self.areas.is_empty() || self.areas.contains(&scenario.area))
-            && (self.requirements.is_empty()
-                || scenario
-                    .checks
-                    .iter()
-                    .any(|c| self.requirements.contains(c)))
+            && (self.requirements.is_empty() || scenario.checks.iter().any(|c| self.requirements.contains(c)))
     }
 }

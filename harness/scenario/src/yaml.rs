@@ -27,12 +27,7 @@ impl Location {
         let span = loc.span();
         let offset = span.byte_offset().unwrap_or(span.offset()) as usize;
         let len = span.byte_len().unwrap_or(span.len()) as usize;
-        Location {
-            line: loc.line() as usize,
-            column: loc.column() as usize,
-            offset,
-            len: len.max(1),
-        }
+        Location { line: loc.line() as usize, column: loc.column() as usize, offset, len: len.max(1) }
     }
 }
 
@@ -137,10 +132,7 @@ impl Node {
     /// The entry for `key`, if this is a mapping holding it.
     pub fn get(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.value {
-            NodeValue::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.name == key)
-                .map(|(k, v)| (k, v)),
+            NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -153,13 +145,11 @@ impl Node {
         for (i, segment) in path.iter().enumerate() {
             let last = i + 1 == path.len();
             match (segment, &node.value) {
-                (Segment::Key(name), NodeValue::Map(entries)) => {
-                    match entries.iter().find(|(k, _)| &k.name == name) {
-                        Some((key, _)) if last && key_of_last => return key.location,
-                        Some((_, value)) => node = value,
-                        None => return node.location,
-                    }
-                }
+                (Segment::Key(name), NodeValue::Map(entries)) => match entries.iter().find(|(k, _)| &k.name == name) {
+                    Some((key, _)) if last && key_of_last => return key.location,
+                    Some((_, value)) => node = value,
+                    None => return node.location,
+                },
                 (Segment::Index(index), NodeValue::Seq(items)) => match items.get(*index) {
                     Some(item) => node = item,
                     None => return node.location,
@@ -174,10 +164,7 @@ impl Node {
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<NodeValue>::deserialize(deserializer)?;
-        Ok(Node {
-            location: Location::from_saphyr(&spanned.referenced),
-            value: spanned.value,
-        })
+        Ok(Node { location: Location::from_saphyr(&spanned.referenced), value: spanned.value })
     }
 }
 
@@ -221,11 +208,9 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 
     fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<NodeValue, E> {
-        Number::from_f64(n).map(NodeValue::Number).ok_or_else(|| {
-            E::custom(format!(
-                "{n} is not a JSON number (NaN and infinities are not allowed)"
-            ))
-        })
+        Number::from_f64(n)
+            .map(NodeValue::Number)
+            .ok_or_else(|| E::custom(format!("{n} is not a JSON number (NaN and infinities are not allowed)")))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<NodeValue, E> {
@@ -248,13 +233,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let value = map.next_value::<Node>()?;
-            entries.push((
-                Key {
-                    name: key.value,
-                    location: Location::from_saphyr(&key.referenced),
-                },
-                value,
-            ));
+            entries.push((Key { name: key.value, location: Location::from_saphyr(&key.referenced) }, value));
         }
         Ok(NodeValue::Map(entries))
     }
@@ -267,15 +246,8 @@ mod tests {
     #[test]
     fn keeps_locations_and_yaml_1_2_scalars() {
         let node = parse("a: no\nb:\n  - 1\n  - {c: 9007199254740993}\n").unwrap();
-        assert_eq!(
-            node.to_json(),
-            serde_json::json!({"a": "no", "b": [1, {"c": 9007199254740993u64}]})
-        );
-        let path = [
-            Segment::Key("b".into()),
-            Segment::Index(1),
-            Segment::Key("c".into()),
-        ];
+        assert_eq!(node.to_json(), serde_json::json!({"a": "no", "b": [1, {"c": 9007199254740993u64}]}));
+        let path = [Segment::Key("b".into()), Segment::Index(1), Segment::Key("c".into())];
         assert_eq!(node.locate(&path, false).line, 4);
         assert_eq!(node.locate(&path, true).column, 6);
     }

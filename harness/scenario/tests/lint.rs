@@ -11,12 +11,7 @@ fn fixtures() -> &'static Path {
 
 fn render(problems: &[sessionspec_scenario::Diagnostic]) -> String {
     let root = fixtures().display().to_string();
-    problems
-        .iter()
-        .map(|p| p.render(false))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .replace(&root, "[fixtures]")
+    problems.iter().map(|p| p.render(false)).collect::<Vec<_>>().join("\n").replace(&root, "[fixtures]")
 }
 
 #[test]
@@ -36,10 +31,7 @@ fn a_good_scenario_compiles_into_the_model() {
     assert_eq!(scenario.area, "core");
     assert_eq!(scenario.steps.len(), 8);
     assert!(matches!(scenario.steps[1].op, Op::Advance(d) if d.as_secs() == 8));
-    assert!(matches!(
-        scenario.steps[4].expect.result,
-        ResultExpectation::Found(_)
-    ));
+    assert!(matches!(scenario.steps[4].expect.result, ResultExpectation::Found(_)));
     assert_eq!(scenario.steps[4].location.line, 11);
     assert_eq!(scenario.total_advance().as_secs(), 16);
     assert!(suite.digest.starts_with("sha256:"));

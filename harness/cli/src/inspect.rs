@@ -1,0 +1,156 @@
+//! `sessionspec list`, `lint`: what the suite holds and whether it is sound.
+
+use clap::{Args, ValueEnum};
+use sessionspec_scenario::{Level, Suite};
+
+use crate::suite::{self, print_problems};
+use crate::{Colors, EXIT_BAD_INPUT, EXIT_OK, SuiteArgs};
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// What to list.
+    #[arg(value_enum, default_value_t = ListWhat::Scenarios)]
+    what: ListWhat,
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ListWhat {
+    /// Scenario ids, areas, requirements and titles.
+    Scenarios,
+    /// The stores `--store` accepts and what each needs.
+    Stores,
+    /// The spec's requirements with their level, profile and how many scenarios check them.
+    Requirements,
+    /// The capability registry.
+    Capabilities,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// Print only problems and the coverage summary, not one line per requirement.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn load(args: &SuiteArgs) -> anyhow::Result<(Suite, Vec<sessionspec_scenario::Diagnostic>)> {
+    let locations = suite::locate(args)?;
+    let (suite, problems) = Suite::load(&locations.scenarios, &locations.spec);
+    match suite {
+        Some(suite) => Ok((suite, problems)),
+        None => {
+            print_problems(&problems, false);
+            anyhow::bail!("cannot load the suite")
+        }
+    }
+}
+
+pub fn list(args: ListArgs) -> anyhow::Result<u8> {
+    if args.what == ListWhat::Stores {
+        for s in sessionspec_targets::STORES {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"name": s.name, "summary": s.summary, "needs": s.needs, "embedded": s.embedded})
+                );
+            } else {
+                println!(
+                    "{:<14} {}{}\n{:<14} needs: {}",
+                    s.name,
+                    s.summary,
+                    if s.embedded { " [embedded]" } else { "" },
+                    "",
+                    s.needs
+                );
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    let (suite, problems) = load(&args.suite)?;
+    if !problems.is_empty() {
+        eprintln!("note: {} scenario problem(s); `sessionspec lint` shows them. Listing what loaded.", problems.len());
+    }
+    match args.what {
+        ListWhat::Scenarios => {
+            for s in &suite.scenarios {
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "id": s.id, "area": s.area, "title": s.title, "file": s.file, "checks": s.checks,
+                            "requires": s.requires.iter().map(|c| c.name()).collect::<Vec<_>>(),
+                        })
+                    );
+                } else {
+                    println!("{:<48} {:<24} {}", s.id, s.checks.join(","), s.title);
+                }
+            }
+        }
+        ListWhat::Requirements => {
+            for c in suite.coverage() {
+                let r = c.requirement;
+                let profile = r.profile.map(|p| p.name()).unwrap_or("-");
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": r.id, "level": r.keyword, "profile": r.profile.map(|p| p.name()), "statement": r.statement, "scenarios": c.scenarios})
+                    );
+                } else {
+                    println!(
+                        "{:<10} {:<10} {:<22} {:>3}  {}",
+                        r.id,
+                        r.keyword,
+                        profile,
+                        c.scenarios.len(),
+                        r.statement
+                    );
+                }
+            }
+        }
+        ListWhat::Capabilities => {
+            for c in &suite.spec.capabilities {
+                if args.json {
+                    println!("{}", serde_json::json!({"name": c.name, "summary": c.summary, "options": c.options}));
+                } else {
+                    println!("{:<22} {}", c.name, c.summary);
+                }
+            }
+        }
+        ListWhat::Stores => unreachable!(),
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn lint(args: LintArgs, colors: Colors) -> anyhow::Result<u8> {
+    let locations = suite::locate(&args.suite)?;
+    let (suite, mut problems) = Suite::load(&locations.scenarios, &locations.spec);
+    let Some(suite) = suite else {
+        print_problems(&problems, colors.stderr);
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let coverage = suite.coverage();
+    if !args.quiet {
+        println!("coverage per requirement (scenarios checking it):");
+        for c in &coverage {
+            let r = c.requirement;
+            let mark = if c.scenarios.is_empty() && r.level != Level::May { "MISSING" } else { "" };
+            println!("  {:<10} {:<10} {:>3} {mark:<8}{}", r.id, r.keyword, c.scenarios.len(), c.scenarios.join(", "));
+        }
+    }
+    let required: Vec<_> = coverage.iter().filter(|c| c.requirement.level != Level::May).collect();
+    let covered = required.iter().filter(|c| !c.scenarios.is_empty()).count();
+    println!(
+        "{} scenarios; {covered} of {} MUST and SHOULD requirements have at least one scenario",
+        suite.scenarios.len(),
+        required.len()
+    );
+    problems.extend(suite.coverage_problems());
+    print_problems(&problems, colors.stderr);
+    Ok(if problems.is_empty() { EXIT_OK } else { EXIT_BAD_INPUT })
+}

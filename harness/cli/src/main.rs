@@ -1,0 +1,139 @@
+//! The `sessionspec` command line: argument parsing, exit codes and dispatch. Everything it
+//! does is done by the library crates; this file only wires them to flags and files.
+
+mod inspect;
+mod report;
+mod run;
+mod suite;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Everything went as expected: every case passed or was not applicable; the lint is clean.
+pub const EXIT_OK: u8 = 0;
+/// At least one case failed, errored or timed out.
+pub const EXIT_FAILURES: u8 = 1;
+/// Bad input or usage: unknown flags, scenario or spec problems, an unknown or unreachable store.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// The run did not finish (interrupted, or cases without a result): not a conformance claim.
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  all as expected: every case passed or was not applicable (lint: no problems)
+  1  failures: at least one case failed, errored or timed out
+  2  bad input or usage: bad flags, scenario or spec problems, unknown or unreachable store
+  3  incomplete run: interrupted, or some cases produced no result
+
+Environment: SESSIONSPEC_SCENARIOS and SESSIONSPEC_SPEC set --scenarios and --spec; NO_COLOR
+turns colour off. Documentation: README.md and spec/ in the sessionspec repository.";
+
+/// A conformance test harness and spec suite for session stores (the express-session Store
+/// family). It runs declarative YAML scenarios against stores and reports which requirements of
+/// the spec each store meets.
+#[derive(Debug, Parser)]
+#[command(name = "sessionspec", version, after_help = EXIT_CODES, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// When to use colour on stdout and stderr.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios against stores and write the results, a Markdown matrix and JUnit XML.
+    ///
+    /// With no --store, runs against the embedded stores (memory, sql-sqlite), which need no
+    /// server. Results go to target/sessionspec/ under the project root unless --out says
+    /// otherwise, so local runs never touch the published tables in reports/.
+    #[command(after_help = EXIT_CODES)]
+    Run(run::RunArgs),
+    /// List scenarios, stores, requirements or capabilities.
+    List(inspect::ListArgs),
+    /// Check every scenario against the spec and print coverage per requirement.
+    ///
+    /// Reports every problem with file:line:column: unknown keys, malformed durations, unknown
+    /// capabilities and requirement IDs, duplicate ids, and MUST or SHOULD requirements no
+    /// scenario checks. Exits 2 when there is any problem.
+    #[command(after_help = EXIT_CODES)]
+    Lint(inspect::LintArgs),
+    /// Re-render one or more results files (merged) as a summary, Markdown, JUnit or JSON lines.
+    #[command(after_help = EXIT_CODES)]
+    Report(report::ReportArgs),
+    /// Print the JSON Schema of scenario files (kept in spec/scenario.schema.json).
+    Schema,
+}
+
+/// Where the suite lives.
+#[derive(Debug, Clone, Args)]
+pub struct SuiteArgs {
+    /// The scenarios directory [default: scenarios/ in the project root found from the current
+    /// directory]
+    #[arg(long, env = "SESSIONSPEC_SCENARIOS", value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// The spec directory [default: spec/ next to the scenarios]
+    #[arg(long, env = "SESSIONSPEC_SPEC", value_name = "DIR")]
+    pub spec: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+/// How output is coloured, decided once.
+#[derive(Debug, Clone, Copy)]
+pub struct Colors {
+    /// Colour on stdout.
+    pub stdout: bool,
+    /// Colour on stderr.
+    pub stderr: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let colors = Colors {
+        stdout: cli.color.enabled(std::io::stdout().is_terminal()),
+        stderr: cli.color.enabled(std::io::stderr().is_terminal()),
+    };
+    let code = match cli.command {
+        Command::Run(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(run::run(args, colors))
+        }
+        Command::List(args) => inspect::list(args),
+        Command::Lint(args) => inspect::lint(args, colors),
+        Command::Report(args) => report::report(args, colors),
+        Command::Schema => {
+            print!("{}", sessionspec_scenario::schema::scenario_schema());
+            Ok(EXIT_OK)
+        }
+    };
+    match code {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `sessionspec report`: re-render results files, merging several into one matrix.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use sessionspec_report::{jsonl, markdown};
+
+use crate::Colors;
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Results files (results.jsonl) to render; several are merged into one matrix.
+    #[arg(required = true, value_name = "RESULTS")]
+    results: Vec<PathBuf>,
+    /// The rendering.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Summary)]
+    format: ReportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// For markdown: the path from the output file's directory to the repository root, which
+    /// links to scenarios and the spec start from [default: computed from --out]
+    #[arg(long, value_name = "PATH")]
+    link_root: Option<String>,
+    /// For summary: list not-applicable cases too.
+    #[arg(long)]
+    show_not_applicable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// The terminal summary.
+    Summary,
+    /// The Markdown compatibility matrix.
+    Markdown,
+    /// JUnit XML.
+    Junit,
+    /// The (merged) results as JSON lines.
+    Jsonl,
+}
+
+pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
+    let mut files = Vec::new();
+    for path in &args.results {
+        files.push(jsonl::read(path)?);
+    }
+    let results = jsonl::merge(files).map_err(anyhow::Error::msg)?;
+    let to_file = args.out.is_some();
+    let text = match args.format {
+        ReportFormat::Summary => {
+            sessionspec_report::summary::render(&results, colors.stdout && !to_file, args.show_not_applicable)
+        }
+        ReportFormat::Markdown => {
+            let root = args.link_root.clone().unwrap_or_else(|| {
+                let dir = args.out.as_ref().and_then(|o| {
+                    o.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_owned() })
+                });
+                let cwd = std::env::current_dir().ok();
+                let project = cwd.as_deref().and_then(|c| {
+                    c.ancestors().find(|d| d.join("spec/session-store.md").is_file()).map(|p| p.to_owned())
+                });
+                crate::run::link_root(dir.as_deref().unwrap_or(std::path::Path::new(".")), project.as_deref())
+            });
+            markdown::render(&results, &markdown::Links { root })
+        }
+        ReportFormat::Junit => sessionspec_report::junit::render(&results),
+        ReportFormat::Jsonl => {
+            let mut out = Vec::new();
+            let mut writer = jsonl::Writer::new(&mut out, &results.header)?;
+            for r in &results.results {
+                writer.result(r)?;
+            }
+            if let Some(f) = &results.footer {
+                writer.finish(f)?;
+            }
+            String::from_utf8(out).expect("JSON is UTF-8")
+        }
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(crate::run::exit_code(&results))
+}

@@ -1,0 +1,237 @@
+//! `sessionspec run`: resolve targets, load and select the suite, run it with a progress bar,
+//! and write results.jsonl, matrix.md and junit.xml.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sessionspec_report::{Record, Results, jsonl, markdown};
+use sessionspec_runner::{RunEvent, RunOptions, Runner};
+use sessionspec_scenario::Selection;
+use sessionspec_targets::Backends;
+
+use crate::suite::{self, Locations};
+use crate::{Colors, EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, SuiteArgs};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    suite: SuiteArgs,
+    /// A store to run against (repeatable). `sessionspec list stores` shows them
+    /// [default: the embedded stores: memory, sql-sqlite]
+    #[arg(short, long = "store", value_name = "NAME")]
+    stores: Vec<String>,
+    /// Only scenarios whose id matches this glob (repeatable), e.g. 'touch.*'
+    #[arg(short = 'k', long = "select", value_name = "GLOB")]
+    select: Vec<String>,
+    /// Only scenarios of this area (repeatable), e.g. expiry
+    #[arg(long = "area", value_name = "AREA")]
+    areas: Vec<String>,
+    /// Only scenarios checking this requirement (repeatable), e.g. TOUCH-3
+    #[arg(long = "requirement", value_name = "ID")]
+    requirements: Vec<String>,
+    /// Where to write results.jsonl, matrix.md and junit.xml [default: target/sessionspec/ in
+    /// the project root]
+    #[arg(short, long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout: a human summary, or the results as JSON lines as they happen.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
+    /// How many cases run at once.
+    #[arg(short, long, default_value_t = 8, value_name = "N")]
+    jobs: usize,
+    /// The bound on one step (a step's own `timeout` wins).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    step_timeout: Duration,
+    /// The bound on one scenario, besides the real time its `advance` steps wait.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    scenario_timeout: Duration,
+    /// The most real time a scenario may wait on a store whose expiry runs on its server's
+    /// clock; scenarios needing more are not applicable to it.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    real_time_budget: Duration,
+    /// List not-applicable cases and their reasons in the summary too.
+    #[arg(long)]
+    show_not_applicable: bool,
+    /// No progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    /// A summary with every failure and its diff.
+    Human,
+    /// The results records (header, one per case, footer), one JSON object per line.
+    Json,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    sessionspec_contract::duration::parse(text)
+}
+
+pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
+    let locations = suite::locate(&args.suite)?;
+    let Some(suite) = suite::load(&locations, colors.stderr) else {
+        eprintln!("fix the scenario problems above, or run `sessionspec lint` for the full report");
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let selection = Selection::new(&args.select, &args.areas, &args.requirements).map_err(anyhow::Error::msg)?;
+    let scenarios: Vec<_> = suite.select(&selection).into_iter().cloned().collect();
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario matches the selection (see `sessionspec list`)");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let names: Vec<String> = if args.stores.is_empty() {
+        sessionspec_targets::embedded().into_iter().map(str::to_owned).collect()
+    } else {
+        args.stores.clone()
+    };
+    let resolved = match sessionspec_targets::resolve(&names, &Backends::default()).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let targets = resolved.targets.clone();
+
+    let out_dir = output_dir(args.out.as_deref(), &locations);
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let results_path = out_dir.join("results.jsonl");
+    let header = Runner::header(&suite.spec, &suite.digest, &targets);
+    let file = File::create(&results_path).with_context(|| format!("cannot create {}", results_path.display()))?;
+    let mut writer = jsonl::Writer::new(BufWriter::new(file), &header)?;
+    let json_stdout = args.format == OutputFormat::Json;
+    if json_stdout {
+        print_record(&Record::Header(header.clone()));
+    }
+
+    let total = (scenarios.len() * targets.len()) as u64;
+    let progress = if args.no_progress || json_stdout && !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{pos}/{len}] {elapsed} {wide_msg}")
+                .expect("a valid template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    };
+    eprintln!(
+        "running {} scenario{} on {} ({} cases)",
+        scenarios.len(),
+        if scenarios.len() == 1 { "" } else { "s" },
+        targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
+        total
+    );
+
+    let runner = Runner::new(RunOptions {
+        jobs: args.jobs,
+        step_timeout: args.step_timeout,
+        scenario_timeout: args.scenario_timeout,
+        real_time_budget: args.real_time_budget,
+        ..RunOptions::default()
+    });
+    let cancel = runner.cancel_handle();
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\ninterrupted: finishing the running cases' current steps and cleaning up (Ctrl-C again to quit now)"
+            );
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let mut write_error = None;
+    let summary = runner
+        .run(&scenarios, &suite.spec, &targets, |event| match event {
+            RunEvent::CaseStarted { scenario, target } => progress.set_message(format!("{scenario} on {target}")),
+            RunEvent::CaseFinished(result) => {
+                progress.inc(1);
+                if result.outcome.is_failure() {
+                    progress.println(format!(
+                        "{} {} on {}",
+                        result.outcome.name().to_uppercase(),
+                        result.scenario,
+                        result.target
+                    ));
+                }
+                if let Err(e) = writer.result(&result) {
+                    write_error.get_or_insert(e);
+                }
+                if json_stdout {
+                    print_record(&Record::Result(result));
+                }
+            }
+        })
+        .await;
+    interrupt.abort();
+    progress.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e).with_context(|| format!("cannot write {}", results_path.display()));
+    }
+    writer.finish(&summary.footer).with_context(|| format!("cannot write {}", results_path.display()))?;
+    if json_stdout {
+        print_record(&Record::Footer(summary.footer.clone()));
+    }
+    drop(resolved);
+
+    let results = Results { header, results: summary.results, footer: Some(summary.footer) };
+    let links = markdown::Links { root: link_root(&out_dir, locations.root.as_deref()) };
+    let matrix_path = out_dir.join("matrix.md");
+    std::fs::write(&matrix_path, markdown::render(&results, &links))
+        .with_context(|| format!("cannot write {}", matrix_path.display()))?;
+    let junit_path = out_dir.join("junit.xml");
+    std::fs::write(&junit_path, sessionspec_report::junit::render(&results))
+        .with_context(|| format!("cannot write {}", junit_path.display()))?;
+    if !json_stdout {
+        print!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
+    }
+    eprintln!("\nwrote {}, {} and {}", results_path.display(), matrix_path.display(), junit_path.display());
+    Ok(exit_code(&results))
+}
+
+/// The exit code a set of results stands for.
+pub fn exit_code(results: &Results) -> u8 {
+    if results.incomplete() {
+        EXIT_INCOMPLETE
+    } else if results.has_failures() {
+        EXIT_FAILURES
+    } else {
+        EXIT_OK
+    }
+}
+
+fn print_record(record: &Record) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, record);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+fn output_dir(out: Option<&Path>, locations: &Locations) -> PathBuf {
+    match (out, &locations.root) {
+        (Some(dir), _) => dir.to_owned(),
+        (None, Some(root)) => root.join("target").join("sessionspec"),
+        (None, None) => PathBuf::from("sessionspec-results"),
+    }
+}
+
+/// The relative path from `dir` up to the project root, for links in matrix.md.
+pub fn link_root(dir: &Path, root: Option<&Path>) -> String {
+    let (Some(root), Ok(dir)) = (root, std::path::absolute(dir)) else { return String::new() };
+    let (Ok(dir), Ok(root)) = (dir.canonicalize(), root.canonicalize()) else { return String::new() };
+    match dir.strip_prefix(&root) {
+        Ok(rel) => "../".repeat(rel.components().count()),
+        Err(_) => format!("{}/", root.display()),
+    }
+}

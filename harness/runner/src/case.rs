@@ -1,0 +1,667 @@
+//! One case: one scenario on one target, in a namespace of its own. Decides applicability,
+//! opens the store, runs the steps with their timeouts, checks each expectation, records the
+//! history, and always closes the instances and drops the namespace it created.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, join_all};
+use serde_json::{Value, json};
+use sessionspec_contract::{
+    Capability, EventSink, Namespace, OpenContext, SharedClock, Store, StoreError, StoreEvent, StoreOptions,
+    SystemClock, VirtualClock,
+};
+use sessionspec_report::{CaseResult, Detail, Outcome};
+use sessionspec_scenario::{ClaimName, ClockMode, Level, Op, ResultExpectation, Scenario, Step};
+
+use crate::history::{self, History, OpOutcome};
+use crate::matching::{self, MatchContext};
+use crate::values::{self, Bindings};
+use crate::{Cancel, RunOptions, Target};
+
+pub(crate) struct Case {
+    pub scenario: Arc<Scenario>,
+    pub target: Target,
+    pub options: RunOptions,
+    pub levels: Arc<HashMap<String, Level>>,
+    pub cancel: Cancel,
+    pub number: usize,
+}
+
+/// Why a step stopped the scenario.
+enum Stop {
+    Fail(Detail),
+    Error(Detail),
+    Timeout(Detail),
+    Cancelled,
+}
+
+impl Stop {
+    fn outcome(&self) -> Outcome {
+        match self {
+            Stop::Fail(_) => Outcome::Fail,
+            Stop::Error(_) => Outcome::Error,
+            Stop::Timeout(_) | Stop::Cancelled => Outcome::Timeout,
+        }
+    }
+}
+
+/// The clock a case runs on.
+#[derive(Clone)]
+enum CaseClock {
+    /// Moved by `advance`.
+    Virtual(VirtualClock),
+    /// Wall-clock time; `advance` waits.
+    Real,
+}
+
+impl CaseClock {
+    fn shared(&self) -> SharedClock {
+        match self {
+            CaseClock::Virtual(c) => c.shared(),
+            CaseClock::Real => SystemClock::shared(),
+        }
+    }
+}
+
+/// State shared by the steps (and concurrent branches) of one case.
+struct State {
+    scenario: Arc<Scenario>,
+    target: Target,
+    options: RunOptions,
+    namespace: Namespace,
+    clock: CaseClock,
+    instances: Mutex<HashMap<String, Arc<dyn Store>>>,
+    closed: Mutex<Vec<String>>,
+    events: Arc<Mutex<Vec<StoreEvent>>>,
+    saved: Mutex<HashMap<String, Value>>,
+    history: History,
+    cancel: Cancel,
+}
+
+const MAIN: &str = "main";
+
+impl Case {
+    /// Runs the case; `None` when it was cancelled before finishing.
+    pub(crate) async fn run(self) -> Option<CaseResult> {
+        let started = Instant::now();
+        let scenario = self.scenario.clone();
+        let level = scenario
+            .checks
+            .iter()
+            .filter_map(|c| self.levels.get(c))
+            .min()
+            .map(|l| l.name())
+            .unwrap_or("MAY")
+            .to_owned();
+        let mut result = CaseResult {
+            scenario: scenario.id.clone(),
+            area: scenario.area.clone(),
+            title: scenario.title.clone(),
+            position: scenario.position(scenario.location),
+            checks: scenario.checks.clone(),
+            level,
+            refs: scenario.refs.clone(),
+            target: self.target.id.clone(),
+            outcome: Outcome::Pass,
+            duration_ms: 0,
+            detail: None,
+        };
+        let (outcome, detail) = match self.applicability() {
+            Err(detail) => (Outcome::NotApplicable, Some(detail)),
+            Ok(clock) => match self.execute(clock).await {
+                None => return None,
+                Some(r) => r,
+            },
+        };
+        result.outcome = outcome;
+        result.detail = detail;
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        Some(result)
+    }
+
+    /// The clock to run on, or why the scenario does not apply to this target.
+    fn applicability(&self) -> Result<CaseClock, Detail> {
+        let caps = &self.target.factory.describe().capabilities;
+        let missing = caps.missing(&self.scenario.requires);
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|c| c.name().to_owned()).collect();
+            return Err(Detail {
+                message: format!(
+                    "the store does not declare {}",
+                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                ),
+                missing: names,
+                ..Detail::default()
+            });
+        }
+        let virtual_ok = self.scenario.clock == ClockMode::Virtual && caps.contains(Capability::VirtualClock);
+        if virtual_ok {
+            return Ok(CaseClock::Virtual(VirtualClock::starting_now()));
+        }
+        let needed = self.scenario.total_advance();
+        if needed > self.options.real_time_budget {
+            let why = if self.scenario.clock == ClockMode::Real {
+                "the scenario runs on the wall clock".to_owned()
+            } else {
+                "this store decides expiry on its server's clock, which the harness cannot move".to_owned()
+            };
+            return Err(Detail {
+                message: format!(
+                    "the scenario moves time by {} and {why}; the real-time budget is {} (--real-time-budget)",
+                    sessionspec_contract::duration::format(needed),
+                    sessionspec_contract::duration::format(self.options.real_time_budget)
+                ),
+                missing: if self.scenario.clock == ClockMode::Virtual {
+                    vec![Capability::VirtualClock.name().to_owned()]
+                } else {
+                    Vec::new()
+                },
+                ..Detail::default()
+            });
+        }
+        Ok(CaseClock::Real)
+    }
+
+    async fn execute(&self, clock: CaseClock) -> Option<(Outcome, Option<Detail>)> {
+        let namespace = match Namespace::new(format!("ss{}_{}", self.options.run_token, self.number)) {
+            Ok(ns) => ns,
+            Err(e) => {
+                return Some((
+                    Outcome::Error,
+                    Some(Detail { message: format!("bad run token: {e}"), ..Detail::default() }),
+                ));
+            }
+        };
+        let events: Arc<Mutex<Vec<StoreEvent>>> = Arc::default();
+        let state = Arc::new(State {
+            scenario: self.scenario.clone(),
+            target: self.target.clone(),
+            options: self.options.clone(),
+            namespace,
+            clock,
+            instances: Mutex::default(),
+            closed: Mutex::default(),
+            events,
+            saved: Mutex::default(),
+            history: History::default(),
+            cancel: self.cancel.clone(),
+        });
+
+        let real_advance = match state.clock {
+            CaseClock::Real => self.scenario.total_advance(),
+            CaseClock::Virtual(_) => Duration::ZERO,
+        };
+        let bound = self.options.scenario_timeout + real_advance;
+        let body = AssertUnwindSafe(state.clone().run_steps()).catch_unwind();
+        let stop = match tokio::time::timeout(bound, body).await {
+            Ok(Ok(stop)) => stop,
+            Ok(Err(panic)) => Some(Stop::Error(Detail {
+                message: format!("the store panicked: {}", panic_message(&panic)),
+                ..Detail::default()
+            })),
+            Err(_) => Some(Stop::Timeout(Detail {
+                message: format!(
+                    "the scenario did not finish within {} (--scenario-timeout)",
+                    sessionspec_contract::duration::format(bound)
+                ),
+                ..Detail::default()
+            })),
+        };
+        let cleanup = state.cleanup(stop.is_none()).await;
+        match (stop, cleanup) {
+            (Some(Stop::Cancelled), _) => None,
+            (Some(stop), _) => {
+                let outcome = stop.outcome();
+                let detail = match stop {
+                    Stop::Fail(d) | Stop::Error(d) | Stop::Timeout(d) => d,
+                    Stop::Cancelled => unreachable!(),
+                };
+                Some((outcome, Some(detail)))
+            }
+            (None, Err(detail)) => Some((Outcome::Error, Some(detail))),
+            (None, Ok(())) => Some((Outcome::Pass, None)),
+        }
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".to_owned())
+}
+
+impl State {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.shared().now()
+    }
+
+    fn context(&self, options: StoreOptions) -> OpenContext {
+        let events = self.events.clone();
+        OpenContext {
+            namespace: self.namespace.clone(),
+            options,
+            clock: self.clock.shared(),
+            events: EventSink::new(move |e| events.lock().expect("events lock").push(e)),
+        }
+    }
+
+    async fn run_steps(self: Arc<Self>) -> Option<Stop> {
+        let opened = tokio::time::timeout(
+            self.options.step_timeout,
+            self.target.factory.open(self.context(self.scenario.options.clone())),
+        )
+        .await;
+        match opened {
+            Ok(Ok(store)) => {
+                self.instances.lock().expect("lock").insert(MAIN.to_owned(), Arc::from(store));
+            }
+            Ok(Err(e)) => {
+                return Some(Stop::Error(Detail {
+                    message: format!("could not open the store: {}", e.chain()),
+                    error_kind: Some(e.kind().name().to_owned()),
+                    ..Detail::default()
+                }));
+            }
+            Err(_) => {
+                return Some(Stop::Timeout(Detail {
+                    message: format!(
+                        "opening the store took longer than {}",
+                        sessionspec_contract::duration::format(self.options.step_timeout)
+                    ),
+                    ..Detail::default()
+                }));
+            }
+        }
+        let scenario = self.scenario.clone();
+        for step in &scenario.steps {
+            if self.cancel.is_cancelled() {
+                return Some(Stop::Cancelled);
+            }
+            if let Err(stop) = self.clone().step(step, Bindings::default(), 0, true).await {
+                return Some(stop);
+            }
+        }
+        None
+    }
+
+    /// Closes every instance still open and drops the namespace. When the steps passed, a
+    /// failure here makes the case an error; otherwise it is only noted.
+    async fn cleanup(&self, steps_passed: bool) -> Result<(), Detail> {
+        let instances: Vec<(String, Arc<dyn Store>)> = self.instances.lock().expect("lock").drain().collect();
+        let closed = self.closed.lock().expect("lock").clone();
+        let mut problems = Vec::new();
+        for (name, store) in instances {
+            if closed.contains(&name) {
+                continue;
+            }
+            match tokio::time::timeout(self.options.step_timeout, store.close()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => problems.push(format!("closing instance `{name}` failed: {}", e.chain())),
+                Err(_) => problems.push(format!("closing instance `{name}` did not finish")),
+            }
+        }
+        match tokio::time::timeout(self.options.step_timeout, self.target.factory.drop_namespace(&self.namespace)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => problems.push(format!("dropping namespace `{}` failed: {}", self.namespace, e.chain())),
+            Err(_) => problems.push(format!("dropping namespace `{}` did not finish", self.namespace)),
+        }
+        if problems.is_empty() || !steps_passed {
+            if !problems.is_empty() {
+                eprintln!("sessionspec: {} on {}: {}", self.scenario.id, self.target.id, problems.join("; "));
+            }
+            Ok(())
+        } else {
+            Err(Detail { message: problems.join("; "), ..Detail::default() })
+        }
+    }
+
+    fn step<'a>(
+        self: Arc<Self>,
+        step: &'a Step,
+        bindings: Bindings,
+        process: usize,
+        sequential: bool,
+    ) -> BoxFuture<'a, Result<(), Stop>> {
+        async move {
+            let position = self.scenario.position(step.location);
+            let detail = |message: String| Detail {
+                step: Some(position.clone()),
+                operation: Some(step.op.name().to_owned()),
+                message,
+                ..Detail::default()
+            };
+            match &step.op {
+                Op::Advance(by) => {
+                    match &self.clock {
+                        CaseClock::Virtual(c) => {
+                            c.advance(*by);
+                            // Let timers that just became due run before the next step.
+                            tokio::task::yield_now().await;
+                        }
+                        CaseClock::Real => tokio::time::sleep(*by).await,
+                    }
+                    Ok(())
+                }
+                Op::Concurrently(c) => {
+                    let mut branches: Vec<BoxFuture<'_, Result<(), Stop>>> = Vec::new();
+                    let mut next_process = process * 1000 + 1;
+                    if c.each_step_a_branch {
+                        for sub in &c.steps {
+                            branches.push(self.clone().step(sub, bindings.clone(), next_process, false));
+                            next_process += 1;
+                        }
+                    } else {
+                        for i in 0..c.repeat {
+                            let mut b = bindings.clone();
+                            b.vars.insert(c.var.clone(), u64::from(i));
+                            let this = self.clone();
+                            let p = next_process;
+                            next_process += 1;
+                            branches.push(Box::pin(async move {
+                                for sub in &c.steps {
+                                    this.clone().step(sub, b.clone(), p, false).await?;
+                                }
+                                Ok(())
+                            }));
+                        }
+                    }
+                    // Every branch runs to its end; the first failure (in branch order) is reported.
+                    let outcomes = join_all(branches).await;
+                    outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+                }
+                Op::Check(claim) => self
+                    .check_claim(*claim)
+                    .await
+                    .map_err(|(message, log)| Stop::Fail(Detail { log: Some(log), ..detail(message) })),
+                _ => {
+                    let deadline = step.eventually.map(|d| Instant::now() + d);
+                    loop {
+                        let attempt = self.clone().attempt(step, &bindings, process, sequential).await;
+                        match (attempt, deadline) {
+                            (Err(Stop::Fail(_)), Some(d)) if Instant::now() < d => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            (Err(Stop::Fail(mut d)), Some(_)) => {
+                                d.message = format!(
+                                    "{} (still, after retrying for {})",
+                                    d.message,
+                                    sessionspec_contract::duration::format(step.eventually.unwrap_or_default())
+                                );
+                                return Err(Stop::Fail(d));
+                            }
+                            (result, _) => return result,
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    fn instance(&self, step: &Step, bindings: &Bindings) -> Result<Arc<dyn Store>, Stop> {
+        let name = step.on.as_ref().map(|t| values::text(t, bindings)).unwrap_or_else(|| MAIN.to_owned());
+        self.instances.lock().expect("lock").get(&name).cloned().ok_or_else(|| {
+            Stop::Error(Detail {
+                step: Some(self.scenario.position(step.location)),
+                operation: Some(step.op.name().to_owned()),
+                message: format!("no store instance named `{name}` is open: open it first with `open: {name}`"),
+                ..Detail::default()
+            })
+        })
+    }
+
+    /// Runs one store operation once and checks its expectation.
+    async fn attempt(
+        self: Arc<Self>,
+        step: &Step,
+        bindings: &Bindings,
+        process: usize,
+        sequential: bool,
+    ) -> Result<(), Stop> {
+        let position = self.scenario.position(step.location);
+        let op_name = step.op.name();
+        let detail = |message: String| Detail {
+            step: Some(position.clone()),
+            operation: Some(op_name.to_owned()),
+            message,
+            ..Detail::default()
+        };
+        if sequential {
+            self.events.lock().expect("events lock").clear();
+        }
+        let timeout = step.timeout.unwrap_or(self.options.step_timeout);
+        let saved = self.saved.lock().expect("lock").clone();
+        let now = self.now();
+        let (sid, session) = match &step.op {
+            Op::Get(s) | Op::Destroy(s) | Op::Raw(s) | Op::Tamper(s, _) => (Some(values::text(s, bindings)), None),
+            Op::Set(s, input) | Op::Touch(s, input) => {
+                (Some(values::text(s, bindings)), Some(values::build(input, bindings, now, &saved)))
+            }
+            _ => (None, None),
+        };
+        let store = match &step.op {
+            Op::Open { .. } => None,
+            _ => Some(self.instance(step, bindings)?),
+        };
+        let recorded = matches!(step.op, Op::Get(_) | Op::Set(..) | Op::Touch(..) | Op::Destroy(_) | Op::Clear);
+        let record = recorded.then(|| self.history.invoke(process, op_name, sid.as_deref(), session.as_ref()));
+        let operation = self.clone().perform(step, bindings, store, sid.clone(), session.clone());
+        let result = tokio::time::timeout(timeout, operation).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => {
+                if let Some(i) = record {
+                    self.history.complete(i, OpOutcome::Info);
+                }
+                return Err(Stop::Timeout(detail(format!(
+                    "`{op_name}` did not finish within {}",
+                    sessionspec_contract::duration::format(timeout)
+                ))));
+            }
+        };
+        if let Some(i) = record {
+            self.history.complete(
+                i,
+                match &result {
+                    Ok(_) => OpOutcome::Ok,
+                    Err(e) => OpOutcome::Fail(e.kind().name().to_owned()),
+                },
+            );
+        }
+        if matches!(step.op, Op::Close) && result.is_ok() {
+            let name = step.on.as_ref().map(|t| values::text(t, bindings)).unwrap_or_else(|| MAIN.to_owned());
+            self.closed.lock().expect("lock").push(name);
+        }
+        let cx_now = self.now();
+        let cx = MatchContext { now: cx_now, bindings, saved: &saved };
+        let value = match (&step.expect.result, result) {
+            (ResultExpectation::Error(None), Err(_)) => Value::Null,
+            (ResultExpectation::Error(Some(kind)), Err(e)) if e.kind() == *kind => Value::Null,
+            (ResultExpectation::Error(Some(kind)), Err(e)) => {
+                return Err(Stop::Fail(Detail {
+                    expected: Some(format!("an error of kind `{kind}`")),
+                    actual: Some(format!("an error of kind `{}`: {}", e.kind(), e.chain())),
+                    error_kind: Some(e.kind().name().to_owned()),
+                    ..detail(format!("`{op_name}` failed with `{}`, expected `{kind}`", e.kind()))
+                }));
+            }
+            (ResultExpectation::Error(expected), Ok(value)) => {
+                let kind = expected.map(|k| format!("`{k}`")).unwrap_or_else(|| "any kind".into());
+                return Err(Stop::Fail(Detail {
+                    expected: Some(format!("an error of {kind}")),
+                    actual: Some(pretty(&value)),
+                    ..detail(format!("`{op_name}` succeeded, expected it to fail with an error of {kind}"))
+                }));
+            }
+            (_, Err(e)) => {
+                return Err(Stop::Error(Detail {
+                    error_kind: Some(e.kind().name().to_owned()),
+                    ..detail(format!("`{op_name}` failed: {}: {}", e.kind(), e.chain()))
+                }));
+            }
+            (expectation, Ok(value)) => {
+                let mismatch = match expectation {
+                    ResultExpectation::Ok | ResultExpectation::Error(_) => None,
+                    ResultExpectation::Absent => (!value.is_null()).then(|| {
+                        (
+                            json!(null),
+                            matching::Mismatch {
+                                path: String::new(),
+                                expected: "nothing (absent)".into(),
+                                found: matching::short(&value),
+                            },
+                        )
+                    }),
+                    ResultExpectation::Found(m) => {
+                        if value.is_null() {
+                            Some((
+                                matching::display(m, &cx),
+                                matching::Mismatch {
+                                    path: String::new(),
+                                    expected: "a session".into(),
+                                    found: "nothing (absent)".into(),
+                                },
+                            ))
+                        } else {
+                            matching::check(m, Some(&value), "", &cx).map(|mm| (matching::display(m, &cx), mm))
+                        }
+                    }
+                    ResultExpectation::Value(m) => {
+                        matching::check(m, Some(&value), "", &cx).map(|mm| (matching::display(m, &cx), mm))
+                    }
+                };
+                if let Some((expected, mismatch)) = mismatch {
+                    return Err(Stop::Fail(Detail {
+                        expected: Some(pretty(&expected)),
+                        actual: Some(pretty(&value)),
+                        ..detail(format!("`{op_name}` returned the wrong value: {}", mismatch.sentence()))
+                    }));
+                }
+                value
+            }
+        };
+        if let Some(expected) = &step.expect.events {
+            let emitted: Vec<StoreEvent> = self.events.lock().expect("events lock").drain(..).collect();
+            let matches = emitted.len() == expected.len()
+                && emitted.iter().zip(expected).all(|(e, x)| {
+                    e.kind == x.kind
+                        && x.sid.as_ref().is_none_or(|s| e.sid.as_deref() == Some(values::text(s, bindings).as_str()))
+                });
+            if !matches {
+                let show =
+                    |kinds: Vec<String>| if kinds.is_empty() { "no events".to_owned() } else { kinds.join(", ") };
+                let expected_text = show(
+                    expected
+                        .iter()
+                        .map(|x| match &x.sid {
+                            Some(s) => format!("{}({})", x.kind, values::text(s, bindings)),
+                            None => x.kind.to_string(),
+                        })
+                        .collect(),
+                );
+                let emitted_text = show(
+                    emitted
+                        .iter()
+                        .map(|e| match &e.sid {
+                            Some(s) => format!("{}({s})", e.kind),
+                            None => e.kind.to_string(),
+                        })
+                        .collect(),
+                );
+                return Err(Stop::Fail(Detail {
+                    expected: Some(expected_text.clone()),
+                    actual: Some(emitted_text.clone()),
+                    ..detail(format!("`{op_name}` emitted {emitted_text}, expected {expected_text}"))
+                }));
+            }
+        }
+        if let Some(name) = &step.save {
+            self.saved.lock().expect("lock").insert(name.clone(), value);
+        }
+        Ok(())
+    }
+
+    /// The operation itself, with its value as JSON.
+    async fn perform(
+        self: Arc<Self>,
+        step: &Step,
+        bindings: &Bindings,
+        store: Option<Arc<dyn Store>>,
+        sid: Option<String>,
+        session: Option<Value>,
+    ) -> Result<Value, StoreError> {
+        let sid = sid.unwrap_or_default();
+        let session = || sessionspec_contract::Session::from_value(session.clone().unwrap_or(Value::Null));
+        let store = store.as_deref();
+        let raw = || store.and_then(Store::raw).ok_or_else(|| StoreError::unsupported("raw inspection"));
+        match &step.op {
+            Op::Get(_) => Ok(store.expect("instance").get(&sid).await?.map(|s| s.into_value()).unwrap_or(Value::Null)),
+            Op::Set(..) => store.expect("instance").set(&sid, &session()?).await.map(|()| Value::Null),
+            Op::Touch(..) => store.expect("instance").touch(&sid, &session()?).await.map(|()| Value::Null),
+            Op::Destroy(_) => store.expect("instance").destroy(&sid).await.map(|()| Value::Null),
+            Op::All => Ok(Value::Array(
+                store
+                    .expect("instance")
+                    .all()
+                    .await?
+                    .into_iter()
+                    .map(|l| json!({"sid": l.sid, "session": l.session.into_value()}))
+                    .collect(),
+            )),
+            Op::Length => store.expect("instance").length().await.map(Value::from),
+            Op::Clear => store.expect("instance").clear().await.map(|()| Value::Null),
+            Op::Ids => store.expect("instance").ids().await.map(|ids| json!(ids)),
+            Op::Close => store.expect("instance").close().await.map(|()| Value::Null),
+            Op::Raw(_) => Ok(raw()?.record(&sid).await?.map(|r| r.to_json()).unwrap_or(Value::Null)),
+            Op::RawCount => raw()?.count().await.map(Value::from),
+            Op::Indexes => raw()?.indexes().await.map(Value::Array),
+            Op::Tamper(_, how) => raw()?.tamper(&sid, *how).await.map(|()| Value::Null),
+            Op::Open { name, options } => {
+                let name = values::text(name, bindings);
+                let store = self.target.factory.open(self.context(self.scenario.options.overlay(options))).await?;
+                self.instances.lock().expect("lock").insert(name, Arc::from(store));
+                Ok(Value::Null)
+            }
+            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) => unreachable!("handled by step()"),
+        }
+    }
+
+    /// Reads back every session the claim concerns and checks the claim on the history.
+    async fn check_claim(&self, claim: ClaimName) -> Result<(), (String, String)> {
+        let ops = self.history.snapshot();
+        let store = self.instances.lock().expect("lock").get(MAIN).cloned();
+        let Some(store) = store else { return Err(("the main store instance is not open".into(), String::new())) };
+        let mut finals = Vec::new();
+        for sid in history::sids_of_interest(claim, &ops) {
+            let value = tokio::time::timeout(self.options.step_timeout, store.get(&sid))
+                .await
+                .map_err(|_| (format!("reading back `{sid}` for the claim timed out"), String::new()))?
+                .map_err(|e| (format!("reading back `{sid}` for the claim failed: {}", e.chain()), String::new()))?;
+            finals.push((sid, value.map(|s| s.into_value())));
+        }
+        if finals.is_empty() {
+            return Err((
+                format!("claim `{}` has nothing to check: no operation it concerns ran before it", claim.name()),
+                String::new(),
+            ));
+        }
+        history::check(claim, &ops, &finals)
+            .map_err(|v| (format!("claim `{}` violated: {}", claim.name(), v.explanation), v.witness))
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    if text.len() > 4000 {
+        format!("{}… ({} bytes in all)", &text[..text.floor_char_boundary(4000)], text.len())
+    } else {
+        text
+    }
+}

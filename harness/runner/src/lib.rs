@@ -1,0 +1,228 @@
+//! The sessionspec engine. It runs every selected scenario against every target (a store on a
+//! backend), each scenario in a namespace of its own so cases run in parallel without seeing
+//! each other, and turns what happens into one [`CaseResult`] per scenario × target.
+//!
+//! It never renders anything (reporters read its results) and never knows a particular store:
+//! stores arrive as [`StoreFactory`]s.
+#![warn(missing_docs)]
+
+mod case;
+pub mod history;
+pub mod matching;
+pub mod values;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use sessionspec_contract::{StoreDescription, StoreFactory};
+use sessionspec_report::{CaseResult, Footer, Harness, Header, Target as TargetInfo};
+use sessionspec_scenario::{Level, Scenario, Spec};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+/// A store on a backend: one column of the matrix.
+#[derive(Clone)]
+pub struct Target {
+    /// The column id (`memory`, `redis@7`).
+    pub id: String,
+    /// Opens the store.
+    pub factory: Arc<dyn StoreFactory>,
+}
+
+impl Target {
+    /// A target whose id is the store's name.
+    pub fn new(factory: Arc<dyn StoreFactory>) -> Target {
+        Target { id: factory.describe().name.clone(), factory }
+    }
+
+    /// What reports show about it.
+    pub fn info(&self) -> TargetInfo {
+        let d: &StoreDescription = self.factory.describe();
+        TargetInfo {
+            id: self.id.clone(),
+            store: d.name.clone(),
+            store_version: d.version.clone(),
+            language: d.language.clone(),
+            backend: d.backend.clone(),
+            backend_version: d.backend_version.clone(),
+            capabilities: d.capabilities.names().into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How many cases run at once.
+    pub jobs: usize,
+    /// The bound on one step, unless the step sets its own.
+    pub step_timeout: Duration,
+    /// The bound on one scenario's steps (real-time `advance`s come on top).
+    pub scenario_timeout: Duration,
+    /// The most real time a scenario may wait for on a store whose server decides expiry;
+    /// scenarios that need more are not applicable to it.
+    pub real_time_budget: Duration,
+    /// A short token that makes this run's namespaces unique (`[a-z0-9]`, 1-8 characters).
+    pub run_token: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 8,
+            step_timeout: Duration::from_secs(10),
+            scenario_timeout: Duration::from_secs(60),
+            real_time_budget: Duration::from_secs(5),
+            run_token: run_token(),
+        }
+    }
+}
+
+/// A fresh token from the clock and the process id.
+pub fn run_token() -> String {
+    let n = (Utc::now().timestamp_micros() as u64) ^ (u64::from(std::process::id()) << 40);
+    let mut out = String::new();
+    let mut n = n % 36u64.pow(6);
+    for _ in 0..6 {
+        out.push(char::from_digit((n % 36) as u32, 36).expect("digit"));
+        n /= 36;
+    }
+    out
+}
+
+/// What the runner reports while it works.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// A case started.
+    CaseStarted {
+        /// The scenario id.
+        scenario: String,
+        /// The target id.
+        target: String,
+    },
+    /// A case finished.
+    CaseFinished(CaseResult),
+}
+
+/// Stops a run early: no new case starts; running cases stop after their current step and
+/// clean up their namespaces. The run is then incomplete.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl Cancel {
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether stopping was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Every finished case, in completion order.
+    pub results: Vec<CaseResult>,
+    /// The footer for the results file.
+    pub footer: Footer,
+}
+
+/// Runs scenarios against targets.
+pub struct Runner {
+    options: RunOptions,
+    cancel: Cancel,
+}
+
+impl Runner {
+    /// A runner with these options.
+    pub fn new(options: RunOptions) -> Runner {
+        Runner { options, cancel: Cancel::default() }
+    }
+
+    /// A handle that stops this runner's run.
+    pub fn cancel_handle(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    /// The results file header for a run of `targets` on a suite.
+    pub fn header(spec: &Spec, suite_digest: &str, targets: &[Target]) -> Header {
+        Header {
+            format: sessionspec_report::model::FORMAT_VERSION,
+            harness: Harness { name: "sessionspec".into(), version: env!("CARGO_PKG_VERSION").into() },
+            spec_version: spec.version.clone(),
+            suite_digest: suite_digest.to_owned(),
+            started: Utc::now(),
+            targets: targets.iter().map(Target::info).collect(),
+        }
+    }
+
+    /// Runs every scenario on every target, calling `on_event` as cases start and finish.
+    pub async fn run(
+        &self,
+        scenarios: &[Scenario],
+        spec: &Spec,
+        targets: &[Target],
+        mut on_event: impl FnMut(RunEvent),
+    ) -> RunSummary {
+        let levels: Arc<HashMap<String, Level>> =
+            Arc::new(spec.requirements.iter().map(|r| (r.id.clone(), r.level)).collect());
+        let counter = Arc::new(AtomicUsize::new(0));
+        let mut queue = Vec::new();
+        for scenario in scenarios {
+            let scenario = Arc::new(scenario.clone());
+            for target in targets {
+                queue.push((scenario.clone(), target.clone()));
+            }
+        }
+        let total = queue.len();
+        let mut queue = queue.into_iter();
+        let mut running: JoinSet<Option<CaseResult>> = JoinSet::new();
+        let mut results = Vec::with_capacity(total);
+        loop {
+            while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() {
+                let Some((scenario, target)) = queue.next() else { break };
+                on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
+                let case = case::Case {
+                    scenario: scenario.clone(),
+                    target: target.clone(),
+                    options: self.options.clone(),
+                    levels: levels.clone(),
+                    cancel: self.cancel.clone(),
+                    number: counter.fetch_add(1, Ordering::SeqCst),
+                };
+                running.spawn(case.run());
+            }
+            let Some(joined) = running.join_next().await else { break };
+            // A case catches its store's panics itself; a task can only fail here when the
+            // runtime is shutting down, and a cancelled case reports nothing. Either way the
+            // case is missing from the results and the run is incomplete.
+            if let Ok(Some(result)) = joined {
+                on_event(RunEvent::CaseFinished(result.clone()));
+                results.push(result);
+            }
+        }
+        let incomplete = results.len() < total;
+        let reason = incomplete.then(|| {
+            if self.cancel.is_cancelled() {
+                format!("interrupted: {} of {total} cases finished", results.len())
+            } else {
+                format!("{} of {total} cases did not report a result", total - results.len())
+            }
+        });
+        let mut counts = std::collections::BTreeMap::new();
+        for r in &results {
+            *counts.entry(r.outcome).or_insert(0) += 1;
+        }
+        RunSummary { results, footer: Footer { finished: Utc::now(), counts, incomplete, reason } }
+    }
+}

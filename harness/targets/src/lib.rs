@@ -1,0 +1,120 @@
+//! The catalog of stores sessionspec can run against, and how to reach their backends.
+//!
+//! A name on the command line (`memory`, `sql-sqlite`) becomes a [`Target`] here. A store whose
+//! backend is missing is an error naming what is missing: never a silent skip.
+#![warn(missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sessionspec_runner::Target;
+
+/// One store the catalog knows.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreKind {
+    /// Its name on the command line and in reports.
+    pub name: &'static str,
+    /// One line about it.
+    pub summary: &'static str,
+    /// What it needs to run, for `sessionspec list stores`.
+    pub needs: &'static str,
+    /// Whether it runs with no server (part of the default selection).
+    pub embedded: bool,
+}
+
+/// Every store the catalog knows, in listing order.
+pub const STORES: &[StoreKind] = &[
+    StoreKind {
+        name: "memory",
+        summary: "reference in-memory store (sessionspec-store-memory)",
+        needs: "nothing",
+        embedded: true,
+    },
+    StoreKind {
+        name: "sql-sqlite",
+        summary: "reference SQL store on SQLite, connect-session-knex layout (sessionspec-store-sql)",
+        needs: "nothing: a database file per scenario in a temporary directory",
+        embedded: true,
+    },
+];
+
+/// The stores `sessionspec run` uses when none is named.
+pub fn embedded() -> Vec<&'static str> {
+    STORES.iter().filter(|s| s.embedded).map(|s| s.name).collect()
+}
+
+/// Where targets find their backends.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    /// A directory for file-based stores (SQLite); a fresh temporary one when `None`.
+    pub work_dir: Option<PathBuf>,
+}
+
+/// Why a target could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// No store has that name.
+    #[error("unknown store `{name}`; known stores: {known}")]
+    UnknownStore {
+        /// The name given.
+        name: String,
+        /// The names known.
+        known: String,
+    },
+    /// The store's backend is not available.
+    #[error("store `{store}` cannot run: {reason}")]
+    Unavailable {
+        /// The store.
+        store: String,
+        /// What is missing and how to provide it.
+        reason: String,
+    },
+}
+
+/// Targets that are set up, and what must live as long as they run.
+pub struct Resolved {
+    /// The targets, in the order asked for.
+    pub targets: Vec<Target>,
+    /// Temporary directories removed when this is dropped.
+    _temp: Vec<tempfile::TempDir>,
+}
+
+/// Sets up the named stores.
+pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, TargetError> {
+    let mut targets = Vec::new();
+    let mut temp = Vec::new();
+    for name in names {
+        let target = match name.as_str() {
+            "memory" => Target::new(Arc::new(sessionspec_store_memory::MemoryFactory::new())),
+            "sql-sqlite" => {
+                let dir = match &backends.work_dir {
+                    Some(dir) => dir.clone(),
+                    None => {
+                        let t = tempfile::Builder::new().prefix("sessionspec-sqlite-").tempdir().map_err(|e| {
+                            TargetError::Unavailable {
+                                store: name.clone(),
+                                reason: format!("cannot create a temporary directory for SQLite files: {e}"),
+                            }
+                        })?;
+                        let path = t.path().to_owned();
+                        temp.push(t);
+                        path
+                    }
+                };
+                let factory = sessionspec_store_sql::SqliteFactory::new(dir)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            other => {
+                return Err(TargetError::UnknownStore {
+                    name: other.to_owned(),
+                    known: STORES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                });
+            }
+        };
+        targets.push(target);
+    }
+    Ok(Resolved { targets, _temp: temp })
+}

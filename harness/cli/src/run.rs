@@ -25,6 +25,8 @@ pub struct RunArgs {
     /// [default: the embedded stores: memory, sql-sqlite]
     #[arg(short, long = "store", value_name = "NAME")]
     stores: Vec<String>,
+    #[command(flatten)]
+    backends: BackendArgs,
     /// Only scenarios whose id matches this glob (repeatable), e.g. 'touch.*'
     #[arg(short = 'k', long = "select", value_name = "GLOB")]
     select: Vec<String>,
@@ -62,6 +64,37 @@ pub struct RunArgs {
     no_progress: bool,
 }
 
+/// Where the server-backed stores find their servers.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Backends")]
+pub struct BackendArgs {
+    /// Redis server for the redis store
+    #[arg(long, env = "SESSIONSPEC_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// PostgreSQL server for the postgres and sql-postgres stores
+    #[arg(long, env = "SESSIONSPEC_POSTGRES_URL", value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// MySQL or MariaDB server for the sql-mysql store
+    #[arg(long, env = "SESSIONSPEC_MYSQL_URL", value_name = "URL")]
+    pub mysql_url: Option<String>,
+    /// MongoDB (or compatible) server for the mongo store
+    #[arg(long, env = "SESSIONSPEC_MONGO_URL", value_name = "URL")]
+    pub mongo_url: Option<String>,
+}
+
+impl BackendArgs {
+    /// The targets crate's view of these flags.
+    pub fn backends(&self) -> Backends {
+        Backends {
+            work_dir: None,
+            redis_url: self.redis_url.clone(),
+            postgres_url: self.postgres_url.clone(),
+            mysql_url: self.mysql_url.clone(),
+            mongo_url: self.mongo_url.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
     /// A summary with every failure and its diff.
@@ -91,7 +124,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     } else {
         args.stores.clone()
     };
-    let resolved = match sessionspec_targets::resolve(&names, &Backends::default()).await {
+    let resolved = match sessionspec_targets::resolve(&names, &args.backends.backends()).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

@@ -43,11 +43,30 @@ pub fn embedded() -> Vec<&'static str> {
     STORES.iter().filter(|s| s.embedded).map(|s| s.name).collect()
 }
 
-/// Where targets find their backends.
+/// Where targets find their backends. URLs come from flags or `SESSIONSPEC_*_URL` variables;
+/// the harness creates one namespace per scenario inside each and drops only what it created.
 #[derive(Debug, Clone, Default)]
 pub struct Backends {
     /// A directory for file-based stores (SQLite); a fresh temporary one when `None`.
     pub work_dir: Option<PathBuf>,
+    /// Redis (`redis://127.0.0.1:6379/`).
+    pub redis_url: Option<String>,
+    /// PostgreSQL (`postgres://postgres@127.0.0.1:5432/postgres`).
+    pub postgres_url: Option<String>,
+    /// MySQL or MariaDB (`mysql://root@127.0.0.1:3306/test`).
+    pub mysql_url: Option<String>,
+    /// MongoDB or a wire-compatible server (`mongodb://127.0.0.1:27017/?directConnection=true`).
+    pub mongo_url: Option<String>,
+}
+
+impl Backends {
+    /// The URL for `store`, or an error saying which flag or variable provides it.
+    pub fn require<'a>(url: &'a Option<String>, store: &str, flag: &str, env: &str) -> Result<&'a str, TargetError> {
+        url.as_deref().ok_or_else(|| TargetError::Unavailable {
+            store: store.to_owned(),
+            reason: format!("no server URL: pass {flag} URL or set {env} (harness/backends/services.sh starts local servers and prints them)"),
+        })
+    }
 }
 
 /// Why a target could not be set up.

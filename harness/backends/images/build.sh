@@ -165,11 +165,9 @@ label_of() {
 
 # --- a suite's root filesystem and base image -----------------------------------------------------
 unmount_under() {
-    local m
     # Deepest first; lazy so a busy mount does not stop the cleanup.
-    for m in $(awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r); do
-        umount -l "$m" 2>/dev/null || true
-    done
+    awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r |
+        while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 
 ensure_rootfs() {
@@ -241,11 +239,12 @@ ensure_base() {
     say "imported $tag in $((SECONDS - start)) s"
 }
 
-# --- SecantusDB: pip needs the network, which `docker build` does not have here ------------------
-# So pip runs in a throw-away container of the bookworm base on the host's network, with the
-# host's CA bundle (outbound TLS may be re-signed by a proxy the base image does not trust), and
-# the resulting /opt/secantus is handed to the image build as a tar. Nothing of SecantusDB is
-# kept in the repository.
+# --- SecantusDB: pip from PyPI, which a `docker build` step cannot verify here --------------------
+# Containers reach PyPI, but outbound TLS is re-signed by an egress proxy whose CA only the host
+# trusts, and `docker build` cannot mount it (copying it in would bake it into a layer). So pip
+# runs in a throw-away container of the bookworm base with the host's CA bundle mounted
+# read-only, and the resulting /opt/secantus goes to the image build as a tar. Nothing of
+# SecantusDB is kept in the repository.
 ensure_secantus_venv() {
     local version="$1" suite="$2" want out ca start
     want="$(printf 'pin=SecantusDB==%s\nbase=%s\n' "$version" "$(base_inputs "$suite")" | hash_text)"

@@ -219,7 +219,9 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     drop(resolved);
 
     let results = Results { header, results: summary.results, footer: Some(summary.footer) };
-    let links = markdown::Links { root: link_root(&out_dir, locations.root.as_deref()) };
+    // Reports name scenario files relative to the scenarios directory's parent; links start there.
+    let project = std::path::absolute(&locations.scenarios).ok().and_then(|p| p.parent().map(Path::to_owned));
+    let links = markdown::Links { root: link_root(&out_dir, project.as_deref()) };
     let matrix_path = out_dir.join("matrix.md");
     std::fs::write(&matrix_path, markdown::render(&results, &links))
         .with_context(|| format!("cannot write {}", matrix_path.display()))?;

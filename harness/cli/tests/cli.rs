@@ -1,0 +1,138 @@
+//! The `sessionspec` binary as a user meets it: exit codes, error messages, summaries and
+//! report renderings, as insta snapshots with volatile parts (times, digests, paths) redacted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn sessionspec(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sessionspec"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SESSIONSPEC_SCENARIOS")
+        .env_remove("SESSIONSPEC_SPEC")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( UTC|Z)?", "[time]"),
+            (r"sha256:[0-9a-f]+", "sha256:[digest]"),
+            (r#"time="[0-9.]+""#, r#"time="[t]""#),
+            (r#"timestamp="[^"]+""#, r#"timestamp="[t]""#),
+            (r"/tmp/\.tmp\w+", "[out]"),
+            (r"sessionspec \d+\.\d+\.\d+", "sessionspec [version]"),
+        ]}, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+#[test]
+fn lint_reports_each_problem_with_file_line_and_column() {
+    let out = sessionspec(&["lint", "--scenarios", "lint", "--spec", "spec", "--quiet"], &fixtures());
+    assert_eq!(out.status.code(), Some(2), "lint exits with the bad-input code");
+    let stderr = text(&out.stderr);
+    for needle in ["unknown key `expcet`", "malformed duration `10 seconds`", "unknown capability `teleport`", "duplicate id `core.unknown-capability`"] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    snapshot!("lint-errors", stderr);
+}
+
+#[test]
+fn run_reports_failures_with_a_diff_and_exits_1() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = sessionspec(
+        &["run", "--scenarios", "run", "--spec", "spec", "--store", "memory", "--no-progress", "--show-not-applicable", "--out", out_dir.path().to_str().unwrap()],
+        &fixtures(),
+    );
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    snapshot!("run-summary", text(&out.stdout));
+    for file in ["results.jsonl", "matrix.md", "junit.xml"] {
+        assert!(out_dir.path().join(file).is_file(), "{file} was not written");
+    }
+    let markdown = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
+    snapshot!("run-matrix", markdown);
+    let junit = std::fs::read_to_string(out_dir.path().join("junit.xml")).unwrap();
+    snapshot!("run-junit", junit);
+
+    // Re-rendering the results file gives the same renderings.
+    let results = out_dir.path().join("results.jsonl");
+    let again = sessionspec(&["report", results.to_str().unwrap(), "--format", "junit"], &fixtures());
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(text(&again.stdout), junit);
+}
+
+#[test]
+fn run_with_only_passing_scenarios_exits_0_and_json_lines_are_parseable() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = sessionspec(
+        &["run", "--scenarios", "run", "--spec", "spec", "-k", "demo.pass*", "--format", "json", "--out", out_dir.path().to_str().unwrap()],
+        &fixtures(),
+    );
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["header", "result", "result", "footer"], "one result per embedded store");
+    assert!(lines[1..3].iter().all(|l| l["outcome"] == "pass"));
+    assert_eq!(lines[3]["incomplete"], false);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let unknown = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "--store", "mystery"], &fixtures());
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("unknown store `mystery`; known stores: memory, sql-sqlite"), "{}", text(&unknown.stderr));
+
+    let nothing = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "-k", "nothing.*"], &fixtures());
+    assert_eq!(nothing.status.code(), Some(2));
+    assert!(text(&nothing.stderr).contains("no scenario matches the selection"));
+
+    let usage = sessionspec(&["run", "--jobs", "many"], &fixtures());
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn an_incomplete_results_file_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let run = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "-k", "demo.pass*", "--store", "memory", "--out", out_dir.to_str().unwrap()], &fixtures());
+    assert_eq!(run.status.code(), Some(0));
+    let full = std::fs::read_to_string(out_dir.join("results.jsonl")).unwrap();
+    let cut: String = full.lines().filter(|l| !l.contains("\"type\":\"footer\"")).map(|l| format!("{l}\n")).collect();
+    let cut_path = dir.path().join("cut.jsonl");
+    std::fs::write(&cut_path, cut).unwrap();
+    let report = sessionspec(&["report", cut_path.to_str().unwrap()], &fixtures());
+    assert_eq!(report.status.code(), Some(3));
+    assert!(text(&report.stdout).contains("INCOMPLETE"), "{}", text(&report.stdout));
+}
+
+#[test]
+fn help_answers_what_a_user_asks() {
+    let top = sessionspec(&["--help"], &fixtures());
+    assert_eq!(top.status.code(), Some(0));
+    snapshot!("help", text(&top.stdout));
+    let run = sessionspec(&["run", "--help"], &fixtures());
+    snapshot!("help-run", text(&run.stdout));
+}
+
+#[test]
+fn the_published_schema_is_current() {
+    let out = sessionspec(&["schema"], &fixtures());
+    let committed = std::fs::read_to_string(fixtures().join("../../../../spec/scenario.schema.json"))
+        .expect("spec/scenario.schema.json exists: regenerate it with `just schema`");
+    assert!(
+        text(&out.stdout) == committed,
+        "spec/scenario.schema.json is stale: regenerate it with `just schema` (sessionspec schema > spec/scenario.schema.json)"
+    );
+}

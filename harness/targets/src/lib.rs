@@ -36,6 +36,12 @@ pub const STORES: &[StoreKind] = &[
         needs: "nothing: a database file per scenario in a temporary directory",
         embedded: true,
     },
+    StoreKind {
+        name: "redis",
+        summary: "reference Redis store, connect-redis key layout (sessionspec-store-redis)",
+        needs: "a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
+        embedded: false,
+    },
 ];
 
 /// The stores `sessionspec run` uses when none is named.
@@ -122,6 +128,13 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
                     }
                 };
                 let factory = sessionspec_store_sql::SqliteFactory::new(dir)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            "redis" => {
+                let url = Backends::require(&backends.redis_url, name, "--redis-url", "SESSIONSPEC_REDIS_URL")?;
+                let factory = sessionspec_store_redis::RedisFactory::connect(url)
                     .await
                     .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
                 Target::new(Arc::new(factory))

@@ -1,0 +1,2 @@
+//! sessionspec's store benchmark (being written).
+#![warn(missing_docs)]

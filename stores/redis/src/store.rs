@@ -1,0 +1,474 @@
+//! The store: one Redis string per session under `prefix + sid`, expiring by its key's TTL.
+//! Every operation is bounded by the configured timeout and retried once when the connection
+//! had dropped (the retry runs on the reconnected connection); a closed store never sends.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, RwLock};
+
+use async_trait::async_trait;
+use chrono::{TimeDelta, Utc};
+use redis::aio::ConnectionManager;
+use redis::{RedisResult, Script};
+use serde_json::{Map, Value};
+use sessionspec_contract::{
+    ErrorKind, EventKind, Listed, RawAccess, RawRecord, Result, Session, Store, StoreError, StoreEvent, Tamper,
+};
+
+use crate::{RedisConfig, Ttl, backend, prefix_pattern};
+
+/// `set` when events are wanted: writes and says whether a live key was there, atomically.
+/// ARGV[2] is the TTL in milliseconds, or empty for no TTL (`disable_ttl`).
+static SET_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local existed = redis.call('EXISTS', KEYS[1])
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return existed",
+    )
+});
+
+/// `touch` that rewrites the cookie: replaces the value only if it is still the one the touch
+/// read (ARGV[1]), so a concurrent `set` is never undone. 0: the key is gone (nothing is
+/// created); -1: another write came first; 1: written.
+static TOUCH_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+if current ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1",
+    )
+});
+
+/// How often a cookie-rewriting touch re-reads after losing to a concurrent write before it
+/// settles for moving the TTL only.
+const TOUCH_ATTEMPTS: usize = 3;
+/// Keys per `MGET` and `DEL` in bulk operations.
+const BATCH: usize = 500;
+
+/// A session store on one Redis connection (multiplexed: every operation of every task shares
+/// it and pipelines), reconnecting after the server restarts.
+pub struct RedisStore {
+    connection: RwLock<Option<ConnectionManager>>,
+    config: RedisConfig,
+    pattern: Vec<u8>,
+    closed: AtomicBool,
+}
+
+impl RedisStore {
+    /// A store using `connection`. `close` drops this store's handle only: clones of the
+    /// connection held elsewhere stay usable.
+    pub fn new(connection: ConnectionManager, config: RedisConfig) -> RedisStore {
+        let pattern = prefix_pattern(&config.prefix);
+        RedisStore { connection: RwLock::new(Some(connection)), config, pattern, closed: AtomicBool::new(false) }
+    }
+
+    /// Connects to `url` (`redis://host:port/db`) with a connection of the store's own, whose
+    /// connection attempts and responses are bounded by `config.timeout`.
+    pub async fn connect(url: &str, config: RedisConfig) -> Result<RedisStore> {
+        let connection = crate::factory::connect(url, config.timeout).await?;
+        Ok(RedisStore::new(connection, config))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// The key a sid is stored under.
+    pub fn key(&self, sid: &str) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.config.prefix.len() + sid.len());
+        key.extend_from_slice(self.config.prefix.as_bytes());
+        key.extend_from_slice(sid.as_bytes());
+        key
+    }
+
+    fn connection(&self, operation: &str) -> Result<ConnectionManager> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::closed(operation));
+        }
+        self.connection.read().expect("lock").clone().ok_or_else(|| StoreError::closed(operation))
+    }
+
+    /// Runs `command` on the connection, once more if the connection had dropped, all within
+    /// the timeout.
+    async fn run<T, F, Fut>(&self, operation: &'static str, command: F) -> Result<T>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let connection = self.connection(operation)?;
+        self.bounded(operation, async {
+            match command(connection.clone()).await {
+                Err(e) if e.is_unrecoverable_error() => {
+                    // The manager is reconnecting; the retry waits for the new connection.
+                    command(connection).await.map_err(|e| backend(operation, e))
+                }
+                other => other.map_err(|e| backend(operation, e)),
+            }
+        })
+        .await
+    }
+
+    async fn bounded<T>(&self, operation: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
+        match tokio::time::timeout(self.config.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::new(
+                ErrorKind::Timeout,
+                format!("redis {operation} did not finish within {:?}", self.config.timeout),
+            )),
+        }
+    }
+
+    fn emit(&self, kind: EventKind, sid: &str) {
+        if let Some(events) = &self.config.events {
+            events.emit(StoreEvent::new(kind, sid));
+        }
+    }
+
+    /// The key's time to live in milliseconds for `session`; `None` without TTLs. Zero or less
+    /// means the session is already over.
+    fn ttl_ms(&self, session: &Session) -> Result<Option<i64>> {
+        if self.config.disable_ttl {
+            return Ok(None);
+        }
+        let ms = match &self.config.ttl {
+            Ttl::Function(f) => millis(f(session)),
+            Ttl::Fallback(fallback) => match session.expires()? {
+                // Rounded up to the millisecond, as connect-redis rounds up to the second.
+                Some(at) => ceil_millis(at - Utc::now()),
+                None => millis(*fallback),
+            },
+        };
+        Ok(Some(ms))
+    }
+
+    /// Every key under the prefix, each once.
+    async fn scan(&self, operation: &'static str) -> Result<Vec<Vec<u8>>> {
+        let connection = self.connection(operation)?;
+        let count = self.config.scan_count.max(1);
+        self.bounded(operation, async {
+            let mut seen = HashSet::new();
+            let mut keys = Vec::new();
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&self.pattern)
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut connection.clone())
+                    .await
+                    .map_err(|e| backend(operation, e))?;
+                for key in batch {
+                    // SCAN may return a key more than once.
+                    if seen.insert(key.clone()) {
+                        keys.push(key);
+                    }
+                }
+                if next == 0 {
+                    return Ok(keys);
+                }
+                cursor = next;
+            }
+        })
+        .await
+    }
+
+    fn sid_of(&self, key: &[u8]) -> String {
+        String::from_utf8_lossy(&key[self.config.prefix.len().min(key.len())..]).into_owned()
+    }
+
+    async fn touch_rewriting(&self, sid: &str, session: &Session, ttl: i64) -> Result<bool> {
+        let key = self.key(sid);
+        let connection = self.connection("touch")?;
+        self.bounded("touch", async {
+            for _ in 0..TOUCH_ATTEMPTS {
+                let current: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut connection.clone())
+                    .await
+                    .map_err(|e| backend("touch", e))?;
+                let Some(current) = current else { return Ok(false) };
+                let mut stored = self.config.serializer.deserialize(&current)?;
+                stored.replace_cookie(session);
+                let rewritten = self.config.serializer.serialize(&stored)?;
+                let outcome: i64 = TOUCH_SCRIPT
+                    .key(&key)
+                    .arg(&current)
+                    .arg(rewritten)
+                    .arg(ttl)
+                    .invoke_async(&mut connection.clone())
+                    .await
+                    .map_err(|e| backend("touch", e))?;
+                match outcome {
+                    1 => return Ok(true),
+                    0 => return Ok(false),
+                    _ => continue,
+                }
+            }
+            // Writes keep winning the race: their data stays, only the TTL moves.
+            let moved: i64 = redis::cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ttl)
+                .query_async(&mut connection.clone())
+                .await
+                .map_err(|e| backend("touch", e))?;
+            Ok(moved == 1)
+        })
+        .await
+    }
+}
+
+/// A session must carry a `cookie` object: express-session cannot load one without it (SET-5).
+fn require_cookie(session: &Session, operation: &str) -> Result<()> {
+    match session.as_map().get("cookie") {
+        Some(Value::Object(_)) => Ok(()),
+        _ => Err(StoreError::new(
+            ErrorKind::Invalid,
+            format!("{operation}: a session needs a `cookie` object; express-session cannot load one without it"),
+        )),
+    }
+}
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn ceil_millis(d: TimeDelta) -> i64 {
+    match d.num_microseconds() {
+        Some(us) => us.div_euclid(1000) + i64::from(us.rem_euclid(1000) > 0),
+        None if d > TimeDelta::zero() => i64::MAX,
+        None => i64::MIN,
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get(&self, sid: &str) -> Result<Option<Session>> {
+        let key = self.key(sid);
+        let key = &key;
+        let bytes: Option<Vec<u8>> =
+            self.run("get", move |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await?;
+        bytes.map(|b| self.config.serializer.deserialize(&b)).transpose()
+    }
+
+    async fn set(&self, sid: &str, session: &Session) -> Result<()> {
+        self.connection("set")?;
+        require_cookie(session, "set")?;
+        let ttl = self.ttl_ms(session)?;
+        let key = self.key(sid);
+        if ttl.is_some_and(|ms| ms <= 0) {
+            // Already over: nothing to keep (connect-redis deletes too; SET-3).
+            let key = &key;
+            let removed: i64 = self
+                .run("set", move |mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
+                .await?;
+            self.emit(if removed > 0 { EventKind::Update } else { EventKind::Create }, sid);
+            self.emit(EventKind::Set, sid);
+            return Ok(());
+        }
+        let payload = self.config.serializer.serialize(session)?;
+        if self.config.events.is_none() {
+            let (key, payload) = (&key, &payload);
+            self.run("set", move |mut c| async move {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(key).arg(payload);
+                if let Some(ms) = ttl {
+                    cmd.arg("PX").arg(ms);
+                }
+                cmd.query_async::<()>(&mut c).await
+            })
+            .await?;
+            return Ok(());
+        }
+        let ttl_arg = ttl.map(|ms| ms.to_string()).unwrap_or_default();
+        let (key, payload, ttl_arg) = (&key, &payload, &ttl_arg);
+        let existed: i64 =
+            self.run("set", move |mut c| async move {
+                SET_SCRIPT.key(key).arg(payload).arg(ttl_arg).invoke_async(&mut c).await
+            })
+            .await?;
+        self.emit(if existed > 0 { EventKind::Update } else { EventKind::Create }, sid);
+        self.emit(EventKind::Set, sid);
+        Ok(())
+    }
+
+    async fn destroy(&self, sid: &str) -> Result<()> {
+        let key = self.key(sid);
+        let key = &key;
+        self.run("destroy", move |mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
+            .await?;
+        self.emit(EventKind::Destroy, sid);
+        Ok(())
+    }
+
+    async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
+        self.connection("touch")?;
+        if self.config.disable_touch || self.config.disable_ttl {
+            return Ok(());
+        }
+        require_cookie(session, "touch")?;
+        let Some(ttl) = self.ttl_ms(session)? else { return Ok(()) };
+        let wrote = if self.config.touch_rewrites_cookie && ttl > 0 {
+            self.touch_rewriting(sid, session, ttl).await?
+        } else {
+            // PEXPIRE on a missing key does nothing; a non-positive TTL deletes the key.
+            let key = self.key(sid);
+            let key = &key;
+            let moved: i64 =
+                self.run("touch", move |mut c| async move {
+                    redis::cmd("PEXPIRE").arg(key).arg(ttl).query_async(&mut c).await
+                })
+                .await?;
+            moved == 1
+        };
+        if wrote {
+            self.emit(EventKind::Touch, sid);
+        }
+        Ok(())
+    }
+
+    async fn all(&self) -> Result<Vec<Listed>> {
+        let keys = self.scan("all").await?;
+        let connection = self.connection("all")?;
+        let values = self
+            .bounded("all", async {
+                let mut values = Vec::with_capacity(keys.len());
+                for chunk in keys.chunks(BATCH) {
+                    let batch: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                        .arg(chunk)
+                        .query_async(&mut connection.clone())
+                        .await
+                        .map_err(|e| backend("all", e))?;
+                    values.extend(batch);
+                }
+                Ok(values)
+            })
+            .await?;
+        let mut listed = Vec::with_capacity(keys.len());
+        for (key, value) in keys.iter().zip(values) {
+            // Gone between the SCAN and the MGET: expired or destroyed meanwhile.
+            let Some(bytes) = value else { continue };
+            listed.push(Listed { sid: Some(self.sid_of(key)), session: self.config.serializer.deserialize(&bytes)? });
+        }
+        listed.sort_by(|a, b| a.sid.cmp(&b.sid));
+        Ok(listed)
+    }
+
+    async fn length(&self) -> Result<u64> {
+        Ok(self.scan("length").await?.len() as u64)
+    }
+
+    async fn clear(&self) -> Result<()> {
+        let keys = self.scan("clear").await?;
+        let connection = self.connection("clear")?;
+        self.bounded("clear", async {
+            for chunk in keys.chunks(BATCH) {
+                redis::cmd("DEL")
+                    .arg(chunk)
+                    .query_async::<()>(&mut connection.clone())
+                    .await
+                    .map_err(|e| backend("clear", e))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self.scan("ids").await?.iter().map(|k| self.sid_of(k)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::Release);
+        // Operations already running hold their own handle and finish on it.
+        self.connection.write().expect("lock").take();
+        Ok(())
+    }
+
+    fn raw(&self) -> Option<&dyn RawAccess> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl RawAccess for RedisStore {
+    /// The key, its value as text, and its TTL: `expires` is now plus `PTTL`, also in the
+    /// `ttl_ms` field (`-1` for a key without TTL).
+    async fn record(&self, sid: &str) -> Result<Option<RawRecord>> {
+        let key = self.key(sid);
+        let k = &key;
+        let (value, pttl): (Option<Vec<u8>>, i64) = self
+            .run("raw", move |mut c| {
+                let key = k;
+                async move { redis::pipe().atomic().cmd("GET").arg(key).cmd("PTTL").arg(key).query_async(&mut c).await }
+            })
+            .await?;
+        let Some(value) = value else { return Ok(None) };
+        let now = Utc::now();
+        let expires = (pttl >= 0).then(|| now + TimeDelta::milliseconds(pttl));
+        let mut fields = Map::new();
+        fields.insert("ttl_ms".into(), Value::from(pttl));
+        Ok(Some(RawRecord {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            payload: Value::String(String::from_utf8_lossy(&value).into_owned()),
+            expires,
+            fields,
+        }))
+    }
+
+    async fn count(&self) -> Result<u64> {
+        Ok(self.scan("raw-count").await?.len() as u64)
+    }
+
+    async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
+        let key = self.key(sid);
+        let key = &key;
+        let length: i64 = self
+            .run("tamper", move |mut c| async move { redis::cmd("STRLEN").arg(key).query_async(&mut c).await })
+            .await?;
+        if length == 0 {
+            return Err(StoreError::new(ErrorKind::NotFound, format!("no key for `{sid}`")));
+        }
+        let (offset, text): (i64, &str) = match tamper {
+            // One ASCII byte for another in the middle: the JSON breaks or changes.
+            Tamper::FlipByte => (length / 2, "\u{1}"),
+            _ => (-1, "\u{1}not json, not ciphertext"),
+        };
+        self.run("tamper", move |mut c| {
+            async move {
+                if offset >= 0 {
+                    // SETRANGE keeps the key's TTL.
+                    redis::cmd("SETRANGE").arg(key).arg(offset).arg(text).query_async::<()>(&mut c).await
+                } else {
+                    redis::cmd("SET").arg(key).arg(text).arg("KEEPTTL").query_async::<()>(&mut c).await
+                }
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_rounds_up_to_the_millisecond() {
+        assert_eq!(ceil_millis(TimeDelta::microseconds(1)), 1);
+        assert_eq!(ceil_millis(TimeDelta::microseconds(1000)), 1);
+        assert_eq!(ceil_millis(TimeDelta::microseconds(1001)), 2);
+        assert_eq!(ceil_millis(TimeDelta::zero()), 0);
+        assert_eq!(ceil_millis(TimeDelta::microseconds(-1)), 0);
+        assert_eq!(ceil_millis(TimeDelta::milliseconds(-5)), -5);
+    }
+}

@@ -4,6 +4,8 @@
 //! backend is missing is an error naming what is missing: never a silent skip.
 #![warn(missing_docs)]
 
+mod adapter;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -40,6 +42,48 @@ pub const STORES: &[StoreKind] = &[
         name: "redis",
         summary: "reference Redis store, connect-redis key layout (sessionspec-store-redis)",
         needs: "a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:memory",
+        summary: "express-session's MemoryStore through the express adapter (stores/express-adapter)",
+        needs: "Node.js 20 and `npm ci` in stores/express-adapter",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:redis",
+        summary: "connect-redis 9 (node-redis 5) through the express adapter",
+        needs: "Node.js, `npm ci` in stores/express-adapter, a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:pg",
+        summary: "connect-pg-simple 10 through the express adapter",
+        needs: "Node.js, `npm ci` in stores/express-adapter, a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:knex-sqlite",
+        summary: "connect-session-knex 5 on SQLite (better-sqlite3) through the express adapter",
+        needs: "Node.js and `npm ci` in stores/express-adapter (a database file per scenario)",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:knex-postgres",
+        summary: "connect-session-knex 5 on PostgreSQL through the express adapter",
+        needs: "Node.js, `npm ci` in stores/express-adapter, a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:knex-mysql",
+        summary: "connect-session-knex 5 on MySQL/MariaDB (mysql2) through the express adapter",
+        needs: "Node.js, `npm ci` in stores/express-adapter, a MySQL or MariaDB server: --mysql-url or SESSIONSPEC_MYSQL_URL",
+        embedded: false,
+    },
+    StoreKind {
+        name: "node:mongo",
+        summary: "connect-mongo 6 (mongodb driver 7) through the express adapter",
+        needs: "Node.js, `npm ci` in stores/express-adapter, a MongoDB-compatible server: --mongo-url or SESSIONSPEC_MONGO_URL",
         embedded: false,
     },
 ];
@@ -138,6 +182,9 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
                     .await
                     .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
                 Target::new(Arc::new(factory))
+            }
+            adapter_target if adapter::handles(adapter_target) => {
+                adapter::resolve(adapter_target, backends, &mut temp).await?
             }
             other => {
                 return Err(TargetError::UnknownStore {

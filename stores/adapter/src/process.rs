@@ -1,0 +1,391 @@
+//! One adapter process: spawned, greeted, spoken to one request line at a time, watched. A
+//! request that outlives its bound is followed by a ping: a live adapter means the store never
+//! answered (a `timeout` error), a silent one is stopped. A dead process fails every request
+//! with its exit status and the tail of its stderr. It never restarts itself: the factory does.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use sessionspec_contract::{ErrorKind, EventSink, StoreError, StoreEvent};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{Notify, oneshot};
+
+use crate::AdapterConfig;
+use crate::protocol::{self, Handshake, Incoming, PROTOCOL_VERSION};
+
+/// How many stderr lines an error carries.
+const STDERR_LINES: usize = 30;
+/// How long a ping may take before the adapter counts as hung.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+type Reply = Result<Value, StoreError>;
+
+/// The last lines an adapter wrote on stderr, attached to the errors of a crashed or hung one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct StderrTail(pub String);
+
+impl fmt::Display for StderrTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("the adapter wrote nothing on stderr")
+        } else {
+            write!(f, "the adapter's stderr ended with:\n{}", self.0)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    sinks: Mutex<HashMap<String, EventSink>>,
+    stderr: Mutex<VecDeque<String>>,
+    /// Why the process is gone, once it is.
+    dead: Mutex<Option<String>>,
+    /// Protocol breaches that could not be pinned on one request.
+    breaches: Mutex<Vec<String>>,
+    stderr_done: Notify,
+}
+
+impl Shared {
+    fn stderr_tail(&self) -> StderrTail {
+        let lines = self.stderr.lock().expect("lock");
+        StderrTail(lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"))
+    }
+
+    fn dead_error(&self, reason: &str) -> StoreError {
+        StoreError::new(ErrorKind::Backend, reason.to_owned()).with_source(self.stderr_tail())
+    }
+
+    /// Marks the process dead and fails every waiting request.
+    fn bury(&self, reason: String) {
+        let mut dead = self.dead.lock().expect("lock");
+        if dead.is_none() {
+            *dead = Some(reason.clone());
+        }
+        drop(dead);
+        let waiting: Vec<_> = self.pending.lock().expect("lock").drain().collect();
+        for (_, tx) in waiting {
+            let _ = tx.send(Err(self.dead_error(&reason)));
+        }
+    }
+}
+
+/// A running adapter process.
+pub struct Process {
+    pid: Option<u32>,
+    label: String,
+    stdin: tokio::sync::Mutex<Option<ChildStdin>>,
+    shared: Arc<Shared>,
+    next_seq: AtomicU64,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    exited: Arc<Notify>,
+    /// The time last sent with `clock`.
+    pub(crate) clock_sent: tokio::sync::Mutex<Option<DateTime<Utc>>>,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process").field("pid", &self.pid).field("label", &self.label).finish()
+    }
+}
+
+impl Process {
+    /// Starts the adapter and exchanges `hello`.
+    pub async fn start(config: &AdapterConfig) -> Result<(Arc<Process>, Handshake), StoreError> {
+        let mut command = Command::new(&config.program);
+        command
+            .args(&config.args)
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = &config.current_dir {
+            command.current_dir(dir);
+        }
+        let label = config.command_line();
+        let mut child = command.spawn().map_err(|e| {
+            StoreError::new(ErrorKind::Backend, format!("cannot start the adapter `{label}`")).with_source(e)
+        })?;
+        let process = Process::watch(&mut child, label, config.request_timeout);
+        let (kill_tx, kill_rx) = oneshot::channel();
+        *process.kill.lock().expect("lock") = Some(kill_tx);
+        tokio::spawn(wait(child, kill_rx, process.shared.clone(), process.exited.clone()));
+
+        let hello =
+            process.request_raw("hello", json_map(json!({"protocols": [PROTOCOL_VERSION]})), config.start_timeout);
+        let value = match hello.await {
+            Ok(v) => v,
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                process.stop();
+                return Err(StoreError::new(
+                    ErrorKind::Backend,
+                    format!(
+                        "the adapter `{}` did not answer hello within {:?}: is it reading requests from stdin and writing one JSON line per response to stdout?",
+                        process.label, config.start_timeout
+                    ),
+                )
+                .with_source(process.shared.stderr_tail()));
+            }
+            Err(e) => {
+                process.stop();
+                return Err(StoreError::new(ErrorKind::Backend, format!("hello failed: {}", e.chain())));
+            }
+        };
+        let handshake = Handshake::decode(&value).map_err(|m| {
+            process.stop();
+            StoreError::from(m)
+        })?;
+        if handshake.protocol != PROTOCOL_VERSION {
+            process.stop();
+            return Err(StoreError::new(
+                ErrorKind::Unsupported,
+                format!("the adapter speaks protocol {}, this harness speaks {PROTOCOL_VERSION}", handshake.protocol),
+            ));
+        }
+        Ok((process, handshake))
+    }
+
+    fn watch(child: &mut Child, label: String, request_timeout: Duration) -> Arc<Process> {
+        let shared = Arc::new(Shared::default());
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let process = Arc::new(Process {
+            pid: child.id(),
+            label,
+            stdin: tokio::sync::Mutex::new(child.stdin.take()),
+            shared: shared.clone(),
+            next_seq: AtomicU64::new(1),
+            kill: Mutex::new(None),
+            exited: Arc::new(Notify::new()),
+            clock_sent: tokio::sync::Mutex::new(None),
+            request_timeout,
+        });
+        let reader_shared = shared.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                dispatch(&reader_shared, &line);
+            }
+        });
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut tail = shared.stderr.lock().expect("lock");
+                if tail.len() == STDERR_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.chars().take(400).collect());
+            }
+            shared.stderr_done.notify_waiters();
+            shared.stderr_done.notify_one();
+        });
+        process
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Whether the process has exited or was stopped.
+    pub fn is_dead(&self) -> bool {
+        self.shared.dead.lock().expect("lock").is_some()
+    }
+
+    /// Routes the events of `instance` to `sink`.
+    pub fn register(&self, instance: &str, sink: EventSink) {
+        self.shared.sinks.lock().expect("lock").insert(instance.to_owned(), sink);
+    }
+
+    /// Protocol breaches seen so far that no request could carry.
+    pub fn breaches(&self) -> Vec<String> {
+        self.shared.breaches.lock().expect("lock").clone()
+    }
+
+    /// Kills the process (the waiter reaps it).
+    pub fn stop(&self) {
+        if let Some(tx) = self.kill.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Asks the adapter to shut down and waits for it to exit, killing it after `bound`.
+    pub async fn shutdown(&self, bound: Duration) -> bool {
+        let exited = self.exited.notified();
+        let _ = self.request_raw("shutdown", Map::new(), bound).await;
+        let clean = tokio::time::timeout(bound, exited).await.is_ok() || self.is_dead();
+        if !clean {
+            self.stop();
+        }
+        clean
+    }
+
+    /// Sends one request and waits for its response within the request timeout; see the module
+    /// docs for what a timeout means.
+    pub async fn request(&self, op: &str, fields: Map<String, Value>) -> Reply {
+        match self.request_raw(op, fields, self.request_timeout).await {
+            Err(e) if e.kind() == ErrorKind::Timeout && !self.is_dead() => {
+                let bound = self.request_timeout;
+                if self.request_raw("ping", Map::new(), PING_TIMEOUT).await.is_ok() {
+                    Err(StoreError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "`{op}` got no answer within {bound:?}; the adapter still answers pings, so the store never completed the call"
+                        ),
+                    ))
+                } else {
+                    let reason = format!(
+                        "the adapter `{}` answered neither `{op}` within {bound:?} nor a ping within {PING_TIMEOUT:?}: it was stopped, and a fresh one serves the next scenario",
+                        self.label
+                    );
+                    self.stop();
+                    self.shared.bury(reason.clone());
+                    Err(self.shared.dead_error(&reason))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// One request with its own bound and no ping.
+    pub async fn request_raw(&self, op: &str, fields: Map<String, Value>, bound: Duration) -> Reply {
+        if let Some(reason) = self.shared.dead.lock().expect("lock").clone() {
+            return Err(self.shared.dead_error(&reason));
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending.lock().expect("lock").insert(seq, tx);
+        let _guard = Forget { shared: &self.shared, seq };
+        let line = protocol::request(seq, op, fields);
+        {
+            let mut stdin = self.stdin.lock().await;
+            let written = match stdin.as_mut() {
+                Some(pipe) => pipe.write_all(line.as_bytes()).await.and(pipe.flush().await),
+                None => Err(std::io::Error::other("stdin is closed")),
+            };
+            if let Err(e) = written {
+                *stdin = None;
+                drop(stdin);
+                // The process is going away; its waiter reports why. Give it a moment.
+                if tokio::time::timeout(Duration::from_secs(2), self.exited.notified()).await.is_err() {
+                    self.stop();
+                }
+                let reason = self.shared.dead.lock().expect("lock").clone();
+                return Err(self
+                    .shared
+                    .dead_error(&reason.unwrap_or_else(|| format!("cannot write `{op}` to the adapter: {e}"))));
+            }
+        }
+        match tokio::time::timeout(bound, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => {
+                let reason = self.shared.dead.lock().expect("lock").clone();
+                Err(self.shared.dead_error(&reason.unwrap_or_else(|| "the adapter went away".into())))
+            }
+            Err(_) => Err(StoreError::new(ErrorKind::Timeout, format!("`{op}` got no answer within {bound:?}"))),
+        }
+    }
+}
+
+/// Removes a request from the waiting list when its caller stops waiting.
+struct Forget<'a> {
+    shared: &'a Shared,
+    seq: u64,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.shared.pending.lock().expect("lock").remove(&self.seq);
+    }
+}
+
+fn dispatch(shared: &Shared, line: &str) {
+    match Incoming::decode(line) {
+        Ok(Incoming::Response { seq, result }) => {
+            if let Some(tx) = shared.pending.lock().expect("lock").remove(&seq) {
+                let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, message)));
+            }
+            // A response nobody waits for answers a request whose caller gave up: dropped.
+        }
+        Ok(Incoming::Event { instance, kind, sid }) => {
+            let sink = shared.sinks.lock().expect("lock").get(&instance).cloned();
+            match sink {
+                Some(sink) => sink.emit(StoreEvent { kind, sid }),
+                None => shared
+                    .breaches
+                    .lock()
+                    .expect("lock")
+                    .push(format!("event `{kind}` names instance `{instance}`, which is not open")),
+            }
+        }
+        Ok(Incoming::Complaint { message }) => {
+            shared.breaches.lock().expect("lock").push(format!("the adapter could not read a request: {message}"));
+        }
+        Err(bad) => {
+            let text = bad.malformed.to_string();
+            match bad.seq.and_then(|seq| shared.pending.lock().expect("lock").remove(&seq)) {
+                Some(tx) => {
+                    let _ = tx.send(Err(StoreError::from(bad.malformed)));
+                }
+                None => {
+                    // Nothing to pin it on: the stream cannot be trusted any more.
+                    shared.breaches.lock().expect("lock").push(text.clone());
+                    shared.bury(format!("the adapter broke the protocol: {text}"));
+                }
+            }
+        }
+    }
+}
+
+async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>, exited: Arc<Notify>) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    // Let the last stderr lines arrive before the errors that carry them are built.
+    let _ = tokio::time::timeout(Duration::from_millis(500), shared.stderr_done.notified()).await;
+    let reason = match status {
+        Ok(s) => match (s.code(), signal_of(&s)) {
+            (Some(code), _) => format!("the adapter process exited with status {code}"),
+            (None, Some(signal)) => format!("the adapter process was killed by signal {signal}"),
+            (None, None) => "the adapter process ended".to_owned(),
+        },
+        Err(e) => format!("the adapter process could not be waited for: {e}"),
+    };
+    shared.bury(reason);
+    exited.notify_waiters();
+    exited.notify_one();
+}
+
+#[cfg(unix)]
+fn signal_of(status: &std::process::ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(status)
+}
+
+#[cfg(not(unix))]
+fn signal_of(_: &std::process::ExitStatus) -> Option<i32> {
+    None
+}
+
+/// A JSON object's members.
+pub(crate) fn json_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+'use strict';
+// sessionspec-express-adapter: speaks the sessionspec adapter protocol on stdin/stdout for one
+// express-session store, a preset or a store author's factory file.
+
+const path = require('node:path');
+const { serve } = require('../lib/adapter');
+const { PRESETS } = require('../lib/presets');
+
+const USAGE = `usage: sessionspec-express-adapter (--preset NAME | --store FILE)
+
+  --preset NAME   one of: ${Object.keys(PRESETS).join(', ')}
+  --store FILE    a module exporting a store factory (see README.md, "Plugging in your store")
+
+Speaks the sessionspec adapter protocol (spec/adapter-protocol.md) on stdin and stdout;
+diagnostics go to stderr. Backends come from SESSIONSPEC_REDIS_URL, SESSIONSPEC_POSTGRES_URL,
+SESSIONSPEC_MYSQL_URL and SESSIONSPEC_MONGO_URL; SQLite files go to SESSIONSPEC_WORK_DIR.`;
+
+function main(argv) {
+  let factory;
+  if (argv[0] === '--preset' && argv.length === 2) {
+    const load = PRESETS[argv[1]];
+    if (!load) {
+      process.stderr.write(`unknown preset \`${argv[1]}\`\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    factory = load();
+  } else if (argv[0] === '--store' && argv.length === 2) {
+    const loaded = require(path.resolve(argv[1]));
+    factory = loaded && loaded.default ? loaded.default : loaded;
+  } else {
+    process.stderr.write(`${USAGE}\n`);
+    process.exit(2);
+  }
+  for (const field of ['name', 'version', 'open', 'drop']) {
+    if (!factory || factory[field] === undefined) {
+      process.stderr.write(`the store factory has no \`${field}\` (see README.md, "Plugging in your store")\n`);
+      process.exit(2);
+    }
+  }
+  serve(factory);
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,314 @@
+'use strict';
+// The protocol loop: reads requests from stdin (one JSON object per line), runs them against the
+// store factory, writes responses and events to stdout. stdout carries protocol messages only:
+// console output is sent to stderr, so a store that logs cannot corrupt the stream.
+// It never answers a request twice, and never for a store that did not answer.
+
+const readline = require('node:readline');
+const clock = require('./clock');
+const { toExpressSession, toJson, allEntries, errorKind, errorMessage, callStore, typed } = require('./express');
+
+const PROTOCOL = 1;
+const EVENTS = ['create', 'update', 'set', 'touch', 'destroy', 'get', 'all'];
+const TAMPERS = new Set(['flip-byte', 'garbage']);
+
+const writeOut = process.stdout.write.bind(process.stdout);
+for (const name of ['log', 'info', 'debug', 'trace', 'dir', 'table']) {
+  console[name] = console.error.bind(console);
+}
+
+function send(message) {
+  writeOut(`${JSON.stringify(message)}\n`);
+}
+
+function log(text) {
+  process.stderr.write(`sessionspec-express-adapter: ${text}\n`);
+}
+
+/**
+ * Runs the protocol for `factory` (see README.md, "Plugging in your store") until stdin closes or
+ * a `shutdown` request arrives.
+ */
+function serve(factory) {
+  const instances = new Map(); // instance id -> { handle, namespace, options }
+  const problems = []; // unhandled rejections since the last `drop`, reported by it
+  let stopping = false;
+
+  process.on('unhandledRejection', (reason) => {
+    const text = errorMessage(reason);
+    log(`unhandled rejection: ${text}`);
+    problems.push(text);
+  });
+
+  const capabilities = new Set(factory.capabilities || []);
+  if (capabilities.has('virtual-clock')) {
+    clock.install();
+  }
+
+  function need(req, field, type) {
+    const value = req[field];
+    const ok = type === 'object' ? value !== null && typeof value === 'object' && !Array.isArray(value) : typeof value === type;
+    if (!ok) {
+      throw typed('invalid', `request \`${req.op}\` (seq ${req.seq}): field \`${field}\` must be ${type === 'object' ? 'an object' : `a ${type}`}`);
+    }
+    return value;
+  }
+
+  function instanceOf(req) {
+    const id = need(req, 'instance', 'string');
+    const entry = instances.get(id);
+    if (!entry) {
+      throw typed('invalid', `request \`${req.op}\` (seq ${req.seq}): no instance \`${id}\` is open`);
+    }
+    return entry;
+  }
+
+  function raw(req) {
+    const entry = instanceOf(req);
+    if (!capabilities.has('raw-inspection') || !factory.raw) {
+      throw typed('unsupported', `${factory.name} does not declare raw-inspection`);
+    }
+    return { entry, raw: factory.raw };
+  }
+
+  const handlers = {
+    async hello(req) {
+      const versions = Array.isArray(req.protocols) ? req.protocols : [req.protocol];
+      if (!versions.includes(PROTOCOL)) {
+        throw typed('unsupported', `this adapter speaks protocol ${PROTOCOL}; the harness offered ${JSON.stringify(versions)}`);
+      }
+      const backend = factory.backend ? await factory.backend() : { name: 'unknown' };
+      return {
+        protocol: PROTOCOL,
+        implementation: {
+          name: factory.name,
+          version: factory.version,
+          language: factory.language || 'javascript',
+          ...(factory.homepage ? { homepage: factory.homepage } : {}),
+        },
+        backend,
+        capabilities: [...capabilities],
+      };
+    },
+    async ping() {
+      return null;
+    },
+    async clock(req) {
+      if (!capabilities.has('virtual-clock')) {
+        throw typed('unsupported', `${factory.name} does not declare virtual-clock`);
+      }
+      clock.set(req.time === null ? null : need(req, 'time', 'string'));
+      return null;
+    },
+    async open(req) {
+      const id = need(req, 'instance', 'string');
+      const namespace = need(req, 'namespace', 'string');
+      const options = req.options === undefined ? {} : need(req, 'options', 'object');
+      if (instances.has(id)) {
+        throw typed('invalid', `request \`open\` (seq ${req.seq}): instance \`${id}\` is already open`);
+      }
+      const emit = (kind, sid) => {
+        send({ event: kind, instance: id, ...(typeof sid === 'string' ? { sid } : {}) });
+      };
+      const handle = await factory.open({ namespace, options, emit, log });
+      if (!handle || typeof handle.store !== 'object') {
+        throw typed('backend', `${factory.name}: open must resolve to { store, close? }`);
+      }
+      if (capabilities.has('events') && typeof handle.store.on === 'function' && !handle.eventsWired) {
+        for (const kind of EVENTS) {
+          handle.store.on(kind, (sid) => emit(kind, sid));
+        }
+      }
+      instances.set(id, { handle, namespace, options });
+      return null;
+    },
+    async get(req) {
+      const { handle } = instanceOf(req);
+      const sid = need(req, 'sid', 'string');
+      return toJson(await callStore(handle.store, 'get', [sid], log));
+    },
+    async set(req) {
+      const { handle } = instanceOf(req);
+      const sid = need(req, 'sid', 'string');
+      await callStore(handle.store, 'set', [sid, toExpressSession(sid, req.session)], log);
+      return null;
+    },
+    async touch(req) {
+      const { handle } = instanceOf(req);
+      const sid = need(req, 'sid', 'string');
+      await callStore(handle.store, 'touch', [sid, toExpressSession(sid, req.session)], log);
+      return null;
+    },
+    async destroy(req) {
+      const { handle } = instanceOf(req);
+      await callStore(handle.store, 'destroy', [need(req, 'sid', 'string')], log);
+      return null;
+    },
+    async all(req) {
+      const { handle } = instanceOf(req);
+      return allEntries(await callStore(handle.store, 'all', [], log), handle.allIdMember);
+    },
+    async length(req) {
+      const { handle } = instanceOf(req);
+      const n = await callStore(handle.store, 'length', [], log);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+        throw typed('backend', `length returned ${JSON.stringify(n)}, not a count`);
+      }
+      return n;
+    },
+    async clear(req) {
+      const { handle } = instanceOf(req);
+      await callStore(handle.store, 'clear', [], log);
+      return null;
+    },
+    async ids(req) {
+      const { handle } = instanceOf(req);
+      const ids = await callStore(handle.store, 'ids', [], log);
+      return Array.isArray(ids) ? ids : [];
+    },
+    async close(req) {
+      const id = need(req, 'instance', 'string');
+      const entry = instances.get(id);
+      if (!entry) {
+        return null; // closing twice is fine
+      }
+      const { handle } = entry;
+      // The store's own close first (connect-mongo, connect-pg-simple), then what the preset
+      // opened for it (clients, pools). The instance stays known until `drop`, so operations
+      // after close reach the closed store and show what it does.
+      if (!entry.closed) {
+        entry.closed = true;
+        if (typeof handle.store.close === 'function') {
+          await handle.store.close();
+        }
+      }
+      if (handle.close) {
+        await handle.close();
+        handle.close = null;
+      }
+      return null;
+    },
+    async raw(req) {
+      const { entry, raw: r } = raw(req);
+      return r.record(entry.namespace, entry.options, need(req, 'sid', 'string'));
+    },
+    async 'raw-count'(req) {
+      const { entry, raw: r } = raw(req);
+      return r.count(entry.namespace, entry.options);
+    },
+    async indexes(req) {
+      const { entry, raw: r } = raw(req);
+      if (!capabilities.has('indexes') || !r.indexes) {
+        throw typed('unsupported', `${factory.name} does not declare indexes`);
+      }
+      return r.indexes(entry.namespace, entry.options);
+    },
+    async tamper(req) {
+      const { entry, raw: r } = raw(req);
+      const how = need(req, 'how', 'string');
+      if (!TAMPERS.has(how)) {
+        throw typed('invalid', `request \`tamper\` (seq ${req.seq}): field \`how\` must be flip-byte or garbage`);
+      }
+      await r.tamper(entry.namespace, entry.options, need(req, 'sid', 'string'), how);
+      return null;
+    },
+    async drop(req) {
+      const namespace = need(req, 'namespace', 'string');
+      for (const [id, entry] of instances) {
+        if (entry.namespace === namespace) {
+          instances.delete(id);
+          try {
+            if (!entry.closed && typeof entry.handle.store.close === 'function') {
+              await entry.handle.store.close();
+            }
+            if (entry.handle.close) {
+              await entry.handle.close();
+            }
+          } catch (err) {
+            log(`drop ${namespace}: closing instance ${id} failed: ${errorMessage(err)}`);
+          }
+        }
+      }
+      clock.set(null);
+      await factory.drop(namespace);
+      const seen = problems.splice(0);
+      if (seen.length > 0) {
+        throw typed('backend', `unhandled promise rejection${seen.length > 1 ? 's' : ''} while the namespace was in use: ${seen.join('; ')}`);
+      }
+      return null;
+    },
+    async shutdown() {
+      stopping = true;
+      return null;
+    },
+  };
+
+  async function handle(line) {
+    let req;
+    try {
+      req = JSON.parse(line);
+    } catch (err) {
+      send({ seq: null, error: { kind: 'invalid', message: `a request is not JSON: ${err.message}` } });
+      return;
+    }
+    if (req === null || typeof req !== 'object' || !Number.isInteger(req.seq)) {
+      send({ seq: null, error: { kind: 'invalid', message: 'a request has no integer `seq`' } });
+      return;
+    }
+    const handler = Object.prototype.hasOwnProperty.call(handlers, req.op) ? handlers[req.op] : null;
+    try {
+      if (!handler) {
+        throw typed('unsupported', `unknown request \`${req.op}\``);
+      }
+      const ok = await handler(req);
+      send({ seq: req.seq, ok: ok === undefined ? null : ok });
+    } catch (err) {
+      send({ seq: req.seq, error: { kind: errorKind(err), message: errorMessage(err) } });
+    }
+    if (stopping) {
+      shutdown();
+    }
+  }
+
+  let shuttingDown = null;
+  function shutdown() {
+    shuttingDown = shuttingDown || stop();
+    return shuttingDown;
+  }
+
+  async function stop() {
+    // Requests still running get their responses first.
+    await Promise.allSettled([...inFlight]);
+    for (const [, entry] of instances) {
+      try {
+        if (!entry.closed && typeof entry.handle.store.close === 'function') {
+          await entry.handle.store.close();
+        }
+        if (entry.handle.close) {
+          await entry.handle.close();
+        }
+      } catch (err) {
+        log(`shutdown: ${errorMessage(err)}`);
+      }
+    }
+    if (factory.shutdown) {
+      await factory.shutdown();
+    }
+    process.exit(0);
+  }
+
+  const inFlight = new Set();
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    if (line.trim() !== '') {
+      const running = handle(line);
+      inFlight.add(running);
+      running.finally(() => inFlight.delete(running));
+    }
+  });
+  lines.on('close', () => {
+    shutdown();
+  });
+}
+
+module.exports = { serve, PROTOCOL };

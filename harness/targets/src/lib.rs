@@ -39,6 +39,24 @@ pub const STORES: &[StoreKind] = &[
         embedded: true,
     },
     StoreKind {
+        name: "postgres",
+        summary: "reference PostgreSQL store, connect-pg-simple table layout (sessionspec-store-postgres)",
+        needs: "a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL (a schema per scenario)",
+        embedded: false,
+    },
+    StoreKind {
+        name: "sql-postgres",
+        summary: "reference SQL store on PostgreSQL, connect-session-knex layout (sessionspec-store-sql)",
+        needs: "a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL (a schema per scenario)",
+        embedded: false,
+    },
+    StoreKind {
+        name: "sql-mysql",
+        summary: "reference SQL store on MySQL/MariaDB, connect-session-knex layout (sessionspec-store-sql)",
+        needs: "a MySQL or MariaDB server: --mysql-url or SESSIONSPEC_MYSQL_URL (a database per scenario)",
+        embedded: false,
+    },
+    StoreKind {
         name: "redis",
         summary: "reference Redis store, connect-redis key layout (sessionspec-store-redis)",
         needs: "a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
@@ -172,6 +190,29 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
                     }
                 };
                 let factory = sessionspec_store_sql::SqliteFactory::new(dir)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            "postgres" => {
+                let url =
+                    Backends::require(&backends.postgres_url, name, "--postgres-url", "SESSIONSPEC_POSTGRES_URL")?;
+                let factory = sessionspec_store_postgres::PgFactory::connect(url)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            "sql-postgres" => {
+                let url =
+                    Backends::require(&backends.postgres_url, name, "--postgres-url", "SESSIONSPEC_POSTGRES_URL")?;
+                let factory = sessionspec_store_sql::PostgresFactory::connect(url)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            "sql-mysql" => {
+                let url = Backends::require(&backends.mysql_url, name, "--mysql-url", "SESSIONSPEC_MYSQL_URL")?;
+                let factory = sessionspec_store_sql::MySqlFactory::connect(url)
                     .await
                     .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
                 Target::new(Arc::new(factory))

@@ -1,0 +1,702 @@
+//! sessionspec's reference PostgreSQL session store, with connect-pg-simple 10's table layout so
+//! a Rust service and an Express app can share one session table.
+//!
+//! Every query is parameterised and every identifier quoted: no session id or option can change
+//! what a query does. Expiry is decided by the store's clock, passed as a parameter, never by the
+//! database's `now()`; a store never closes a pool it was handed.
+#![warn(missing_docs)]
+
+mod factory;
+
+use std::collections::hash_map::RandomState;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde_json::{Map, Value};
+use sessionspec_contract::{
+    ErrorKind, EventKind, EventSink, Listed, RawAccess, RawRecord, Result, Session, SharedClock, Store, StoreError,
+    StoreEvent, Tamper, format_timestamp,
+};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, SqlStr};
+
+pub use factory::{PgFactory, description};
+
+/// connect-pg-simple's default table name.
+pub const DEFAULT_TABLE: &str = "session";
+/// The fallback time-to-live for a cookie without `expires` (connect-pg-simple's one day).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
+/// How often expired rows are pruned (connect-pg-simple's `pruneSessionInterval`, 15 minutes).
+pub const DEFAULT_PRUNE_INTERVAL: Duration = Duration::from_secs(900);
+/// The bound on one operation, retries on a fresh connection included.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `application_name` the store's own pools announce, unless the URL sets one.
+pub const APPLICATION_NAME: &str = "sessionspec-store-postgres";
+
+/// A checked PostgreSQL identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident(String);
+
+impl Ident {
+    /// Accepts 1-63 bytes (PostgreSQL silently truncates longer names) without NUL. Quotes,
+    /// dots and spaces are kept literally inside the quotes.
+    pub fn new(name: &str) -> Result<Ident> {
+        if name.is_empty() || name.len() > 63 || name.contains('\0') {
+            return Err(StoreError::new(
+                ErrorKind::Invalid,
+                format!("`{}` is not a usable PostgreSQL identifier: 1-63 bytes, no NUL", name.escape_debug()),
+            ));
+        }
+        Ok(Ident(name.to_owned()))
+    }
+
+    /// The name as given.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// The name in double quotes, inner double quotes doubled.
+    pub fn quoted(&self) -> String {
+        format!("\"{}\"", self.0.replace('"', "\"\""))
+    }
+}
+
+/// When expired rows are deleted (connect-pg-simple's `pruneSessionInterval` and
+/// `pruneSessionRandomizedInterval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prune {
+    /// The delay between two prunes.
+    pub interval: Duration,
+    /// Whether each delay is drawn from `[0.5, 1.5] × interval`, so that many processes sharing a
+    /// table do not prune at the same instant (connect-pg-simple's default). Without it every
+    /// delay is exactly `interval`.
+    pub randomized: bool,
+}
+
+impl Default for Prune {
+    fn default() -> Self {
+        Prune { interval: DEFAULT_PRUNE_INTERVAL, randomized: true }
+    }
+}
+
+/// How a [`PgStore`] is set up. The defaults are connect-pg-simple's.
+#[derive(Debug, Clone)]
+pub struct PgStoreConfig {
+    /// The schema holding the table (`schemaName`); `None` leaves it to the `search_path`.
+    pub schema_name: Option<String>,
+    /// The table (`tableName`, default `session`).
+    pub table_name: String,
+    /// Create the table and its index when missing (`createTableIfMissing`, default off).
+    pub create_table_if_missing: bool,
+    /// The fallback time-to-live for a session whose cookie has no `expires` (`ttl`, one day).
+    pub ttl: Duration,
+    /// `touch` succeeds without writing (`disableTouch`).
+    pub disable_touch: bool,
+    /// The periodic prune; `None` disables it (`pruneSessionInterval: false`).
+    pub prune: Option<Prune>,
+    /// The bound on each operation.
+    pub operation_timeout: Duration,
+    /// Where `create`, `update`, `set`, `touch` and `destroy` events go.
+    pub events: EventSink,
+}
+
+impl Default for PgStoreConfig {
+    fn default() -> Self {
+        PgStoreConfig {
+            schema_name: None,
+            table_name: DEFAULT_TABLE.to_owned(),
+            create_table_if_missing: false,
+            ttl: DEFAULT_TTL,
+            disable_touch: false,
+            prune: Some(Prune::default()),
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            events: EventSink::discard(),
+        }
+    }
+}
+
+/// The pool settings the store uses for pools it creates, and recommends for pools handed to it:
+/// sized for concurrent use, a bounded wait for a connection, and no health check before each
+/// use (that check cost sqlx 20-28% of its throughput here; a dead connection is replaced by the
+/// store's retry instead).
+pub fn pool_options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+}
+
+/// Connection options from a URL, announcing [`APPLICATION_NAME`] unless the URL names itself.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable PostgreSQL URL").with_source(e))?;
+    Ok(if options.get_application_name().is_none() { options.application_name(APPLICATION_NAME) } else { options })
+}
+
+/// Every statement the store runs, built once from the quoted identifiers.
+///
+/// Times are bound as `timestamp` values holding UTC wall-clock time (a [`NaiveDateTime`]), and
+/// the `expire` column is `timestamp without time zone`. Comparing `timestamp` with `timestamp`
+/// involves no time zone, so neither the connection's `TimeZone` (which a pool handed to the
+/// store may set to anything) nor daylight saving can shift an expiry. connect-pg-simple writes
+/// `to_timestamp(...)`, a `timestamptz` that PostgreSQL converts to the connection's `TimeZone`
+/// on the way into the column: the two agree when the Express app's connections run in UTC.
+struct Statements {
+    table: String,
+    get: SqlStr,
+    set: SqlStr,
+    destroy: SqlStr,
+    touch_cookie: SqlStr,
+    touch_expiry: SqlStr,
+    all: SqlStr,
+    length: SqlStr,
+    clear: SqlStr,
+    ids: SqlStr,
+    prune: SqlStr,
+    raw_record: SqlStr,
+    raw_count: SqlStr,
+    tamper: SqlStr,
+}
+
+impl Statements {
+    fn new(table: &str) -> Statements {
+        let t = table;
+        Statements {
+            table: t.to_owned(),
+            get: sql(format!("SELECT sess::text FROM {t} WHERE sid = $1 AND expire > $2")),
+            // `xmax = 0` holds only for a row this statement inserted: it tells `create` from `update`.
+            set: sql(format!(
+                "INSERT INTO {t} (sid, sess, expire) VALUES ($1, $2::json, $3) \
+                 ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire \
+                 RETURNING (xmax = 0)"
+            )),
+            destroy: sql(format!("DELETE FROM {t} WHERE sid = $1")),
+            // One statement replaces the stored cookie and the expiry together, so a concurrent
+            // `set` is never overwritten by a stale copy of the data. `sess` is `json` (text kept
+            // as written), so the object is rebuilt member by member in stored order instead of
+            // going through `jsonb`, which would reorder members and reject U+0000.
+            touch_cookie: sql(format!(
+                "UPDATE {t} AS s SET expire = $2, sess = (\
+                   SELECT json_object_agg(m.k, m.v ORDER BY m.n) FROM (\
+                     SELECT e.key, CASE WHEN e.key = 'cookie' THEN $1::json ELSE e.value END, e.n \
+                       FROM json_each(s.sess) WITH ORDINALITY AS e(key, value, n) \
+                     UNION ALL SELECT 'cookie', $1::json, 0 WHERE s.sess -> 'cookie' IS NULL\
+                   ) AS m(k, v, n)\
+                 ) WHERE s.sid = $3 AND s.expire > $4"
+            )),
+            touch_expiry: sql(format!("UPDATE {t} SET expire = $1 WHERE sid = $2 AND expire > $3")),
+            all: sql(format!("SELECT sid, sess::text FROM {t} WHERE expire > $1 ORDER BY sid")),
+            length: sql(format!("SELECT COUNT(*) FROM {t} WHERE expire > $1")),
+            clear: sql(format!("DELETE FROM {t}")),
+            ids: sql(format!("SELECT sid FROM {t} WHERE expire > $1 ORDER BY sid")),
+            prune: sql(format!("DELETE FROM {t} WHERE expire <= $1")),
+            raw_record: sql(format!("SELECT sid, sess::text, expire FROM {t} WHERE sid = $1")),
+            raw_count: sql(format!("SELECT COUNT(*) FROM {t}")),
+            tamper: sql(format!("UPDATE {t} SET sess = to_json($1::text) WHERE sid = $2")),
+        }
+    }
+}
+
+/// Statement text built only from [`Ident::quoted`] names and fixed SQL: safe by construction.
+fn sql(text: String) -> SqlStr {
+    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
+}
+
+/// The table and index connect-pg-simple's `table.sql` creates. Its names are kept exactly for
+/// the default table; another table gets names derived from its own, because index names are
+/// per schema and two session tables in one schema would otherwise collide. A derived name too
+/// long for PostgreSQL is left to PostgreSQL to choose.
+fn create_table_sql(schema: Option<&Ident>, table: &Ident) -> [SqlStr; 3] {
+    let qualified = qualified(schema, table);
+    let (pkey, index) = if table.name() == DEFAULT_TABLE {
+        (Ident::new("session_pkey").ok(), Ident::new("IDX_session_expire").ok())
+    } else {
+        (Ident::new(&format!("{}_pkey", table.name())).ok(), Ident::new(&format!("IDX_{}_expire", table.name())).ok())
+    };
+    let pkey = match pkey {
+        Some(name) => format!(
+            "ALTER TABLE {qualified} ADD CONSTRAINT {} PRIMARY KEY (\"sid\") NOT DEFERRABLE INITIALLY IMMEDIATE",
+            name.quoted()
+        ),
+        None => format!("ALTER TABLE {qualified} ADD PRIMARY KEY (\"sid\")"),
+    };
+    let index = match index {
+        Some(name) => format!("CREATE INDEX {} ON {qualified} (\"expire\")", name.quoted()),
+        None => format!("CREATE INDEX ON {qualified} (\"expire\")"),
+    };
+    [
+        sql(format!(
+            "CREATE TABLE {qualified} (\"sid\" varchar NOT NULL COLLATE \"default\", \"sess\" json NOT NULL, \"expire\" timestamp(6) NOT NULL)"
+        )),
+        sql(pkey),
+        sql(index),
+    ]
+}
+
+fn qualified(schema: Option<&Ident>, table: &Ident) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", s.quoted(), table.quoted()),
+        None => table.quoted(),
+    }
+}
+
+/// A lock key for table creation, so that instances opening at once on a fresh database (in this
+/// process or others) create the table exactly once: `CREATE TABLE IF NOT EXISTS` alone races on
+/// PostgreSQL's type catalogue.
+const CREATE_LOCK_CLASS: i32 = 0x5e55_1011;
+
+/// A session store in one PostgreSQL table.
+pub struct PgStore {
+    pool: PgPool,
+    owns_pool: bool,
+    sql: Statements,
+    config: PgStoreConfig,
+    clock: SharedClock,
+    closed: Arc<AtomicBool>,
+    prune_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl PgStore {
+    /// Opens a store on a pool of its own, connected to `url`; [`PgStore::close`] closes it.
+    pub async fn connect(url: &str, config: PgStoreConfig, clock: SharedClock) -> Result<PgStore> {
+        let pool = pool_options()
+            .connect_with(connect_options(url)?)
+            .await
+            .map_err(|e| backend("cannot connect to PostgreSQL", e))?;
+        match PgStore::open(pool.clone(), true, config, clock).await {
+            Ok(store) => Ok(store),
+            Err(e) => {
+                pool.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a store on the caller's pool; closing the store leaves the pool open.
+    pub async fn with_pool(pool: PgPool, config: PgStoreConfig, clock: SharedClock) -> Result<PgStore> {
+        PgStore::open(pool, false, config, clock).await
+    }
+
+    async fn open(pool: PgPool, owns_pool: bool, config: PgStoreConfig, clock: SharedClock) -> Result<PgStore> {
+        let schema = config.schema_name.as_deref().map(Ident::new).transpose()?;
+        let table = Ident::new(&config.table_name)?;
+        let qualified = qualified(schema.as_ref(), &table);
+        if config.create_table_if_missing {
+            let create = create_table_sql(schema.as_ref(), &table);
+            let work = async {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind(CREATE_LOCK_CLASS)
+                    .bind(&qualified)
+                    .execute(&mut *tx)
+                    .await?;
+                let exists: Option<String> =
+                    sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&qualified).fetch_one(&mut *tx).await?;
+                if exists.is_none() {
+                    for statement in create {
+                        sqlx::query(statement).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await
+            };
+            match tokio::time::timeout(config.operation_timeout, work).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(backend(&format!("cannot create the session table {qualified}"), e)),
+                Err(_) => return Err(timeout("creating the session table", config.operation_timeout)),
+            }
+        }
+        let store = PgStore {
+            pool,
+            owns_pool,
+            sql: Statements::new(&qualified),
+            config,
+            clock,
+            closed: Arc::default(),
+            prune_task: Mutex::default(),
+        };
+        if let Some(prune) = store.config.prune {
+            store.start_prune(prune);
+        }
+        Ok(store)
+    }
+
+    /// The schema-qualified, quoted table this store uses.
+    pub fn table(&self) -> &str {
+        &self.sql.table
+    }
+
+    /// The pool the store runs on.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Deletes every expired row now (connect-pg-simple's `pruneSessions`); returns how many.
+    pub async fn prune(&self) -> Result<u64> {
+        let now = self.now();
+        self.run("prune", || async move {
+            sqlx::query(self.sql.prune.clone()).bind(now).execute(&self.pool).await.map(|r| r.rows_affected())
+        })
+        .await
+    }
+
+    /// Runs the prune on the store's clock until the store is closed or dropped. A failed prune
+    /// is retried at the next interval; expired rows stay invisible meanwhile.
+    fn start_prune(&self, prune: Prune) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let pool = self.pool.clone();
+        let clock = self.clock.clone();
+        let closed = self.closed.clone();
+        let statement = self.sql.prune.clone();
+        let bound = self.config.operation_timeout;
+        let handle = runtime.spawn(async move {
+            loop {
+                let delay = if prune.randomized { jittered(prune.interval) } else { prune.interval };
+                clock.sleep(delay).await;
+                if closed.load(Ordering::SeqCst) {
+                    return;
+                }
+                let now = utc_wall_time(clock.now());
+                let _ = tokio::time::timeout(bound, sqlx::query(statement.clone()).bind(now).execute(&pool)).await;
+            }
+        });
+        *self.prune_task.lock().expect("lock") = Some(handle);
+    }
+
+    fn now(&self) -> NaiveDateTime {
+        utc_wall_time(self.clock.now())
+    }
+
+    fn expiry(&self, session: &Session) -> Result<NaiveDateTime> {
+        Ok(utc_wall_time(session.expiry(self.clock.now(), self.config.ttl)?))
+    }
+
+    fn emit(&self, kind: EventKind, sid: &str) {
+        self.config.events.emit(StoreEvent::new(kind, sid));
+    }
+
+    /// Runs one operation: fails with `closed` after close, retries on a fresh connection when
+    /// the server dropped the one it used (every statement here is idempotent), and bounds the
+    /// whole by the operation timeout.
+    async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::closed(operation));
+        }
+        let retries = self.pool.options().get_max_connections() as usize + 1;
+        let attempts = async {
+            let mut failures = 0;
+            loop {
+                match attempt().await {
+                    Err(e) if is_disconnect(&e) && failures < retries => failures += 1,
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout(self.config.operation_timeout, attempts).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) if self.closed.load(Ordering::SeqCst) => Err(StoreError::closed(operation)),
+            Ok(Err(e)) => Err(backend(operation, e)),
+            Err(_) => Err(timeout(operation, self.config.operation_timeout)),
+        }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(task) = self.prune_task.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// `at` as UTC wall-clock time, the form the `expire` column holds (see [`Statements`]).
+fn utc_wall_time(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc()
+}
+
+/// A delay drawn uniformly from `[0.5, 1.5] × interval`.
+fn jittered(interval: Duration) -> Duration {
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    interval.mul_f64(0.5 + unit)
+}
+
+/// Whether the connection the statement ran on is gone (the server restarted, or an
+/// administrator terminated the backend), so the same statement may run again on another.
+fn is_disconnect(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            // Class 08: connection exception; 57P01-57P03: the server is shutting down or
+            // terminated this backend.
+            db.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
+/// Maps a driver error to a store error. A data exception (SQLSTATE class 22) can only come
+/// from the JSON functions taking a stored payload apart, as `touch` does: the payload is not a
+/// session object, which is a `serialize` failure like `get`'s.
+fn backend(context: &str, error: sqlx::Error) -> StoreError {
+    let kind = match &error {
+        sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
+        sqlx::Error::PoolClosed => ErrorKind::Closed,
+        sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("22")) => ErrorKind::Serialize,
+        _ => ErrorKind::Backend,
+    };
+    StoreError::new(kind, context.to_owned()).with_source(error)
+}
+
+fn timeout(operation: &str, bound: Duration) -> StoreError {
+    StoreError::new(ErrorKind::Timeout, format!("{operation} did not finish within {} ms", bound.as_millis()))
+}
+
+/// SET-5: express-session cannot load a session without a cookie, so none is stored.
+fn require_cookie(session: &Session) -> Result<()> {
+    match session.cookie() {
+        Some(_) => Ok(()),
+        None => Err(StoreError::new(ErrorKind::Invalid, "a session must have a `cookie` object")),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn get(&self, sid: &str) -> Result<Option<Session>> {
+        let now = self.now();
+        let text: Option<String> = self
+            .run("get", || async move {
+                sqlx::query_scalar(self.sql.get.clone()).bind(sid).bind(now).fetch_optional(&self.pool).await
+            })
+            .await?;
+        // A payload that does not decode is reported and left in place (GET-4, GET-5), where
+        // connect-pg-simple deletes the row.
+        text.map(|t| Session::from_json(&t)).transpose()
+    }
+
+    async fn set(&self, sid: &str, session: &Session) -> Result<()> {
+        require_cookie(session)?;
+        let expire = self.expiry(session)?;
+        let json = session.to_json();
+        let json = json.as_str();
+        let inserted: bool = self
+            .run("set", || async move {
+                sqlx::query_scalar(self.sql.set.clone()).bind(sid).bind(json).bind(expire).fetch_one(&self.pool).await
+            })
+            .await?;
+        self.emit(if inserted { EventKind::Create } else { EventKind::Update }, sid);
+        self.emit(EventKind::Set, sid);
+        Ok(())
+    }
+
+    async fn destroy(&self, sid: &str) -> Result<()> {
+        self.run(
+            "destroy",
+            || async move { sqlx::query(self.sql.destroy.clone()).bind(sid).execute(&self.pool).await },
+        )
+        .await?;
+        self.emit(EventKind::Destroy, sid);
+        Ok(())
+    }
+
+    async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::closed("touch"));
+        }
+        if self.config.disable_touch {
+            return Ok(());
+        }
+        let expire = self.expiry(session)?;
+        let now = self.now();
+        let cookie = session.as_map().get("cookie").map(Value::to_string);
+        let cookie = cookie.as_deref();
+        // The expiry filter keeps an expired row expired (TOUCH-4), where connect-pg-simple
+        // would revive it until the next prune.
+        let touched = self
+            .run("touch", || async move {
+                let expiry_only =
+                    || sqlx::query(self.sql.touch_expiry.clone()).bind(expire).bind(sid).bind(now).execute(&self.pool);
+                let result = match cookie {
+                    Some(cookie) => {
+                        let rewritten = sqlx::query(self.sql.touch_cookie.clone())
+                            .bind(cookie)
+                            .bind(expire)
+                            .bind(sid)
+                            .bind(now)
+                            .execute(&self.pool)
+                            .await;
+                        // PostgreSQL's JSON functions cannot take a session holding U+0000 apart
+                        // (22P05), though `json` stores it: such a session keeps its stored
+                        // cookie and only its expiry moves (TOUCH-5 is a SHOULD; TOUCH-1 holds).
+                        match rewritten {
+                            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("22P05") => {
+                                expiry_only().await
+                            }
+                            other => other,
+                        }
+                    }
+                    None => expiry_only().await,
+                };
+                result.map(|r| r.rows_affected())
+            })
+            .await?;
+        if touched > 0 {
+            self.emit(EventKind::Touch, sid);
+        }
+        Ok(())
+    }
+
+    async fn all(&self) -> Result<Vec<Listed>> {
+        let now = self.now();
+        let rows = self
+            .run("all", || async move { sqlx::query(self.sql.all.clone()).bind(now).fetch_all(&self.pool).await })
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let sid: String = row.try_get(0).map_err(|e| backend("all", e))?;
+                let text: String = row.try_get(1).map_err(|e| backend("all", e))?;
+                Ok(Listed { sid: Some(sid), session: Session::from_json(&text)? })
+            })
+            .collect()
+    }
+
+    async fn length(&self) -> Result<u64> {
+        let now = self.now();
+        let n: i64 = self
+            .run("length", || async move {
+                sqlx::query_scalar(self.sql.length.clone()).bind(now).fetch_one(&self.pool).await
+            })
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn clear(&self) -> Result<()> {
+        self.run("clear", || async move { sqlx::query(self.sql.clear.clone()).execute(&self.pool).await }).await?;
+        Ok(())
+    }
+
+    async fn ids(&self) -> Result<Vec<String>> {
+        let now = self.now();
+        self.run(
+            "ids",
+            || async move { sqlx::query_scalar(self.sql.ids.clone()).bind(now).fetch_all(&self.pool).await },
+        )
+        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        let task = self.prune_task.lock().expect("lock").take();
+        if let Some(task) = task {
+            task.abort();
+        }
+        if self.owns_pool {
+            self.pool.close().await;
+        }
+        Ok(())
+    }
+
+    fn raw(&self) -> Option<&dyn RawAccess> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl RawAccess for PgStore {
+    async fn record(&self, sid: &str) -> Result<Option<RawRecord>> {
+        let row = self
+            .run("raw", || async move {
+                sqlx::query(self.sql.raw_record.clone()).bind(sid).fetch_optional(&self.pool).await
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let key: String = row.try_get(0).map_err(|e| backend("raw", e))?;
+        let sess: String = row.try_get(1).map_err(|e| backend("raw", e))?;
+        let expire: NaiveDateTime = row.try_get(2).map_err(|e| backend("raw", e))?;
+        let expires = expire.and_utc();
+        let mut fields = Map::new();
+        fields.insert("expire".into(), Value::String(format_timestamp(expires)));
+        Ok(Some(RawRecord { key, payload: Value::String(sess), expires: Some(expires), fields }))
+    }
+
+    async fn count(&self) -> Result<u64> {
+        let n: i64 =
+            self.run("raw-count", || async move {
+                sqlx::query_scalar(self.sql.raw_count.clone()).fetch_one(&self.pool).await
+            })
+            .await?;
+        Ok(n as u64)
+    }
+
+    /// The `sess` column is `json`, so it cannot hold text that is not JSON: the damaged text is
+    /// stored as a JSON string, which is valid JSON but not a session object.
+    async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
+        let record = self
+            .record(sid)
+            .await?
+            .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no row for `{sid}`")))?;
+        let text = record.payload.as_str().unwrap_or_default().to_owned();
+        let damaged = match tamper {
+            Tamper::FlipByte => {
+                let mut chars: Vec<char> = text.chars().collect();
+                let middle = chars.len() / 2;
+                if let Some(c) = chars.get_mut(middle) {
+                    *c = if *c == '{' { '[' } else { '{' };
+                }
+                chars.into_iter().collect()
+            }
+            _ => "\u{1}not json, not ciphertext".to_owned(),
+        };
+        let damaged = damaged.as_str();
+        self.run("tamper", || async move {
+            sqlx::query(self.sql.tamper.clone()).bind(damaged).bind(sid).execute(&self.pool).await
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_not_trusted() {
+        assert_eq!(Ident::new("session").unwrap().quoted(), "\"session\"");
+        assert_eq!(Ident::new("a\"; DROP TABLE x; --").unwrap().quoted(), "\"a\"\"; DROP TABLE x; --\"");
+        assert!(Ident::new("").is_err());
+        assert!(Ident::new("a\0b").is_err());
+        assert!(Ident::new(&"x".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_one_and_a_half() {
+        for _ in 0..1000 {
+            let d = jittered(Duration::from_secs(900));
+            assert!(d >= Duration::from_secs(450) && d <= Duration::from_secs(1350), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_table_gets_connect_pg_simple_names() {
+        let table = Ident::new("session").unwrap();
+        let [create, pkey, index] = create_table_sql(Some(&Ident::new("app").unwrap()), &table);
+        assert_eq!(
+            create.as_str(),
+            "CREATE TABLE \"app\".\"session\" (\"sid\" varchar NOT NULL COLLATE \"default\", \"sess\" json NOT NULL, \"expire\" timestamp(6) NOT NULL)"
+        );
+        assert!(pkey.as_str().contains("ADD CONSTRAINT \"session_pkey\" PRIMARY KEY (\"sid\")"));
+        assert_eq!(index.as_str(), "CREATE INDEX \"IDX_session_expire\" ON \"app\".\"session\" (\"expire\")");
+    }
+}

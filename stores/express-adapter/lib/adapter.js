@@ -125,7 +125,13 @@ function serve(factory) {
     async get(req) {
       const { handle } = instanceOf(req);
       const sid = need(req, 'sid', 'string');
-      return toJson(await callStore(handle.store, 'get', [sid], log));
+      const found = toJson(await callStore(handle.store, 'get', [sid], log));
+      if (found !== null && (typeof found !== 'object' || Array.isArray(found))) {
+        // Not a protocol value: say what the store did, as express-session would meet it.
+        const shown = JSON.stringify(found);
+        throw typed('backend', `the store's get returned ${Array.isArray(found) ? 'an array' : `a ${typeof found}`} where express-session needs a session object: ${shown.length > 120 ? `${shown.slice(0, 117)}...` : shown}`);
+      }
+      return found;
     },
     async set(req) {
       const { handle } = instanceOf(req);

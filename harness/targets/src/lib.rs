@@ -63,6 +63,12 @@ pub const STORES: &[StoreKind] = &[
         embedded: false,
     },
     StoreKind {
+        name: "mongo",
+        summary: "reference MongoDB store, connect-mongo document layout (sessionspec-store-mongo)",
+        needs: "a MongoDB-compatible server: --mongo-url or SESSIONSPEC_MONGO_URL (a database per scenario)",
+        embedded: false,
+    },
+    StoreKind {
         name: "node:memory",
         summary: "express-session's MemoryStore through the express adapter (stores/express-adapter)",
         needs: "Node.js 20 and `npm ci` in stores/express-adapter",
@@ -220,6 +226,13 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
             "redis" => {
                 let url = Backends::require(&backends.redis_url, name, "--redis-url", "SESSIONSPEC_REDIS_URL")?;
                 let factory = sessionspec_store_redis::RedisFactory::connect(url)
+                    .await
+                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
+                Target::new(Arc::new(factory))
+            }
+            "mongo" => {
+                let url = Backends::require(&backends.mongo_url, name, "--mongo-url", "SESSIONSPEC_MONGO_URL")?;
+                let factory = sessionspec_store_mongo::MongoFactory::connect(url)
                     .await
                     .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
                 Target::new(Arc::new(factory))

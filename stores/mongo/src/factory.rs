@@ -1,0 +1,183 @@
+//! Opens Mongo stores for the harness: one database per scenario namespace, named after it,
+//! holding the collections the scenario's stores use. It must drop only the collections it
+//! opened stores on, and never a database or collection it did not create.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mongodb::Client;
+use mongodb::bson::doc;
+use mongodb::options::ClientOptions;
+use sessionspec_contract::{
+    Capability, CapabilitySet, ErrorKind, IdTransform, Namespace, OpenContext, Result, Store, StoreDescription,
+    StoreError, StoreFactory, StoreOptions,
+};
+use sessionspec_crypto::AesGcmCipher;
+
+use crate::config::{DEFAULT_COLLECTION, MongoStoreConfig, Startup, TransformId};
+use crate::{MongoStore, error};
+
+/// How long the harness's client looks for a server before an operation fails, unless the URL
+/// sets `serverSelectionTimeoutMS`: shorter than the driver's 30 s, so a missing server fails a
+/// step instead of timing it out.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens Mongo stores on one server.
+pub struct MongoFactory {
+    client: Client,
+    description: StoreDescription,
+    created: Mutex<HashMap<Namespace, BTreeSet<String>>>,
+}
+
+/// What the Mongo store is and can do, on a server reporting `backend_version`.
+pub fn description(backend_version: Option<String>) -> StoreDescription {
+    use Capability::*;
+    StoreDescription {
+        name: "mongo".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        language: "rust".into(),
+        backend: "mongodb".into(),
+        backend_version,
+        capabilities: [
+            Touch,
+            All,
+            Length,
+            Clear,
+            Ids,
+            Close,
+            VirtualClock,
+            Ttl,
+            DisableTouch,
+            TouchAfter,
+            AutoRemoveNative,
+            AutoRemoveInterval,
+            AutoRemoveDisabled,
+            Timestamps,
+            Serializer,
+            TransformId,
+            Events,
+            Encryption,
+            Naming,
+            RawInspection,
+            Indexes,
+            SharedNamespace,
+        ]
+        .into_iter()
+        .collect::<CapabilitySet>(),
+    }
+}
+
+impl MongoFactory {
+    /// Connects to the server at `url` and asks its version. Fails with [`ErrorKind::Backend`]
+    /// when no server answers.
+    pub async fn connect(url: &str) -> Result<MongoFactory> {
+        let shown = error::redact_url(url);
+        let mut options = ClientOptions::parse(url).await.map_err(|_| {
+            StoreError::new(ErrorKind::Invalid, format!("`{shown}` is not a usable MongoDB connection string"))
+        })?;
+        options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options.app_name.get_or_insert_with(|| "sessionspec".to_owned());
+        let client = Client::with_options(options).map_err(|e| {
+            StoreError::new(ErrorKind::Invalid, format!("cannot build a client for `{shown}`")).with_source(e)
+        })?;
+        let info = client
+            .database("admin")
+            .run_command(doc! {"buildInfo": 1})
+            .await
+            .map_err(|e| error::backend(&format!("to answer `buildInfo` at `{shown}`"), e))?;
+        let version = info.get_str("version").ok().map(|v| {
+            // Real MongoDB builds carry their git commit; wire-compatible servers report zeros.
+            let unbuilt = info.get_str("gitVersion").map(|g| g.chars().all(|c| c == '0')).unwrap_or(true);
+            if unbuilt { format!("{v} (wire-compatible server: no MongoDB gitVersion)") } else { v.to_owned() }
+        });
+        Ok(MongoFactory { client, description: description(version), created: Mutex::default() })
+    }
+
+    /// The store configuration a scenario's options ask for, minus encryption (which needs a
+    /// derived key, see [`MongoFactory::open`]).
+    fn config(context: &OpenContext) -> Result<MongoStoreConfig> {
+        let StoreOptions {
+            ttl,
+            disable_touch,
+            touch_after,
+            auto_remove,
+            auto_remove_interval,
+            timestamps,
+            serializer,
+            transform_id,
+            encryption: _,
+            name,
+        } = &context.options;
+        let mut config = MongoStoreConfig::new()
+            .db_name(context.namespace.as_str())
+            .collection_name(name.as_deref().unwrap_or(DEFAULT_COLLECTION))
+            .clock(context.clock.clone())
+            .events(context.events.clone())
+            .disable_touch(*disable_touch)
+            .timestamps(*timestamps)
+            // Opening returns at once, as connect-mongo's constructor does, so every scenario that
+            // closes right after opening exercises the cancellation of index creation (CLOSE-3).
+            .startup(Startup::Background);
+        if let Some(ttl) = ttl {
+            config = config.ttl(*ttl);
+        }
+        if let Some(window) = touch_after {
+            config = config.touch_after(*window);
+        }
+        if let Some(mode) = auto_remove {
+            config = config.auto_remove(*mode);
+        }
+        if let Some(every) = auto_remove_interval {
+            config = config.auto_remove_interval(*every);
+        }
+        if let Some(serializer) = serializer {
+            config = config.serializer(*serializer);
+        }
+        if let Some(IdTransform::Sha256) = transform_id {
+            config = config.transform_id(TransformId::Sha256);
+        }
+        Ok(config)
+    }
+}
+
+#[async_trait]
+impl StoreFactory for MongoFactory {
+    fn describe(&self) -> &StoreDescription {
+        &self.description
+    }
+
+    async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
+        let mut config = MongoFactory::config(&context)?;
+        if let Some(encryption) = &context.options.encryption {
+            let secret = zeroize::Zeroizing::new(encryption.secret.clone());
+            // 310,000 PBKDF2 rounds: keep them off the async workers.
+            let cipher =
+                tokio::task::spawn_blocking(move || AesGcmCipher::new(secret.as_bytes())).await.map_err(|e| {
+                    StoreError::new(ErrorKind::Backend, "deriving the encryption key failed").with_source(e)
+                })??;
+            config = config.cipher(Arc::new(cipher));
+        }
+        self.created
+            .lock()
+            .expect("lock")
+            .entry(context.namespace.clone())
+            .or_default()
+            .insert(config.collection_name.clone());
+        Ok(Box::new(MongoStore::with_client(self.client.clone(), config).await?))
+    }
+
+    async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {
+        let Some(collections) = self.created.lock().expect("lock").remove(namespace) else { return Ok(()) };
+        let db = self.client.database(namespace.as_str());
+        for name in collections {
+            match db.collection::<mongodb::bson::Document>(&name).drop().await {
+                Ok(()) => {}
+                Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => {}
+                Err(e) => return Err(error::backend(&format!("dropping collection `{namespace}.{name}`"), e)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,612 @@
+//! sessionspec's reference MongoDB session store. It keeps connect-mongo 6's document layout
+//! (`_id`, `session`, `expires`, `lastModified`, `createdAt`, `updatedAt`), so a Rust service and
+//! an Express app can share one collection, and follows the spec where connect-mongo does not.
+//!
+//! Expiry is decided by the store's clock in every query, never by the server's; the TTL index
+//! only removes what is already invisible. No operation may read-modify-write a session without a
+//! compare-and-swap, and no background task may outlive `close`.
+#![warn(missing_docs)]
+
+mod config;
+mod document;
+mod error;
+mod factory;
+mod index;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::TryStreamExt as _;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::{ClientOptions, CollectionOptions};
+use mongodb::{Client, Collection};
+use serde_json::{Map, Value};
+use sessionspec_contract::{
+    AutoRemove, ErrorKind, EventKind, Listed, RawAccess, RawRecord, Result, Serializer, Session, Store, StoreError,
+    StoreEvent, Tamper,
+};
+use sessionspec_crypto::{decrypt_session, encrypt_session};
+use tokio::task::{AbortHandle, JoinHandle};
+
+pub use config::{
+    DEFAULT_AUTO_REMOVE_INTERVAL, DEFAULT_COLLECTION, DEFAULT_DATABASE, DEFAULT_TTL, MongoStoreConfig, Startup,
+    TransformId,
+};
+pub use factory::{MongoFactory, description};
+pub use index::TTL_INDEX_NAME;
+
+use crate::document::{CREATED_AT, EXPIRES, ID, LAST_MODIFIED, SESSION, UPDATED_AT, bson_date};
+
+/// How often a touch retries its compare-and-swap before it settles for moving the expiry only.
+const TOUCH_ATTEMPTS: usize = 3;
+/// How often a set retries after two upserts of one new id raced (duplicate key).
+const SET_ATTEMPTS: usize = 3;
+
+/// Where the start-up work (the TTL index) stands.
+enum StartupState {
+    /// Running in a task of its own.
+    Running(JoinHandle<Result<()>>),
+    /// Finished with an error, or never started: the next operation runs it again.
+    Retry,
+    /// Done.
+    Done,
+}
+
+/// A session store on one MongoDB collection.
+pub struct MongoStore {
+    client: Client,
+    owns_client: bool,
+    collection: Collection<Document>,
+    config: MongoStoreConfig,
+    closed: AtomicBool,
+    ready: AtomicBool,
+    startup: tokio::sync::Mutex<StartupState>,
+    /// Tasks to stop on close or drop: the start-up work and the interval sweep.
+    tasks: Mutex<Vec<AbortHandle>>,
+    sweeper: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MongoStore {
+    /// Connects to `url` (a `mongodb://` or `mongodb+srv://` connection string) with a client of
+    /// the store's own, which `close` shuts down, and opens the store as
+    /// [`MongoStore::with_client`] does. The database is the config's, else the URL's, else
+    /// [`DEFAULT_DATABASE`].
+    pub async fn connect(url: &str, config: MongoStoreConfig) -> Result<MongoStore> {
+        let options = ClientOptions::parse(url).await.map_err(|e| {
+            // The parser's message may quote the string it rejected, password included.
+            let detail = e.to_string();
+            let redacted = redact_secrets(&detail, url);
+            StoreError::new(
+                ErrorKind::Invalid,
+                format!("`{}` is not a usable MongoDB connection string: {redacted}", error::redact_url(url)),
+            )
+        })?;
+        let client = Client::with_options(options).map_err(|e| {
+            StoreError::new(
+                ErrorKind::Invalid,
+                format!("cannot build a MongoDB client for `{}`", error::redact_url(url)),
+            )
+            .with_source(e)
+        })?;
+        MongoStore::open(client, true, config).await
+    }
+
+    /// Opens the store on a client the caller keeps: `close` leaves it open. With
+    /// [`Startup::Wait`] (the default) this returns once the TTL index is in place.
+    pub async fn with_client(client: Client, config: MongoStoreConfig) -> Result<MongoStore> {
+        MongoStore::open(client, false, config).await
+    }
+
+    async fn open(client: Client, owns_client: bool, config: MongoStoreConfig) -> Result<MongoStore> {
+        let db_name = match &config.db_name {
+            Some(name) => name.clone(),
+            None => {
+                client.default_database().map(|db| db.name().to_owned()).unwrap_or_else(|| DEFAULT_DATABASE.to_owned())
+            }
+        };
+        config.validate(&db_name)?;
+        let mut options = CollectionOptions::default();
+        options.write_concern = config.write_concern.clone();
+        let collection =
+            client.database(&db_name).collection_with_options::<Document>(&config.collection_name, options);
+        let mut store = MongoStore {
+            client,
+            owns_client,
+            collection,
+            closed: AtomicBool::new(false),
+            ready: AtomicBool::new(config.auto_remove != AutoRemove::Native),
+            startup: tokio::sync::Mutex::new(StartupState::Retry),
+            tasks: Mutex::default(),
+            sweeper: Mutex::default(),
+            config,
+        };
+        if store.config.auto_remove == AutoRemove::Native {
+            let collection = store.collection.clone();
+            let task = tokio::spawn(async move { index::ensure_ttl(&collection).await });
+            store.tasks.lock().expect("lock").push(task.abort_handle());
+            *store.startup.get_mut() = StartupState::Running(task);
+            if store.config.startup == Startup::Wait {
+                if let Err(e) = store.ready("open").await {
+                    store.close().await?;
+                    return Err(e);
+                }
+            }
+        }
+        if store.config.auto_remove == AutoRemove::Interval {
+            store.start_sweeper();
+        }
+        Ok(store)
+    }
+
+    /// The collection the store keeps its sessions in.
+    pub fn collection(&self) -> &Collection<Document> {
+        &self.collection
+    }
+
+    /// Deletes expired documents every `auto_remove_interval` on the store's clock.
+    fn start_sweeper(&self) {
+        let collection = self.collection.clone();
+        let clock = self.config.clock.clone();
+        let every = self.config.auto_remove_interval;
+        let task = tokio::spawn(async move {
+            loop {
+                clock.sleep(every).await;
+                let filter = doc! {EXPIRES: {"$lte": bson_date(clock.now())}};
+                // A failed sweep is retried at the next interval; expired sessions stay invisible
+                // meanwhile, so nothing is lost by not reporting it here.
+                let _ = collection.delete_many(filter).await;
+            }
+        });
+        self.tasks.lock().expect("lock").push(task.abort_handle());
+        *self.sweeper.lock().expect("lock") = Some(task);
+    }
+
+    /// Waits for the start-up work; runs it again when it failed before.
+    async fn ready(&self, operation: &str) -> Result<()> {
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut state = self.startup.lock().await;
+        if self.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::closed(operation));
+        }
+        let result = match std::mem::replace(&mut *state, StartupState::Retry) {
+            StartupState::Running(task) => match task.await {
+                Ok(result) => result,
+                Err(e) if e.is_cancelled() => return Err(StoreError::closed(operation)),
+                Err(e) => Err(StoreError::new(ErrorKind::Backend, "the store's start-up task panicked").with_source(e)),
+            },
+            StartupState::Retry | StartupState::Done => index::ensure_ttl(&self.collection).await,
+        };
+        if result.is_ok() {
+            *state = StartupState::Done;
+            self.ready.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    fn check_open(&self, operation: &str) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) { Err(StoreError::closed(operation)) } else { Ok(()) }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+
+    fn emit(&self, kind: EventKind, sid: &str) {
+        self.config.events.emit(StoreEvent::new(kind, sid));
+    }
+
+    fn key(&self, sid: &str) -> String {
+        match &self.config.transform_id {
+            Some(transform) => transform.apply(sid),
+            None => sid.to_owned(),
+        }
+    }
+
+    /// Matches documents whose session is unexpired at `now`; documents without `expires`
+    /// (written by other software) never expire, as in connect-mongo.
+    fn live(now: DateTime<Utc>) -> Document {
+        doc! {"$or": [{EXPIRES: {"$exists": false}}, {EXPIRES: {"$gt": bson_date(now)}}]}
+    }
+
+    fn expiry(&self, session: &Session, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        session.expiry(now, self.config.ttl)
+    }
+
+    /// The `session` field to store.
+    fn encode(&self, session: &Session) -> Result<Bson> {
+        if let Some(cipher) = &self.config.cipher {
+            return Ok(Bson::String(encrypt_session(cipher.as_ref(), session)));
+        }
+        match self.config.serializer {
+            Serializer::Document => Ok(Bson::Document(document::json_object_to_document(session.as_map())?)),
+            _ => Ok(Bson::String(session.to_json())),
+        }
+    }
+
+    /// The session in a stored `session` field.
+    fn decode(&self, payload: Option<&Bson>) -> Result<Session> {
+        let Some(cipher) = &self.config.cipher else { return document::decode_plain(payload) };
+        match payload {
+            Some(Bson::String(text)) => decrypt_session(cipher.as_ref(), text),
+            Some(other) => Err(StoreError::new(
+                ErrorKind::Decrypt,
+                format!(
+                    "the stored session is {}, not ciphertext: it was written without encryption",
+                    document::bson_type(other)
+                ),
+            )),
+            None => Err(StoreError::new(ErrorKind::Decrypt, "the stored document has no `session` field to decrypt")),
+        }
+    }
+
+    /// The bookkeeping fields every write sets.
+    fn write_fields(&self, fields: &mut Document, now: DateTime<Utc>) {
+        if self.config.touch_after.is_some() {
+            fields.insert(LAST_MODIFIED, bson_date(now));
+        }
+        if self.config.timestamps {
+            fields.insert(UPDATED_AT, bson_date(now));
+        }
+    }
+
+    async fn set_once(&self, key: &str, update: &Document) -> mongodb::error::Result<bool> {
+        let result = self.collection.update_one(doc! {ID: key}, update.clone()).upsert(true).await?;
+        Ok(result.upserted_id.is_some())
+    }
+}
+
+/// `text` with any password in `url` masked.
+fn redact_secrets(text: &str, url: &str) -> String {
+    let redacted_url = error::redact_url(url);
+    let mut out = text.replace(url, &redacted_url);
+    if let Some(password) = password_of(url) {
+        if !password.is_empty() {
+            out = out.replace(password, "****");
+        }
+    }
+    out
+}
+
+fn password_of(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let user_info = &authority[..authority.rfind('@')?];
+    user_info.split_once(':').map(|(_, p)| p)
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn get(&self, sid: &str) -> Result<Option<Session>> {
+        self.check_open("get")?;
+        self.ready("get").await?;
+        let mut filter = MongoStore::live(self.now());
+        filter.insert(ID, self.key(sid));
+        let found = self
+            .collection
+            .find_one(filter)
+            .projection(doc! {SESSION: 1})
+            .await
+            .map_err(|e| error::backend("reading a session", e))?;
+        found.map(|doc| self.decode(doc.get(SESSION))).transpose()
+    }
+
+    async fn set(&self, sid: &str, session: &Session) -> Result<()> {
+        self.check_open("set")?;
+        if session.cookie().is_none() {
+            return Err(StoreError::new(
+                ErrorKind::Invalid,
+                "a session needs a `cookie` object: express-session cannot load one without it",
+            ));
+        }
+        let now = self.now();
+        let expires = self.expiry(session, now)?;
+        let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
+        self.write_fields(&mut fields, now);
+        let mut update = doc! {"$set": fields};
+        if self.config.timestamps {
+            update.insert("$setOnInsert", doc! {CREATED_AT: bson_date(now)});
+        }
+        self.ready("set").await?;
+        let key = self.key(sid);
+        let mut attempt = 0;
+        let created = loop {
+            attempt += 1;
+            match self.set_once(&key, &update).await {
+                Ok(created) => break created,
+                // Two upserts of one new id raced and this one lost: the document exists now,
+                // so the next attempt is a plain update.
+                Err(e) if error::code(&e) == Some(error::codes::DUPLICATE_KEY) && attempt < SET_ATTEMPTS => {}
+                Err(e) => return Err(error::backend("writing a session", e)),
+            }
+        };
+        self.emit(if created { EventKind::Create } else { EventKind::Update }, sid);
+        self.emit(EventKind::Set, sid);
+        Ok(())
+    }
+
+    async fn destroy(&self, sid: &str) -> Result<()> {
+        self.check_open("destroy")?;
+        self.ready("destroy").await?;
+        self.collection
+            .delete_one(doc! {ID: self.key(sid)})
+            .await
+            .map_err(|e| error::backend("deleting a session", e))?;
+        self.emit(EventKind::Destroy, sid);
+        Ok(())
+    }
+
+    /// Moves the expiry and stores the given cookie, leaving the data as the latest `set` wrote
+    /// it. The cookie is rewritten by compare-and-swap on the stored payload, so a concurrent
+    /// `set` always keeps its data; after repeated contention only the expiry moves.
+    async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
+        self.check_open("touch")?;
+        if self.config.disable_touch {
+            return Ok(());
+        }
+        let now = self.now();
+        let expires = self.expiry(session, now)?;
+        self.ready("touch").await?;
+        let key = self.key(sid);
+        let mut conditions = vec![Bson::Document(MongoStore::live(now))];
+        if let Some(window) = self.config.touch_after {
+            let since = now - TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
+            conditions.push(Bson::Document(
+                doc! {"$or": [{LAST_MODIFIED: {"$exists": false}}, {LAST_MODIFIED: {"$lte": bson_date(since)}}]},
+            ));
+        }
+        let filter = doc! {ID: &key, "$and": conditions};
+        let mut fields = doc! {EXPIRES: bson_date(expires)};
+        self.write_fields(&mut fields, now);
+
+        for _ in 0..TOUCH_ATTEMPTS {
+            let found = self
+                .collection
+                .find_one(filter.clone())
+                .projection(doc! {SESSION: 1})
+                .await
+                .map_err(|e| error::backend("reading a session to touch", e))?;
+            // Missing, expired, or written within the touch-after window: nothing to do.
+            let Some(found) = found else { return Ok(()) };
+            let stored = found.get(SESSION).cloned().unwrap_or(Bson::Null);
+            let mut current = self.decode(Some(&stored))?;
+            current.replace_cookie(session);
+            let mut swap = filter.clone();
+            swap.insert(SESSION, doc! {"$eq": stored});
+            let mut update_fields = fields.clone();
+            update_fields.insert(SESSION, self.encode(&current)?);
+            let result = self
+                .collection
+                .update_one(swap, doc! {"$set": update_fields})
+                .await
+                .map_err(|e| error::backend("touching a session", e))?;
+            if result.matched_count > 0 {
+                self.emit(EventKind::Touch, sid);
+                return Ok(());
+            }
+        }
+        // The payload kept changing under us: concurrent sets are writing this session, and
+        // their data must win. Move the expiry only.
+        let result = self
+            .collection
+            .update_one(filter, doc! {"$set": fields})
+            .await
+            .map_err(|e| error::backend("touching a session", e))?;
+        if result.matched_count > 0 {
+            self.emit(EventKind::Touch, sid);
+        }
+        Ok(())
+    }
+
+    async fn all(&self) -> Result<Vec<Listed>> {
+        self.check_open("all")?;
+        self.ready("all").await?;
+        let docs: Vec<Document> = self
+            .collection
+            .find(MongoStore::live(self.now()))
+            .projection(doc! {ID: 1, SESSION: 1})
+            .await
+            .map_err(|e| error::backend("listing sessions", e))?
+            .try_collect()
+            .await
+            .map_err(|e| error::backend("listing sessions", e))?;
+        let with_ids = self.config.transform_id.is_none();
+        docs.into_iter()
+            .map(|doc| {
+                let sid = match (with_ids, doc.get(ID)) {
+                    (true, Some(Bson::String(sid))) => Some(sid.clone()),
+                    _ => None,
+                };
+                Ok(Listed { sid, session: self.decode(doc.get(SESSION))? })
+            })
+            .collect()
+    }
+
+    async fn length(&self) -> Result<u64> {
+        self.check_open("length")?;
+        self.ready("length").await?;
+        self.collection
+            .count_documents(MongoStore::live(self.now()))
+            .await
+            .map_err(|e| error::backend("counting sessions", e))
+    }
+
+    async fn clear(&self) -> Result<()> {
+        self.check_open("clear")?;
+        self.ready("clear").await?;
+        // Delete the documents, never drop the collection: dropping would drop the TTL index.
+        match self.collection.delete_many(doc! {}).await {
+            Ok(_) => Ok(()),
+            Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => Ok(()),
+            Err(e) => Err(error::backend("clearing sessions", e)),
+        }
+    }
+
+    async fn ids(&self) -> Result<Vec<String>> {
+        self.check_open("ids")?;
+        if self.config.transform_id.is_some() {
+            return Err(StoreError::new(
+                ErrorKind::Unsupported,
+                "`ids` is unsupported with `transform-id`: stored keys are digests that cannot be turned back into ids",
+            ));
+        }
+        self.ready("ids").await?;
+        let docs: Vec<Document> = self
+            .collection
+            .find(MongoStore::live(self.now()))
+            .projection(doc! {ID: 1})
+            .await
+            .map_err(|e| error::backend("listing session ids", e))?
+            .try_collect()
+            .await
+            .map_err(|e| error::backend("listing session ids", e))?;
+        Ok(docs.into_iter().filter_map(|doc| doc.get_str(ID).ok().map(str::to_owned)).collect())
+    }
+
+    /// Stops the sweep and any start-up work still running (waiting until they have stopped),
+    /// then shuts the client down if the store opened it.
+    async fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        for task in self.tasks.lock().expect("lock").drain(..) {
+            task.abort();
+        }
+        let startup = {
+            let mut state = self.startup.lock().await;
+            match std::mem::replace(&mut *state, StartupState::Retry) {
+                StartupState::Running(task) => Some(task),
+                other => {
+                    *state = other;
+                    None
+                }
+            }
+        };
+        if let Some(task) = startup {
+            // Aborted above: this waits until it has stopped. Its result no longer matters.
+            let _ = task.await;
+        }
+        let sweeper = self.sweeper.lock().expect("lock").take();
+        if let Some(task) = sweeper {
+            let _ = task.await;
+        }
+        if self.owns_client {
+            self.client.clone().shutdown().await;
+        }
+        Ok(())
+    }
+
+    fn raw(&self) -> Option<&dyn RawAccess> {
+        Some(self)
+    }
+}
+
+impl Drop for MongoStore {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.tasks.get_mut() {
+            for task in tasks.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RawAccess for MongoStore {
+    async fn record(&self, sid: &str) -> Result<Option<RawRecord>> {
+        self.check_open("raw")?;
+        let found = self
+            .collection
+            .find_one(doc! {ID: self.key(sid)})
+            .await
+            .map_err(|e| error::backend("reading a raw document", e))?;
+        Ok(found.map(|doc| {
+            let key = match doc.get(ID) {
+                Some(Bson::String(s)) => s.clone(),
+                Some(other) => document::raw_json(other).to_string(),
+                None => String::new(),
+            };
+            let payload = doc.get(SESSION).map(document::raw_json).unwrap_or(Value::Null);
+            let expires = match doc.get(EXPIRES) {
+                Some(Bson::DateTime(at)) => document::from_bson_date(*at),
+                _ => None,
+            };
+            let fields: Map<String, Value> = doc
+                .iter()
+                .filter(|(k, _)| ![ID, SESSION, EXPIRES].contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), document::raw_json(v)))
+                .collect();
+            RawRecord { key, payload, expires, fields }
+        }))
+    }
+
+    async fn count(&self) -> Result<u64> {
+        self.check_open("raw-count")?;
+        self.collection.count_documents(doc! {}).await.map_err(|e| error::backend("counting raw documents", e))
+    }
+
+    async fn indexes(&self) -> Result<Vec<Value>> {
+        self.check_open("indexes")?;
+        self.ready("indexes").await?;
+        Ok(index::list(&self.collection)
+            .await?
+            .iter()
+            .map(|ix| document::raw_json(&Bson::Document(ix.clone())))
+            .collect())
+    }
+
+    async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
+        self.check_open("tamper")?;
+        let key = self.key(sid);
+        let found = self
+            .collection
+            .find_one(doc! {ID: &key})
+            .await
+            .map_err(|e| error::backend("reading a document to tamper with", e))?
+            .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no document for `{sid}`")))?;
+        let damaged = match (tamper, found.get(SESSION)) {
+            (Tamper::FlipByte, Some(Bson::String(text))) => Bson::String(flip_byte(text, self.config.cipher.is_some())),
+            (Tamper::FlipByte, Some(Bson::Document(doc))) => {
+                // A document has no bytes of its own: damage its JSON text and store that.
+                let text = Value::Object(document::document_to_json_object(doc)?).to_string();
+                Bson::String(flip_byte(&text, false))
+            }
+            _ => Bson::String("\u{1}not json, not ciphertext".to_owned()),
+        };
+        self.collection
+            .update_one(doc! {ID: &key}, doc! {"$set": {SESSION: damaged}})
+            .await
+            .map_err(|e| error::backend("tampering with a document", e))?;
+        Ok(())
+    }
+}
+
+/// Changes one byte in the middle of `text`'s underlying bytes: of the decoded bytes when it is
+/// base64 ciphertext (so the encoding stays valid), else of the text itself.
+fn flip_byte(text: &str, ciphertext: bool) -> String {
+    if ciphertext {
+        if let Ok(mut bytes) = STANDARD.decode(text) {
+            if !bytes.is_empty() {
+                let middle = bytes.len() / 2;
+                bytes[middle] ^= 0x01;
+                return STANDARD.encode(bytes);
+            }
+        }
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    if bytes.is_empty() {
+        return "{".to_owned();
+    }
+    let middle = bytes.len() / 2;
+    // Swap one ASCII character for another, so the text stays UTF-8 and the JSON breaks or changes.
+    bytes[middle] = if bytes[middle] == b'{' { b'[' } else { b'{' };
+    String::from_utf8_lossy(&bytes).into_owned()
+}

@@ -1,9 +1,11 @@
 //! The `sessionspec` command line: argument parsing, exit codes and dispatch. Everything it
 //! does is done by the library crates; this file only wires them to flags and files.
 
+mod expect;
 mod inspect;
 mod report;
 mod run;
+mod smoke;
 mod suite;
 
 use std::io::IsTerminal;
@@ -65,6 +67,13 @@ enum Command {
     /// Re-render one or more results files (merged) as a summary, Markdown, JUnit or JSON lines.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
+    /// Check within seconds that an adapter speaks the stdio protocol (spec/adapter-protocol.md).
+    ///
+    /// Starts the adapter, reads its handshake, runs each declared operation once, checks that
+    /// undeclared and unknown operations fail with `unsupported`, that events are well-formed,
+    /// and that it drops its namespace and shuts down. Exits 1 when a check fails.
+    #[command(after_help = EXIT_CODES)]
+    Smoke(smoke::SmokeArgs),
     /// Print the JSON Schema of scenario files (kept in spec/scenario.schema.json).
     Schema,
 }
@@ -120,6 +129,10 @@ fn main() -> ExitCode {
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
             runtime.block_on(run::run(args, colors))
+        }
+        Command::Smoke(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(smoke::smoke(args))
         }
         Command::List(args) => inspect::list(args),
         Command::Lint(args) => inspect::lint(args, colors),

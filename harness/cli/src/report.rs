@@ -23,6 +23,9 @@ pub struct ReportArgs {
     /// links to scenarios and the spec start from [default: computed from --out]
     #[arg(long, value_name = "PATH")]
     link_root: Option<String>,
+    /// For html: expectation files whose known failures the page marks (repeatable).
+    #[arg(long = "expectations", value_name = "FILE")]
+    expectations: Vec<PathBuf>,
     /// For summary: list not-applicable cases too.
     #[arg(long)]
     show_not_applicable: bool,
@@ -34,6 +37,8 @@ enum ReportFormat {
     Summary,
     /// The Markdown compatibility matrix.
     Markdown,
+    /// The matrix as one static HTML page (known failures marked with --expectations).
+    Html,
     /// JUnit XML.
     Junit,
     /// The (merged) results as JSON lines.
@@ -51,7 +56,7 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
         ReportFormat::Summary => {
             sessionspec_report::summary::render(&results, colors.stdout && !to_file, args.show_not_applicable)
         }
-        ReportFormat::Markdown => {
+        ReportFormat::Markdown | ReportFormat::Html => {
             let root = args.link_root.clone().unwrap_or_else(|| {
                 let dir = args.out.as_ref().and_then(|o| {
                     o.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_owned() })
@@ -62,7 +67,17 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
                 });
                 crate::run::link_root(dir.as_deref().unwrap_or(std::path::Path::new(".")), project.as_deref())
             });
-            markdown::render(&results, &markdown::Links { root })
+            let links = markdown::Links { root };
+            if args.format == ReportFormat::Html {
+                let known = args
+                    .expectations
+                    .iter()
+                    .map(|p| sessionspec_report::expectations::Expectations::read(p))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sessionspec_report::html::render(&results, &links, &known)
+            } else {
+                markdown::render(&results, &links)
+            }
         }
         ReportFormat::Junit => sessionspec_report::junit::render(&results),
         ReportFormat::Jsonl => {

@@ -62,6 +62,8 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    expect: crate::expect::ExpectArgs,
 }
 
 /// Where the server-backed stores find their servers.
@@ -108,6 +110,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
+    crate::expect::load(&args.expect)?;
     let locations = suite::locate(&args.suite)?;
     let Some(suite) = suite::load(&locations, colors.stderr) else {
         eprintln!("fix the scenario problems above, or run `sessionspec lint` for the full report");
@@ -232,7 +235,8 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         print!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
     }
     eprintln!("\nwrote {}, {} and {}", results_path.display(), matrix_path.display(), junit_path.display());
-    Ok(exit_code(&results))
+    let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
+    crate::expect::finish(&args.expect, &results, &ids, exit_code(&results))
 }
 
 /// The exit code a set of results stands for.

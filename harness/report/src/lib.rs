@@ -5,6 +5,8 @@
 //! sees anything the results file does not hold.
 #![warn(missing_docs)]
 
+pub mod expectations;
+pub mod html;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;

@@ -22,21 +22,37 @@ pub async fn resolve(
     backends: &Backends,
     temp: &mut Vec<tempfile::TempDir>,
 ) -> Result<Target, TargetError> {
-    let unavailable = |reason: String| TargetError::Unavailable { store: name.to_owned(), reason };
     let work_dir = match &backends.work_dir {
         Some(dir) => dir.clone(),
         None => {
-            let t = tempfile::Builder::new()
-                .prefix("sessionspec-adapter-")
-                .tempdir()
-                .map_err(|e| unavailable(format!("cannot create a temporary directory: {e}")))?;
+            let t = tempfile::Builder::new().prefix("sessionspec-adapter-").tempdir().map_err(|e| {
+                TargetError::Unavailable {
+                    store: name.to_owned(),
+                    reason: format!("cannot create a temporary directory: {e}"),
+                }
+            })?;
             let path = t.path().to_owned();
             temp.push(t);
             path
         }
     };
-    let work_dir = work_dir.as_path();
-    let (config, id) = if let Some(preset) = name.strip_prefix("node:") {
+    let (config, id) = config(name, backends, &work_dir)?;
+    let factory = AdapterFactory::start(config)
+        .await
+        .map_err(|e| TargetError::Unavailable { store: name.to_owned(), reason: e.chain() })?;
+    let id = id.unwrap_or_else(|| format!("exec:{}", slug(&factory.handshake().name)));
+    Ok(Target { id, factory: Arc::new(factory) })
+}
+
+/// How to start the adapter `name` (`node:<preset>` or `exec:<command line>`), and the target id
+/// when it is known before the handshake.
+pub fn config(
+    name: &str,
+    backends: &Backends,
+    work_dir: &std::path::Path,
+) -> Result<(AdapterConfig, Option<String>), TargetError> {
+    let unavailable = |reason: String| TargetError::Unavailable { store: name.to_owned(), reason };
+    if let Some(preset) = name.strip_prefix("node:") {
         let Some(preset) = node::preset(preset) else {
             return Err(TargetError::UnknownStore {
                 name: name.to_owned(),
@@ -54,15 +70,13 @@ pub async fn resolve(
             };
             Backends::require(url, name, flag, env)?;
         }
-        (with_backends(node::config(preset, &dir), backends, work_dir), Some(name.to_owned()))
-    } else {
-        let line = name.strip_prefix("exec:").unwrap_or(name);
+        Ok((with_backends(node::config(preset, &dir), backends, work_dir), Some(name.to_owned())))
+    } else if let Some(line) = name.strip_prefix("exec:") {
         let config = AdapterConfig::from_command_line(line).map_err(unavailable)?;
-        (with_backends(config, backends, work_dir), None)
-    };
-    let factory = AdapterFactory::start(config).await.map_err(|e| unavailable(e.chain()))?;
-    let id = id.unwrap_or_else(|| format!("exec:{}", slug(&factory.handshake().name)));
-    Ok(Target { id, factory: Arc::new(factory) })
+        Ok((with_backends(config, backends, work_dir), None))
+    } else {
+        Err(unavailable("an adapter target is `node:<preset>` or `exec:<command line>`".to_owned()))
+    }
 }
 
 /// Passes the backend URLs and a work directory to the adapter's environment.

@@ -4,7 +4,7 @@
 //! backend is missing is an error naming what is missing: never a silent skip.
 #![warn(missing_docs)]
 
-mod adapter;
+pub mod adapter;
 
 use std::path::PathBuf;
 use std::sync::Arc;

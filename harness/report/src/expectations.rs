@@ -1,0 +1,371 @@
+//! Expectation files: the known failures of one target, each with a reason and a link, checked
+//! against a run with strict-xfail rules. A listed failure that still fails the same way is
+//! expected; any other failure is new; a listed failure that passes, fails another way or names
+//! a scenario the suite lacks is stale. New and stale both fail the run, so the files cannot rot.
+//! This module reads results only; it never runs anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::model::{CaseResult, Outcome, Results};
+
+/// One target's known failures.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    /// The target id they belong to (`node:redis`).
+    pub target: String,
+    /// The known failures.
+    #[serde(default)]
+    pub known: Vec<Known>,
+}
+
+/// One known failure.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Known {
+    /// The scenario id.
+    pub scenario: String,
+    /// How it fails: `fail`, `error` or `timeout`.
+    pub outcome: Outcome,
+    /// Why, in a sentence a maintainer can check.
+    pub reason: String,
+    /// The upstream issue, or the requirement in the spec.
+    pub link: String,
+}
+
+/// Why an expectation file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExpectationsError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with the location toml gives.
+        message: String,
+    },
+}
+
+impl Expectations {
+    /// Reads and checks one file.
+    pub fn read(path: &Path) -> Result<Expectations, ExpectationsError> {
+        let shown = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ExpectationsError::Read { path: shown.clone(), source })?;
+        Expectations::parse(&text).map_err(|message| ExpectationsError::Invalid { path: shown, message })
+    }
+
+    /// Parses and checks the text of one file.
+    pub fn parse(text: &str) -> Result<Expectations, String> {
+        let parsed: Expectations = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut seen = BTreeSet::new();
+        for k in &parsed.known {
+            if !k.outcome.is_failure() {
+                return Err(format!(
+                    "`{}`: outcome must be fail, error or timeout, not `{}` (a known failure is a failure)",
+                    k.scenario, k.outcome
+                ));
+            }
+            if k.reason.trim().is_empty() || k.link.trim().is_empty() {
+                return Err(format!("`{}`: every known failure needs a reason and a link", k.scenario));
+            }
+            if !seen.insert(k.scenario.as_str()) {
+                return Err(format!("`{}` is listed twice", k.scenario));
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The file name for a target's expectations: the id with `:` and `@` turned into `-`.
+    pub fn file_name(target: &str) -> String {
+        let slug: String =
+            target.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        format!("{slug}.toml")
+    }
+}
+
+/// What a run means once expectations are applied.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    /// Failures that were listed, and failed as listed.
+    pub expected: Vec<(String, String)>,
+    /// Failures nobody listed: a new divergence (target, scenario, outcome, message).
+    pub new: Vec<(String, String, Outcome, String)>,
+    /// Listed failures that did not happen as listed (target, scenario, what happened instead).
+    pub stale: Vec<(String, String, String)>,
+    /// Listed failures whose scenario was not part of this run (a selection): not judged.
+    pub not_run: Vec<(String, String)>,
+}
+
+impl Verdict {
+    /// Whether the run meets its expectations.
+    pub fn holds(&self) -> bool {
+        self.new.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Applies `files` to `results`. Targets without a file are held to "no failure at all".
+/// `suite` is every scenario id of the suite, so that a listed id that no longer exists is stale
+/// even when the run selected only some scenarios.
+pub fn check(results: &Results, files: &[Expectations], suite: &BTreeSet<String>) -> Verdict {
+    let mut verdict = Verdict::default();
+    let by_target: BTreeMap<&str, &Expectations> = files.iter().map(|f| (f.target.as_str(), f)).collect();
+    let run: BTreeMap<(&str, &str), &CaseResult> =
+        results.results.iter().map(|r| ((r.target.as_str(), r.scenario.as_str()), r)).collect();
+    for r in &results.results {
+        let listed = by_target.get(r.target.as_str()).and_then(|f| f.known.iter().find(|k| k.scenario == r.scenario));
+        match listed {
+            Some(k) if k.outcome == r.outcome => verdict.expected.push((r.target.clone(), r.scenario.clone())),
+            Some(k) => verdict.stale.push((
+                r.target.clone(),
+                r.scenario.clone(),
+                format!("listed as `{}`, but this run says `{}`", k.outcome, r.outcome),
+            )),
+            None if r.outcome.is_failure() => verdict.new.push((
+                r.target.clone(),
+                r.scenario.clone(),
+                r.outcome,
+                r.detail.as_ref().map(|d| d.message.clone()).unwrap_or_default(),
+            )),
+            None => {}
+        }
+    }
+    for file in files {
+        for k in &file.known {
+            if run.contains_key(&(file.target.as_str(), k.scenario.as_str())) {
+                continue;
+            }
+            if !suite.contains(&k.scenario) {
+                verdict.stale.push((file.target.clone(), k.scenario.clone(), "no scenario has this id".to_owned()));
+            } else if results.header.targets.iter().any(|t| t.id == file.target) {
+                verdict.not_run.push((file.target.clone(), k.scenario.clone()));
+            }
+        }
+    }
+    verdict
+}
+
+/// The verdict as text for the terminal.
+pub fn render(verdict: &Verdict, files: &[(String, Expectations)]) -> String {
+    let mut out = String::new();
+    let file_of = |target: &str| {
+        files
+            .iter()
+            .find(|(_, e)| e.target == target)
+            .map(|(p, _)| p.clone())
+            .unwrap_or_else(|| "its expectation file".into())
+    };
+    let _ = writeln!(
+        out,
+        "\nexpectations: {} known failure{} as listed, {} new, {} stale{}",
+        verdict.expected.len(),
+        if verdict.expected.len() == 1 { "" } else { "s" },
+        verdict.new.len(),
+        verdict.stale.len(),
+        if verdict.not_run.is_empty() { String::new() } else { format!(", {} not run", verdict.not_run.len()) }
+    );
+    for (target, scenario, outcome, message) in &verdict.new {
+        let _ = writeln!(out, "  NEW   {scenario} on {target}: {outcome}: {message}");
+    }
+    if !verdict.new.is_empty() {
+        let _ = writeln!(
+            out,
+            "        a new divergence: fix the store, or list it in an expectation file with a reason and a link"
+        );
+    }
+    for (target, scenario, what) in &verdict.stale {
+        let _ = writeln!(out, "  STALE {scenario} on {target}: {what}; update or remove it in {}", file_of(target));
+    }
+    out
+}
+
+/// Writes one expectation file per target with every failing result, keeping the reason and
+/// link of entries already in `previous` (so hand-written reasons survive regeneration).
+/// Returns the file text per target.
+pub fn write(results: &Results, previous: &[Expectations], spec_link: &str) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    for target in &results.header.targets {
+        let old = previous.iter().find(|e| e.target == target.id);
+        let mut failing: Vec<&CaseResult> =
+            results.results.iter().filter(|r| r.target == target.id && r.outcome.is_failure()).collect();
+        failing.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+        let mut text = String::new();
+        let _ = writeln!(
+            text,
+            "# Known failures of {} ({} {} on {}{}) against spec {}.\n#\n# `sessionspec run --store {} --expectations THIS_FILE` passes while exactly these fail as\n# listed: any other failure is a new divergence, and a listed one that passes or fails\n# differently is stale; both fail the run. Written by `--write-expectations`; check every\n# reason and link before committing (reasons written by hand are kept on regeneration).\n",
+            target.id,
+            target.store,
+            target.store_version,
+            target.backend,
+            target.backend_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+            results.header.spec_version,
+            target.id,
+        );
+        let _ = writeln!(text, "target = {}", quote(&target.id));
+        for r in &failing {
+            let kept = old.and_then(|o| o.known.iter().find(|k| k.scenario == r.scenario));
+            let (reason, link) = match kept {
+                Some(k) => (k.reason.clone(), k.link.clone()),
+                None => {
+                    let message = r.detail.as_ref().map(|d| d.message.as_str()).unwrap_or("failed");
+                    let link = r.refs.first().cloned().unwrap_or_else(|| {
+                        format!("{spec_link}#{}", r.checks.first().map(|c| c.to_lowercase()).unwrap_or_default())
+                    });
+                    (format!("{} ({}): {}", r.checks.join(", "), r.level, one_line(message)), link)
+                }
+            };
+            let _ = writeln!(
+                text,
+                "\n[[known]]\nscenario = {}\noutcome = {}\nreason = {}\nlink = {}",
+                quote(&r.scenario),
+                quote(r.outcome.name()),
+                quote(&reason),
+                quote(&link)
+            );
+        }
+        out.push((target.id.clone(), text, failing.len()));
+    }
+    out
+}
+
+fn one_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > 300 {
+        format!("{}...", line.chars().take(297).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}
+
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::model::{Footer, Harness, Header, Target};
+
+    fn result(scenario: &str, outcome: Outcome) -> CaseResult {
+        CaseResult {
+            scenario: scenario.into(),
+            area: "core".into(),
+            title: "t".into(),
+            position: "scenarios/core/x.yaml:1".into(),
+            checks: vec!["GET-1".into()],
+            level: "MUST".into(),
+            refs: vec![],
+            target: "node:x".into(),
+            outcome,
+            duration_ms: 1,
+            detail: None,
+        }
+    }
+
+    fn results(rs: Vec<CaseResult>) -> Results {
+        Results {
+            header: Header {
+                format: 1,
+                harness: Harness { name: "sessionspec".into(), version: "0".into() },
+                spec_version: "0.1.0".into(),
+                suite_digest: "sha256:x".into(),
+                started: Utc::now(),
+                // Built from JSON so that fields added to `Target` later keep their defaults.
+                targets: vec![
+                    serde_json::from_value::<Target>(serde_json::json!({
+                        "id": "node:x", "store": "x", "store_version": "1", "language": "javascript",
+                        "backend": "memory", "backend_version": null, "capabilities": []
+                    }))
+                    .expect("a target"),
+                ],
+            },
+            results: rs,
+            footer: Some(Footer { finished: Utc::now(), counts: Default::default(), incomplete: false, reason: None }),
+        }
+    }
+
+    #[test]
+    fn strict_xfail() {
+        let file = Expectations::parse(
+            r#"
+target = "node:x"
+[[known]]
+scenario = "a"
+outcome = "fail"
+reason = "r"
+link = "https://example.org/1"
+[[known]]
+scenario = "b"
+outcome = "fail"
+reason = "r"
+link = "l"
+[[known]]
+scenario = "gone"
+outcome = "error"
+reason = "r"
+link = "l"
+"#,
+        )
+        .unwrap();
+        let suite: BTreeSet<String> = ["a", "b", "c", "d"].into_iter().map(String::from).collect();
+        let run = results(vec![
+            result("a", Outcome::Fail),
+            result("b", Outcome::Pass),
+            result("c", Outcome::Error),
+            result("d", Outcome::NotApplicable),
+        ]);
+        let v = check(&run, &[file], &suite);
+        assert_eq!(v.expected, [("node:x".to_owned(), "a".to_owned())]);
+        assert_eq!(v.new.iter().map(|n| n.1.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(v.stale.iter().map(|s| s.1.as_str()).collect::<Vec<_>>(), ["b", "gone"]);
+        assert!(!v.holds());
+    }
+
+    #[test]
+    fn rejects_known_passes_and_missing_reasons() {
+        let e = Expectations::parse(
+            "target = \"t\"\n[[known]]\nscenario = \"a\"\noutcome = \"pass\"\nreason = \"r\"\nlink = \"l\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("outcome must be fail, error or timeout"), "{e}");
+        let e = Expectations::parse(
+            "target = \"t\"\n[[known]]\nscenario = \"a\"\noutcome = \"fail\"\nreason = \"\"\nlink = \"l\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("needs a reason and a link"), "{e}");
+    }
+
+    #[test]
+    fn written_files_read_back_and_keep_reasons() {
+        let run = results(vec![result("a", Outcome::Fail), result("b", Outcome::Pass)]);
+        let previous = Expectations {
+            target: "node:x".into(),
+            known: vec![Known {
+                scenario: "a".into(),
+                outcome: Outcome::Fail,
+                reason: "by hand".into(),
+                link: "L".into(),
+            }],
+        };
+        let written = write(&run, &[previous], "spec/session-store.md");
+        let back = Expectations::parse(&written[0].1).unwrap();
+        assert_eq!(back.known.len(), 1);
+        assert_eq!(back.known[0].reason, "by hand");
+        assert_eq!(Expectations::file_name("node:knex-sqlite"), "node-knex-sqlite.toml");
+    }
+}

@@ -3,6 +3,7 @@
 
 mod expect;
 mod inspect;
+mod matrix;
 mod report;
 mod run;
 mod smoke;
@@ -76,6 +77,12 @@ enum Command {
     Smoke(smoke::SmokeArgs),
     /// Print the JSON Schema of scenario files (kept in spec/scenario.schema.json).
     Schema,
+    /// List the backend versions (harness/backends/matrix.toml) and the stores that run on each.
+    ///
+    /// With --github, print the GitHub Actions `strategy.matrix` as one line of JSON: one job
+    /// per backend version, each running `sessionspec run --backend <backend>`.
+    #[command(after_help = EXIT_CODES)]
+    Matrix(matrix::MatrixArgs),
 }
 
 /// Where the suite lives.
@@ -137,6 +144,7 @@ fn main() -> ExitCode {
         Command::List(args) => inspect::list(args),
         Command::Lint(args) => inspect::lint(args, colors),
         Command::Report(args) => report::report(args, colors),
+        Command::Matrix(args) => matrix::matrix(args),
         Command::Schema => {
             print!("{}", sessionspec_scenario::schema::scenario_schema());
             Ok(EXIT_OK)

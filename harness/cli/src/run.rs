@@ -27,6 +27,8 @@ pub struct RunArgs {
     stores: Vec<String>,
     #[command(flatten)]
     backends: BackendArgs,
+    #[command(flatten)]
+    versions: crate::matrix::VersionArgs,
     /// Only scenarios whose id matches this glob (repeatable), e.g. 'touch.*'
     #[arg(short = 'k', long = "select", value_name = "GLOB")]
     select: Vec<String>,
@@ -122,24 +124,50 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         eprintln!("error: no scenario matches the selection (see `sessionspec list`)");
         return Ok(EXIT_BAD_INPUT);
     }
-    let names: Vec<String> = if args.stores.is_empty() {
-        sessionspec_targets::embedded().into_iter().map(str::to_owned).collect()
-    } else {
-        args.stores.clone()
-    };
-    let resolved = match sessionspec_targets::resolve(&names, &args.backends.backends()).await {
+    let request = match args.versions.request(locations.root.as_deref()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let targets = resolved.targets.clone();
+    let names: Vec<String> = if !args.stores.is_empty() {
+        args.stores.clone()
+    } else if !request.versions.is_empty() {
+        request.default_stores()
+    } else {
+        sessionspec_targets::embedded().into_iter().map(str::to_owned).collect()
+    };
+    let runner = Runner::new(RunOptions {
+        jobs: args.jobs,
+        step_timeout: args.step_timeout,
+        scenario_timeout: args.scenario_timeout,
+        real_time_budget: args.real_time_budget,
+        ..RunOptions::default()
+    });
+    // Watching from before the first container starts: a signal at any point removes them.
+    let interrupts = crate::matrix::Interrupts::watch(runner.cancel_handle(), request.run.clone());
+    let provisioned =
+        match sessionspec_targets::provision(&names, &args.backends.backends(), &request, &interrupts).await {
+            Ok(p) => p,
+            Err(sessionspec_targets::ProvideError::Interrupted) => {
+                eprintln!("interrupted while starting backends: nothing ran, and every container started was removed");
+                return Ok(EXIT_INCOMPLETE);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(EXIT_BAD_INPUT);
+            }
+        };
+    let targets = provisioned.targets.clone();
 
     let out_dir = output_dir(args.out.as_deref(), &locations);
     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let results_path = out_dir.join("results.jsonl");
-    let header = Runner::header(&suite.spec, &suite.digest, &targets);
+    let mut header = Runner::header(&suite.spec, &suite.digest, &targets);
+    for t in &mut header.targets {
+        t.provider = provisioned.providers.get(&t.id).cloned();
+    }
     let file = File::create(&results_path).with_context(|| format!("cannot create {}", results_path.display()))?;
     let mut writer = jsonl::Writer::new(BufWriter::new(file), &header)?;
     let json_stdout = args.format == OutputFormat::Json;
@@ -168,25 +196,6 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         total
     );
 
-    let runner = Runner::new(RunOptions {
-        jobs: args.jobs,
-        step_timeout: args.step_timeout,
-        scenario_timeout: args.scenario_timeout,
-        real_time_budget: args.real_time_budget,
-        ..RunOptions::default()
-    });
-    let cancel = runner.cancel_handle();
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\ninterrupted: finishing the running cases' current steps and cleaning up (Ctrl-C again to quit now)"
-            );
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
     let mut write_error = None;
     let summary = runner
         .run(&scenarios, &suite.spec, &targets, |event| match event {
@@ -210,8 +219,13 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
             }
         })
         .await;
-    interrupt.abort();
     progress.finish_and_clear();
+    match provisioned.release().await {
+        Ok(0) => {}
+        Ok(n) => eprintln!("removed {n} container{}", if n == 1 { "" } else { "s" }),
+        Err(e) => eprintln!("error: {e}"),
+    }
+    drop(interrupts);
     if let Some(e) = write_error {
         return Err(e).with_context(|| format!("cannot write {}", results_path.display()));
     }
@@ -219,7 +233,6 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     if json_stdout {
         print_record(&Record::Footer(summary.footer.clone()));
     }
-    drop(resolved);
 
     let results = Results { header, results: summary.results, footer: Some(summary.footer) };
     // Reports name scenario files relative to the scenarios directory's parent; links start there.

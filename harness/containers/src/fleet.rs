@@ -341,7 +341,7 @@ impl Fleet {
                         if self.has_image(&backend.local).await {
                             Ok((
                                 backend.local.clone(),
-                                format!("local image; official {} cannot be pulled: {why}", backend.official),
+                                format!("local image; official {} not pullable: {why}", backend.official),
                             ))
                         } else {
                             Err(image_err(format!(
@@ -475,9 +475,7 @@ async fn remove_labelled(docker: &Docker, run: &str) -> Result<usize, String> {
 /// `tcp://` engine, else 127.0.0.1. testcontainers' own guess is not used: with a `/.dockerenv`
 /// present it answers the bridge gateway, which this machine cannot always reach.
 fn container_host(docker_host: Option<&str>) -> String {
-    if let Ok(host) = std::env::var("SESSIONSPEC_CONTAINER_HOST")
-        && !host.is_empty()
-    {
+    if let Some(host) = std::env::var("SESSIONSPEC_CONTAINER_HOST").ok().filter(|h| !h.is_empty()) {
         return host;
     }
     match docker_host.and_then(|h| h.strip_prefix("tcp://")) {
@@ -515,11 +513,14 @@ fn urls(kind: BackendKind, host: &str, port: u16) -> (String, String) {
     }
 }
 
+/// The engine's pull error without the transport chain before its last clause (`no such host`,
+/// `manifest unknown`), so that a report cell stays short.
 fn short(text: &str) -> String {
     let line = text.lines().next().unwrap_or(text);
-    if line.chars().count() > 160 {
-        format!("{}…", line.chars().take(160).collect::<String>())
+    let last = line.rsplit(": ").next().unwrap_or(line).trim();
+    if last.chars().count() > 120 {
+        format!("{}…", last.chars().take(120).collect::<String>())
     } else {
-        line.to_owned()
+        last.to_owned()
     }
 }

@@ -106,11 +106,19 @@ pub fn parse(path: &Path, reader: impl BufRead) -> Result<Results, ReadError> {
 
 /// Merges results files from several runs (one per CI job, say) into one: targets are
 /// concatenated in order; a target id that appears twice keeps its first file's results. The
-/// merge is incomplete when any input is.
+/// merge is incomplete when any input is, and its reason names each such input's targets.
 pub fn merge(files: Vec<Results>) -> Result<Results, String> {
     let mut files = files.into_iter();
     let Some(mut merged) = files.next() else { return Err("nothing to merge".into()) };
-    let mut incomplete_reason = merged.incomplete().then(|| "an input run is incomplete".to_owned());
+    let mut incomplete: Vec<String> = Vec::new();
+    let why = |r: &Results| {
+        let ids: Vec<&str> = r.header.targets.iter().map(|t| t.id.as_str()).collect();
+        let reason = r.footer.as_ref().and_then(|f| f.reason.clone()).unwrap_or_else(|| "no footer".into());
+        format!("{}: {reason}", ids.join(", "))
+    };
+    if merged.incomplete() {
+        incomplete.push(why(&merged));
+    }
     for next in files {
         if next.header.suite_digest != merged.header.suite_digest {
             return Err(format!(
@@ -119,7 +127,7 @@ pub fn merge(files: Vec<Results>) -> Result<Results, String> {
             ));
         }
         if next.incomplete() {
-            incomplete_reason = Some("an input run is incomplete".to_owned());
+            incomplete.push(why(&next));
         }
         for target in next.header.targets {
             if merged.header.targets.iter().any(|t| t.id == target.id) {
@@ -129,13 +137,105 @@ pub fn merge(files: Vec<Results>) -> Result<Results, String> {
             merged.header.targets.push(target);
         }
         merged.header.started = merged.header.started.min(next.header.started);
-        if let (Some(a), Some(b)) = (&mut merged.footer, &next.footer) {
-            a.finished = a.finished.max(b.finished);
+        match (&mut merged.footer, &next.footer) {
+            (Some(a), Some(b)) => a.finished = a.finished.max(b.finished),
+            (None, Some(b)) => merged.footer = Some(b.clone()),
+            _ => {}
         }
     }
     let counts = merged.counts();
     let finished = merged.footer.as_ref().map(|f| f.finished).unwrap_or(merged.header.started);
-    merged.footer =
-        Some(Footer { finished, counts, incomplete: incomplete_reason.is_some(), reason: incomplete_reason });
+    let reason = (!incomplete.is_empty()).then(|| format!("incomplete input runs ({})", incomplete.join("; ")));
+    merged.footer = Some(Footer { finished, counts, incomplete: reason.is_some(), reason });
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CaseResult, Harness, Outcome, Target};
+    use chrono::{TimeZone, Utc};
+
+    /// One CI job's results: `store` on one backend version, `outcomes` per scenario.
+    fn job(id: &str, version: &str, outcomes: &[(&str, Outcome)], footer: Option<&str>) -> Results {
+        let (store, _) = id.split_once('@').unwrap();
+        let at = |m| Utc.with_ymd_and_hms(2026, 1, 1, 0, m, 0).unwrap();
+        Results {
+            header: Header {
+                format: FORMAT_VERSION,
+                harness: Harness { name: "sessionspec".into(), version: "0.1.0".into() },
+                spec_version: "0.1.0".into(),
+                suite_digest: "sha256:same".into(),
+                started: at(version.len() as u32),
+                targets: vec![Target {
+                    id: id.into(),
+                    store: store.into(),
+                    store_version: "0.1.0".into(),
+                    language: "rust".into(),
+                    backend: "postgres".into(),
+                    backend_version: Some(format!("{version}.1")),
+                    provider: Some(format!("container sessionspec/postgres:{version} (local image)")),
+                    capabilities: vec![],
+                }],
+            },
+            results: outcomes
+                .iter()
+                .map(|(scenario, outcome)| CaseResult {
+                    scenario: (*scenario).into(),
+                    area: "core".into(),
+                    title: "t".into(),
+                    position: format!("scenarios/{scenario}.yaml:1"),
+                    checks: vec!["GET-1".into()],
+                    level: "MUST".into(),
+                    refs: vec![],
+                    target: id.into(),
+                    outcome: *outcome,
+                    duration_ms: 1,
+                    detail: None,
+                })
+                .collect(),
+            footer: footer.map(|reason| Footer {
+                finished: at(30),
+                counts: Default::default(),
+                incomplete: !reason.is_empty(),
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            }),
+        }
+    }
+
+    #[test]
+    fn per_version_runs_merge_into_one_column_each_in_file_order() {
+        use Outcome::*;
+        let merged = merge(vec![
+            job("postgres@13", "13", &[("core.a", Pass), ("core.b", Fail)], Some("")),
+            job("postgres@15", "15", &[("core.a", Pass), ("core.b", Pass)], Some("")),
+            job("postgres@17", "17", &[("core.a", Pass), ("core.b", Pass)], None),
+        ])
+        .unwrap();
+        let ids: Vec<&str> = merged.header.targets.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["postgres@13", "postgres@15", "postgres@17"]);
+        assert_eq!(merged.results.len(), 6);
+        assert_eq!(merged.target_counts("postgres@13").get(&Fail), Some(&1));
+        let footer = merged.footer.as_ref().unwrap();
+        assert_eq!(footer.counts.get(&Pass), Some(&5));
+        assert_eq!(footer.reason.as_deref(), Some("incomplete input runs (postgres@17: no footer)"));
+        let md = crate::markdown::render(&merged, &crate::markdown::Links { root: String::new() });
+        assert!(md.contains("| | postgres@13 | postgres@15 | postgres@17 |"), "{md}");
+        assert!(md.contains("| backend | postgres 13.1 | postgres 15.1 | postgres 17.1 |"), "{md}");
+        assert!(md.contains("| provider | container sessionspec/postgres:13 (local image) |"), "{md}");
+        // The version difference is a cell of its own, not an error.
+        assert!(md.contains("| [core.b](scenarios/core.b.yaml) t | MUST | [GET-1](spec/session-store.md#get-1) | [❌](#core-b--postgres-13) | ✅ | ✅ |"), "{md}");
+    }
+
+    #[test]
+    fn a_first_file_without_footer_takes_a_later_one_and_stays_incomplete() {
+        let merged = merge(vec![
+            job("postgres@13", "13", &[("core.a", Outcome::Pass)], None),
+            job("postgres@15", "15", &[("core.a", Outcome::Pass)], Some("")),
+        ])
+        .unwrap();
+        let footer = merged.footer.unwrap();
+        assert!(footer.incomplete);
+        assert_eq!(footer.finished, Utc.with_ymd_and_hms(2026, 1, 1, 0, 30, 0).unwrap());
+    }
 }

@@ -64,6 +64,12 @@ pub fn render(results: &Results, links: &Links) -> String {
             t.backend_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
         );
     }
+    if header.targets.iter().any(|t| t.provider.is_some()) {
+        let _ = write!(out, "\n| provider |");
+        for t in &header.targets {
+            let _ = write!(out, " {} |", t.provider.as_deref().map(escape).unwrap_or_default());
+        }
+    }
     let _ = write!(out, "\n| **summary** |");
     for t in &header.targets {
         let c = results.target_counts(&t.id);

@@ -64,6 +64,10 @@ pub struct Target {
     pub backend: String,
     /// The backend's self-reported version.
     pub backend_version: Option<String>,
+    /// How the backend was provided, when the harness provided it (`container
+    /// sessionspec/redis:7 (local image; ...)`, `url (...)`, `local process (...)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     /// Declared capabilities.
     pub capabilities: Vec<String>,
 }

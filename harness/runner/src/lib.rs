@@ -48,6 +48,7 @@ impl Target {
             language: d.language.clone(),
             backend: d.backend.clone(),
             backend_version: d.backend_version.clone(),
+            provider: None,
             capabilities: d.capabilities.names().into_iter().map(str::to_owned).collect(),
         }
     }

@@ -4,12 +4,16 @@
 //! backend is missing is an error naming what is missing: never a silent skip.
 #![warn(missing_docs)]
 
+mod provide;
+
 pub mod adapter;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use sessionspec_runner::Target;
+
+pub use provide::{BackendRequest, Progress, ProvideError, Provisioned, backend_of, provision, stores_of};
 
 /// One store the catalog knows.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,248 @@
+//! Backend versions on the command line: `run --backend kind:version`, `run --matrix`, the
+//! `matrix` command (with `--github` for a CI job matrix), and the interrupt path that removes a
+//! run's containers however it is stopped. The deciding is done in sessionspec-targets.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use sessionspec_containers::{ImagePolicy, Matrix};
+use sessionspec_runner::Cancel;
+use sessionspec_targets::{BackendRequest, Progress};
+
+use crate::EXIT_OK;
+
+/// Which server versions the server-backed stores run on.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Backend versions")]
+pub struct VersionArgs {
+    /// Run on this backend version (repeatable): `postgres:15`, every version of a kind
+    /// (`redis`), or your own server of that version (`postgres:15=postgres://...`). Each
+    /// selected store runs once per version of its kind; with no --store, every store of the
+    /// kinds named runs. `sessionspec matrix` lists the versions
+    #[arg(long = "backend", value_name = "KIND[:VERSION][=URL]")]
+    pub backends: Vec<String>,
+    /// Run on every version in the backend matrix
+    #[arg(long)]
+    pub matrix: bool,
+    /// The backend matrix file [default: harness/backends/matrix.toml in the project root]
+    #[arg(long, env = "SESSIONSPEC_MATRIX", value_name = "FILE")]
+    pub matrix_file: Option<PathBuf>,
+    /// Which images containers run: the official image where it is present or can be pulled,
+    /// else the local one (auto); only official; only local (harness/backends/images/build.sh)
+    #[arg(long, env = "SESSIONSPEC_IMAGES", value_enum, default_value_t = Images::Auto)]
+    pub images: Images,
+    /// Never start containers: a backend comes from a URL or a local process
+    #[arg(long)]
+    pub no_containers: bool,
+}
+
+/// `--images`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Images {
+    /// Official where present or pullable, else local.
+    Auto,
+    /// Official images only.
+    Official,
+    /// Local images only.
+    Local,
+}
+
+impl Images {
+    fn policy(self) -> ImagePolicy {
+        match self {
+            Images::Auto => ImagePolicy::Auto,
+            Images::Official => ImagePolicy::Official,
+            Images::Local => ImagePolicy::Local,
+        }
+    }
+}
+
+impl VersionArgs {
+    /// The request for sessionspec-targets: the versions asked for, and how to provide them.
+    pub fn request(&self, root: Option<&Path>) -> anyhow::Result<BackendRequest> {
+        let matrix = load_matrix(self.matrix_file.as_deref(), root)?;
+        let mut request = BackendRequest {
+            run: sessionspec_containers::run_id(),
+            matrix,
+            versions: Vec::new(),
+            images: self.images.policy(),
+            containers: !self.no_containers,
+            scripts: root.map(|r| r.join("harness/backends")).filter(|d| d.join("services.sh").is_file()),
+        };
+        if self.matrix {
+            request.select_all();
+        }
+        for given in &self.backends {
+            request.select(given)?;
+        }
+        Ok(request)
+    }
+}
+
+fn load_matrix(file: Option<&Path>, root: Option<&Path>) -> anyhow::Result<Matrix> {
+    let path = match (file, root) {
+        (Some(f), _) => f.to_owned(),
+        (None, Some(r)) => r.join("harness/backends/matrix.toml"),
+        (None, None) => anyhow::bail!(
+            "no backend matrix: run from the sessionspec project or pass --matrix-file (SESSIONSPEC_MATRIX)"
+        ),
+    };
+    Ok(Matrix::load(&path)?)
+}
+
+/// Watches for Ctrl-C (SIGINT) and SIGTERM from before any container starts until the run ends.
+/// The first signal stops the run gracefully (the CLI then removes the containers and exits 3);
+/// a second removes the run's containers by label at once and exits 130.
+pub struct Interrupts {
+    flag: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupts {
+    /// Starts watching; `cancel` stops the runner, `run` is the container run id.
+    pub fn watch(cancel: Cancel, run: String) -> Interrupts {
+        let flag = Arc::new(AtomicBool::new(false));
+        let seen = flag.clone();
+        let signals = Signals::new();
+        let task = tokio::spawn(async move {
+            let Some(mut signals) = signals else { return };
+            let mut count = 0;
+            while signals.next().await {
+                count += 1;
+                if count == 1 {
+                    eprintln!(
+                        "\ninterrupted: finishing the running cases' current steps and cleaning up (Ctrl-C again to quit now)"
+                    );
+                    seen.store(true, Ordering::SeqCst);
+                    cancel.cancel();
+                } else {
+                    eprintln!("\ninterrupted again: removing this run's containers and quitting");
+                    if let Err(e) = sessionspec_containers::remove_run_blocking(&run, Duration::from_secs(20)) {
+                        eprintln!("error: {e}");
+                    }
+                    std::process::exit(130);
+                }
+            }
+        });
+        Interrupts { flag, task }
+    }
+
+    /// Whether a signal came.
+    pub fn interrupted(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The signals that stop a run, registered once so that none arriving between two is lost.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Option<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Some(Signals { int: signal(SignalKind::interrupt()).ok()?, term: signal(SignalKind::terminate()).ok()? })
+        }
+        #[cfg(not(unix))]
+        Some(Signals {})
+    }
+
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                got = self.int.recv() => got.is_some(),
+                got = self.term.recv() => got.is_some(),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+impl Progress for Interrupts {
+    fn line(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    fn interrupted(&self) -> bool {
+        Interrupts::interrupted(self)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Print the GitHub Actions `strategy.matrix` (JSON, one line): one job per backend version
+    /// that a selected store runs on
+    #[arg(long)]
+    github: bool,
+    /// Only versions these stores run on (repeatable) [default: every server-backed store]
+    #[arg(short, long = "store", value_name = "NAME")]
+    stores: Vec<String>,
+    /// The backend matrix file [default: harness/backends/matrix.toml in the project root]
+    #[arg(long, env = "SESSIONSPEC_MATRIX", value_name = "FILE")]
+    matrix_file: Option<PathBuf>,
+}
+
+/// `sessionspec matrix`.
+pub fn matrix(args: MatrixArgs) -> anyhow::Result<u8> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = cwd.ancestors().find(|d| d.join("harness/backends/matrix.toml").is_file());
+    let matrix = load_matrix(args.matrix_file.as_deref(), root)?;
+    for s in &args.stores {
+        if !sessionspec_targets::STORES.iter().any(|k| k.name == s) {
+            anyhow::bail!("unknown store `{s}` (`sessionspec list stores` shows them)");
+        }
+    }
+    let stores_for = |b: &sessionspec_containers::Backend| -> Vec<&'static str> {
+        sessionspec_targets::stores_of(b.kind)
+            .into_iter()
+            .filter(|s| args.stores.is_empty() || args.stores.iter().any(|a| a == s))
+            .collect()
+    };
+    if args.github {
+        let mut include = Vec::new();
+        for b in &matrix.backends {
+            let stores = stores_for(b);
+            if stores.is_empty() {
+                eprintln!("{}: no selected store runs on {}, so it gets no job", b.key(), b.kind);
+                continue;
+            }
+            include.push(serde_json::json!({
+                "backend": b.key(),
+                "id": format!("{}-{}", b.kind, b.version),
+                "kind": b.kind.name(),
+                "version": b.version,
+                "stores": stores.join(" "),
+            }));
+        }
+        println!("{}", serde_json::json!({ "include": include }));
+    } else {
+        println!("{:<34} {:<20} {:<30} stores", "backend", "official image", "local image");
+        for b in &matrix.backends {
+            println!(
+                "{:<34} {:<20} {:<30} {}",
+                format!("{}{}", b.key(), if b.default { " (default)" } else { "" }),
+                b.official,
+                b.local,
+                stores_for(b).join(", ")
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}

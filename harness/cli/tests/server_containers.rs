@@ -1,0 +1,194 @@
+//! The `sessionspec` binary with backends in containers (a Docker engine from
+//! harness/backends/docker-engine.sh, images from harness/backends/images/build.sh where no
+//! registry is reachable): a run through a container, the column per backend version, and
+//! Ctrl-C at any moment leaving no container behind with the documented exit code 3.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use rstest::rstest;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the project root")
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sessionspec"));
+    c.args(args).current_dir(root()).env("NO_COLOR", "1");
+    for var in ["SESSIONSPEC_SCENARIOS", "SESSIONSPEC_SPEC", "SESSIONSPEC_MATRIX", "SESSIONSPEC_IMAGES"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn engine() {
+    let ok = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "these tests need a Docker engine: export DOCKER_HOST=\"$(harness/backends/docker-engine.sh)\" and build the images with harness/backends/images/build.sh");
+}
+
+/// The containers carrying `label`, running or not.
+fn containers(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .expect("docker ps runs");
+    assert!(out.status.success(), "docker ps: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stderr of `child`, line by line, as it comes.
+fn lines(child: &mut Child) -> Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line matching `want`, collecting what came before; panics after `bound`.
+fn wait_for(rx: &Receiver<String>, seen: &mut Vec<String>, bound: Duration, want: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if want(&line) {
+                    return line;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("no such line within {bound:?}; stderr so far:\n{}", seen.join("\n")),
+            Err(RecvTimeoutError::Disconnected) => panic!("the run ended first; stderr:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+fn wait_exit(child: &mut Child, bound: Duration) -> i32 {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return status.code().expect("exited, not killed by a signal");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("sessionspec did not exit within {bound:?} of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+#[test]
+fn a_store_runs_through_a_container_and_its_column_names_version_server_and_image() {
+    engine();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "run",
+        "--backend",
+        "redis:valkey-8",
+        "--backend",
+        "redis:6",
+        "--store",
+        "redis",
+        "-k",
+        "core.*",
+        "--no-progress",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "a complete run; stderr:\n{stderr}");
+    assert!(stderr.contains("backend redis:valkey-8: container "), "{stderr}");
+    let label = stderr
+        .lines()
+        .find_map(|l| l.split("carry the label ").nth(1).and_then(|r| r.split_whitespace().next()))
+        .expect("the run names its container label");
+    assert!(containers(label).is_empty(), "the run removed its containers");
+
+    let results = std::fs::read_to_string(out_dir.path().join("results.jsonl")).unwrap();
+    let header: serde_json::Value = serde_json::from_str(results.lines().next().unwrap()).unwrap();
+    let targets = header["targets"].as_array().unwrap();
+    let ids: Vec<&str> = targets.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["redis@6", "redis@valkey-8"], "one column per version, in matrix order");
+    assert_eq!(targets[0]["backend"], "redis");
+    assert!(targets[0]["backend_version"].as_str().unwrap().starts_with("6.0."), "{}", targets[0]);
+    // Valkey reports redis_version 7.2.4 too: the column shows Valkey's own version.
+    assert_eq!(targets[1]["backend"], "valkey");
+    assert!(targets[1]["backend_version"].as_str().unwrap().starts_with("8.1."), "{}", targets[1]);
+    for t in targets {
+        let provider = t["provider"].as_str().unwrap();
+        assert!(provider.starts_with("container "), "{provider}");
+    }
+    let cases = results.lines().filter(|l| l.contains("\"type\":\"result\"")).count();
+    assert!(cases > 0 && cases % 2 == 0, "each scenario ran on both columns: {cases}");
+    let matrix = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
+    assert!(matrix.contains("| | redis@6 | redis@valkey-8 |"), "{matrix}");
+    assert!(matrix.contains("| backend | redis 6.0."), "{matrix}");
+}
+
+/// When the signal comes: once every container answers and cases run, or while they start.
+#[rstest]
+#[case::while_cases_run(true)]
+#[case::while_containers_start(false)]
+fn sigint_removes_every_container_and_exits_3(#[case] after_ready: bool) {
+    engine();
+    let out_dir = tempfile::tempdir().unwrap();
+    let backends = ["postgres:13", "postgres:17", "redis:8", "mariadb:10.5"];
+    let mut args = vec!["run", "--store", "postgres", "--store", "redis", "--store", "sql-mysql", "--no-progress"];
+    for b in &backends {
+        args.extend(["--backend", b]);
+    }
+    args.extend(["--out", out_dir.path().to_str().unwrap()]);
+    let mut child = command(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("the binary starts");
+    let rx = lines(&mut child);
+    let mut seen = Vec::new();
+    let line = wait_for(&rx, &mut seen, Duration::from_secs(60), |l| l.contains("carry the label "));
+    let label = line.split("carry the label ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    if after_ready {
+        wait_for(&rx, &mut seen, Duration::from_secs(180), |l| l.starts_with("running "));
+        assert_eq!(containers(&label).len(), backends.len(), "one container per backend version while it runs");
+    } else {
+        // The first container exists: the others are being created or awaited.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while containers(&label).is_empty() {
+            assert!(Instant::now() < deadline, "no container appeared; stderr:\n{}", seen.join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(kill.success());
+    let code = wait_exit(&mut child, Duration::from_secs(120));
+    seen.extend(rx.try_iter());
+    let stderr = seen.join("\n");
+    assert!(containers(&label).is_empty(), "containers of {label} left behind; stderr:\n{stderr}");
+    assert_eq!(code, 3, "the documented incomplete-run code; stderr:\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_version_or_a_version_no_store_uses_is_bad_input() {
+    let out = run(&["run", "--backend", "postgres:16", "--store", "postgres"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--backend postgres:16: no version `16` of postgres;"), "{stderr}");
+
+    let out = run(&["run", "--backend", "redis:7", "--store", "memory"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--backend redis:7: no selected store runs on redis (its stores: redis"), "{stderr}");
+}

@@ -42,8 +42,8 @@ function onlyOptions(options, allowed, store) {
 /** The name of the key prefix, table or collection inside a namespace (`name` option). */
 function baseName(options, fallback) {
   const name = options.name === undefined ? fallback : options.name;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_]{1,48}$/.test(name)) {
-    throw typed('invalid', `option \`name\`: \`${name}\` must be 1-48 of [A-Za-z0-9_]`);
+  if (typeof name !== 'string' || name.length === 0 || name.length > 63 || /[\u0000-\u001f]/.test(name)) {
+    throw typed('invalid', `option \`name\`: \`${name}\` must be 1-63 characters without control characters`);
   }
   return name;
 }

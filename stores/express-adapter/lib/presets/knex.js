@@ -9,7 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 const knexFactory = require('knex');
 const { ConnectSessionKnexStore } = require('connect-session-knex');
-const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase } = require('../sql');
+const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, quotePg, quoteMysql } = require('../sql');
 const { onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion } = require('../options');
 
 function workDir() {
@@ -41,7 +41,7 @@ const DIALECTS = {
       }
     },
     table(options) {
-      return `"${baseName(options, 'sessions')}"`;
+      return quotePg(baseName(options, 'sessions'));
     },
     // SQLite keeps any text in a json column.
     damaged: (text) => ({ sql: '?', value: text }),
@@ -77,7 +77,7 @@ const DIALECTS = {
       await pgDropSchema(this.pool(), namespace);
     },
     table(options, namespace) {
-      return `"${namespace}"."${baseName(options, 'sessions')}"`;
+      return `${quotePg(namespace)}.${quotePg(baseName(options, 'sessions'))}`;
     },
     // A json column only holds valid JSON: the damaged text goes in as a JSON string.
     damaged: (text) => ({ sql: 'to_json(?::text)', value: text }),
@@ -109,7 +109,7 @@ const DIALECTS = {
       await mysqlDropDatabase(await this.conn(), namespace);
     },
     table(options, namespace) {
-      return `\`${namespace}\`.\`${baseName(options, 'sessions')}\``;
+      return `${quoteMysql(namespace)}.${quoteMysql(baseName(options, 'sessions'))}`;
     },
     // MariaDB's JSON type checks json_valid: the damaged text goes in as a JSON string.
     damaged: (text) => ({ sql: 'JSON_QUOTE(?)', value: text }),

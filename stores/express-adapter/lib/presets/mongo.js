@@ -10,6 +10,7 @@ const { MongoClient } = require('mongodb');
 const { MongoStore, createWebCryptoAdapter } = require('connect-mongo');
 const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
 const { typed } = require('../express');
+const { once, forget } = require('../sql');
 
 const MARKER = 'sessionspec_namespace';
 let admin = null;
@@ -63,7 +64,8 @@ module.exports = {
       throw typed('unsupported', 'the interval sweep runs on Node timers, which the adapter does not fake');
     }
     const client = await adminClient();
-    await client.db(checkNamespace(namespace)).collection(MARKER).updateOne({ _id: MARKER }, { $set: { at: new Date() } }, { upsert: true });
+    await once(`mongo:${checkNamespace(namespace)}`, () =>
+      client.db(namespace).collection(MARKER).updateOne({ _id: MARKER }, { $set: { at: new Date() } }, { upsert: true }));
     const store = MongoStore.create({
       mongoUrl: backendUrl('SESSIONSPEC_MONGO_URL', 'mongo'),
       dbName: namespace,
@@ -81,6 +83,7 @@ module.exports = {
   async drop(namespace) {
     const client = await adminClient();
     const db = client.db(checkNamespace(namespace));
+    forget(`mongo:${namespace}`);
     const marked = await db.listCollections({ name: MARKER }, { nameOnly: true }).toArray();
     if (marked.length > 0) {
       await db.dropDatabase();

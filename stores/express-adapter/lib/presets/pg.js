@@ -7,7 +7,7 @@
 const session = require('express-session');
 const PgStore = require('connect-pg-simple')(session);
 const { Pool } = require('pg');
-const { pgEnsureSchema, pgDropSchema } = require('../sql');
+const { pgEnsureSchema, pgDropSchema, quotePg } = require('../sql');
 const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
 
 let admin = null;
@@ -21,7 +21,7 @@ function adminPool() {
 }
 
 function table(namespace, options) {
-  return `"${checkNamespace(namespace)}"."${baseName(options, 'session')}"`;
+  return `${quotePg(checkNamespace(namespace))}.${quotePg(baseName(options, 'session'))}`;
 }
 
 module.exports = {

@@ -1,6 +1,7 @@
 //! The `sessionspec` command line: argument parsing, exit codes and dispatch. Everything it
 //! does is done by the library crates; this file only wires them to flags and files.
 
+mod bench;
 mod expect;
 mod inspect;
 mod matrix;
@@ -83,6 +84,14 @@ enum Command {
     /// per backend version, each running `sessionspec run --backend <backend>`.
     #[command(after_help = EXIT_CODES)]
     Matrix(matrix::MatrixArgs),
+    /// Measure stores against bare-driver loops on the same servers (pairs/s, p50/p99, ratios).
+    ///
+    /// One pair is an upsert with expiry plus a read of the same id. Each store named with
+    /// --store runs with the bare loops it is compared with, in one process, at each --clients
+    /// count, --runs times (medians shown). Figures are reported, never judged: the exit code
+    /// does not depend on them. Build with --release for meaningful figures.
+    #[command(after_help = EXIT_CODES)]
+    Bench(bench::BenchArgs),
 }
 
 /// Where the suite lives.
@@ -136,6 +145,10 @@ fn main() -> ExitCode {
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
             runtime.block_on(run::run(args, colors))
+        }
+        Command::Bench(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(bench::bench(args))
         }
         Command::Smoke(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");

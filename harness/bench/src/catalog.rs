@@ -1,0 +1,79 @@
+//! Which workloads a store name stands for: the store itself, opened by its factory, and the
+//! bare-driver loops it is compared with. A store added to the catalog here gets one arm; a
+//! store without one is measured alone, through `sessionspec-targets`.
+
+use std::sync::Arc;
+
+use sessionspec_contract::StoreFactory;
+use sessionspec_targets::{Backends, Resolved, TargetError};
+
+use crate::{Goal, RedisBare, RedisConnection, StoreWorkload, Workload};
+
+/// Workloads ready to run, and what must live as long as they do.
+pub struct Catalog {
+    /// The workloads, stores first within each family.
+    pub workloads: Vec<Box<dyn Workload>>,
+    /// Targets resolved by `sessionspec-targets` (their temporary directories).
+    _resolved: Vec<Resolved>,
+}
+
+/// Why the workloads for a store could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// Unknown store, or its backend is missing.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A bare loop could not be set up.
+    #[error("cannot set up the bare loops for `{store}`: {reason}")]
+    Baseline {
+        /// The store.
+        store: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The workloads for the named stores, in order.
+pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog, CatalogError> {
+    let mut workloads: Vec<Box<dyn Workload>> = Vec::new();
+    let mut resolved = Vec::new();
+    for name in names {
+        match name.as_str() {
+            "redis" => workloads.extend(redis(backends).await?),
+            other => {
+                let r = sessionspec_targets::resolve(&[other.to_owned()], backends).await?;
+                for target in &r.targets {
+                    workloads.push(Box::new(StoreWorkload::new(&target.id, target.factory.clone())));
+                }
+                resolved.push(r);
+            }
+        }
+    }
+    Ok(Catalog { workloads, _resolved: resolved })
+}
+
+/// The Redis store and three bare `redis` crate loops. The store is opened without an event
+/// sink, as by an application that does not listen: then `set` is a plain `SET`.
+async fn redis(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogError> {
+    let url = Backends::require(&backends.redis_url, "redis", "--redis-url", "SESSIONSPEC_REDIS_URL")?;
+    let unavailable = |reason: String| TargetError::Unavailable { store: "redis".into(), reason };
+    let factory = sessionspec_store_redis::RedisFactory::connect(url)
+        .await
+        .map_err(|e| unavailable(e.chain()))?
+        .with_events(false);
+    let version = factory.describe().backend_version.clone();
+    let bare = |connection, goals| {
+        RedisBare::new(url, connection, goals, version.clone())
+            .map(|b| Box::new(b) as Box<dyn Workload>)
+            .map_err(|e| CatalogError::Baseline { store: "redis".into(), reason: format!("{e:#}") })
+    };
+    Ok(vec![
+        Box::new(StoreWorkload::new("redis", Arc::new(factory))),
+        // The store's own connection kind: the store should cost at most a tenth.
+        bare(RedisConnection::Manager, vec![Goal { ratio: 0.9, clients: None }])?,
+        // The raw driver's best at 32 clients, pipelining on one connection.
+        bare(RedisConnection::Multiplexed, vec![Goal { ratio: 0.8, clients: Some(32) }])?,
+        bare(RedisConnection::PerClient, Vec::new())?,
+    ])
+}

@@ -1,0 +1,166 @@
+//! Bare `redis` crate loops: the same pair the Redis store does (`SET key json PX ttl`, then
+//! `GET key`, with keys as long as the store's), with nothing around it: the JSON is written once
+//! and the read is not decoded. Each connection kind is a separate baseline.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, MultiplexedConnection};
+
+use crate::{Goal, Pairs, Role, RunContext, Workload};
+
+/// How a bare loop's clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisConnection {
+    /// One `ConnectionManager` shared by every client: what the Redis store uses.
+    Manager,
+    /// One multiplexed connection shared by every client, without the manager around it.
+    Multiplexed,
+    /// One multiplexed connection per client: no pipelining across clients.
+    PerClient,
+}
+
+impl RedisConnection {
+    fn label(self) -> &'static str {
+        match self {
+            RedisConnection::Manager => "redis-bare-manager",
+            RedisConnection::Multiplexed => "redis-bare-multiplexed",
+            RedisConnection::PerClient => "redis-bare-per-client",
+        }
+    }
+}
+
+/// A bare loop on one Redis server.
+pub struct RedisBare {
+    client: redis::Client,
+    connection: RedisConnection,
+    goals: Vec<Goal>,
+    version: Option<String>,
+}
+
+impl RedisBare {
+    /// A loop on the server at `url`, connected as `connection`, setting the Redis store `goals`.
+    pub fn new(
+        url: &str,
+        connection: RedisConnection,
+        goals: Vec<Goal>,
+        version: Option<String>,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("not a usable Redis URL")?;
+        Ok(RedisBare { client, connection, goals, version })
+    }
+}
+
+#[async_trait]
+impl Workload for RedisBare {
+    fn name(&self) -> &str {
+        self.connection.label()
+    }
+
+    fn family(&self) -> &str {
+        "redis"
+    }
+
+    fn role(&self) -> Role {
+        Role::Baseline { goals: self.goals.clone() }
+    }
+
+    fn detail(&self) -> String {
+        let how = match self.connection {
+            RedisConnection::Manager => "one ConnectionManager shared by all clients",
+            RedisConnection::Multiplexed => "one MultiplexedConnection shared by all clients",
+            RedisConnection::PerClient => "one MultiplexedConnection per client",
+        };
+        let server = self.version.as_deref().map(|v| format!("redis {v}")).unwrap_or_else(|| "redis".into());
+        format!("redis crate, SET PX + GET, {how}, on {server}")
+    }
+
+    async fn start(&self, run: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
+        let connections = match self.connection {
+            RedisConnection::Manager => Connections::Manager(ConnectionManager::new(self.client.clone()).await?),
+            RedisConnection::Multiplexed => Connections::Shared(self.client.get_multiplexed_async_connection().await?),
+            RedisConnection::PerClient => {
+                let mut all = Vec::with_capacity(run.clients);
+                for _ in 0..run.clients {
+                    all.push(self.client.get_multiplexed_async_connection().await?);
+                }
+                Connections::PerClient(all)
+            }
+        };
+        Ok(Arc::new(BarePairs {
+            connections,
+            prefix: format!("{}:sess:", run.namespace),
+            namespace: run.namespace.clone(),
+            json: run.payload.json.clone(),
+            ttl_ms: run.payload.ttl.as_millis() as u64,
+            client: self.client.clone(),
+        }))
+    }
+}
+
+enum Connections {
+    Manager(ConnectionManager),
+    Shared(MultiplexedConnection),
+    PerClient(Vec<MultiplexedConnection>),
+}
+
+struct BarePairs {
+    connections: Connections,
+    prefix: String,
+    namespace: String,
+    json: Vec<u8>,
+    ttl_ms: u64,
+    client: redis::Client,
+}
+
+impl BarePairs {
+    async fn pair_on<C: redis::aio::ConnectionLike>(&self, mut c: C, id: &str) -> anyhow::Result<()> {
+        let key = format!("{}{id}", self.prefix);
+        redis::cmd("SET").arg(&key).arg(&self.json[..]).arg("PX").arg(self.ttl_ms).query_async::<()>(&mut c).await?;
+        let read: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut c).await?;
+        if read.is_none() {
+            bail!("GET `{key}` found nothing right after SET");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Pairs for BarePairs {
+    async fn pair(&self, client: usize, id: &str) -> anyhow::Result<()> {
+        match &self.connections {
+            Connections::Manager(c) => self.pair_on(c.clone(), id).await,
+            Connections::Shared(c) => self.pair_on(c.clone(), id).await,
+            Connections::PerClient(all) => self.pair_on(all[client % all.len()].clone(), id).await,
+        }
+    }
+
+    async fn finish(&self) -> anyhow::Result<()> {
+        delete_namespace(&self.client, &self.namespace).await
+    }
+}
+
+/// Deletes the keys under `{namespace}:` (namespaces are `[a-z0-9_]`, no pattern characters).
+pub(crate) async fn delete_namespace(client: &redis::Client, namespace: &str) -> anyhow::Result<()> {
+    let mut c = client.get_multiplexed_async_connection().await?;
+    let pattern = format!("{namespace}:*");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut c)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL").arg(&keys).query_async::<()>(&mut c).await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}

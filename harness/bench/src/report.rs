@@ -1,0 +1,267 @@
+//! The results model (rows of medians, ratios against baselines, the machine) and its text
+//! rendering. JSON output is this model serialized.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{Role, Workload};
+
+/// A benchmark run's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Distinct ids per run.
+    pub ids: usize,
+    /// Runs per row.
+    pub runs: usize,
+    /// The client counts measured.
+    pub clients: Vec<usize>,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The size of the session's JSON text.
+    pub payload_bytes: usize,
+    /// One row per workload and client count.
+    pub rows: Vec<Row>,
+    /// Each store against each baseline of its family, per client count.
+    pub ratios: Vec<Ratio>,
+}
+
+/// The machine the figures come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available to the process.
+    pub cpus: usize,
+    /// The first `model name` in /proc/cpuinfo.
+    pub cpu_model: Option<String>,
+}
+
+impl Machine {
+    /// This machine.
+    pub fn this() -> Machine {
+        let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        });
+        Machine { cpus, cpu_model }
+    }
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    /// Pairs completed per second of wall time.
+    pub pairs_per_sec: f64,
+    /// Median pair latency, microseconds.
+    pub p50_us: f64,
+    /// 99th percentile pair latency, microseconds.
+    pub p99_us: f64,
+    /// Wall time of the run, milliseconds.
+    pub elapsed_ms: f64,
+}
+
+impl Sample {
+    /// The figures of a run that took `elapsed` for pairs of these latencies.
+    pub fn from_latencies(elapsed: Duration, mut latencies: Vec<Duration>) -> Sample {
+        latencies.sort_unstable();
+        let secs = elapsed.as_secs_f64();
+        Sample {
+            pairs_per_sec: if secs > 0.0 { latencies.len() as f64 / secs } else { 0.0 },
+            p50_us: percentile(&latencies, 0.50),
+            p99_us: percentile(&latencies, 0.99),
+            elapsed_ms: secs * 1000.0,
+        }
+    }
+}
+
+/// The nearest-rank percentile of sorted latencies, in microseconds.
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e6
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// One workload at one client count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The workload's name.
+    pub workload: String,
+    /// Its family.
+    pub family: String,
+    /// Store or baseline.
+    #[serde(flatten)]
+    pub role: Role,
+    /// What exactly ran.
+    pub detail: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Each run.
+    pub runs: Vec<Sample>,
+    /// The median of each figure over the runs (taken separately).
+    pub median: Sample,
+}
+
+impl Row {
+    /// The row of `workload` at `clients` from its runs.
+    pub fn new(workload: &dyn Workload, clients: usize, runs: Vec<Sample>) -> Row {
+        let median = Sample {
+            pairs_per_sec: median(runs.iter().map(|s| s.pairs_per_sec).collect()),
+            p50_us: median(runs.iter().map(|s| s.p50_us).collect()),
+            p99_us: median(runs.iter().map(|s| s.p99_us).collect()),
+            elapsed_ms: median(runs.iter().map(|s| s.elapsed_ms).collect()),
+        };
+        Row {
+            workload: workload.name().to_owned(),
+            family: workload.family().to_owned(),
+            role: workload.role(),
+            detail: workload.detail(),
+            clients,
+            runs,
+            median,
+        }
+    }
+}
+
+/// A store's median pairs per second over a baseline's, at one client count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratio {
+    /// The store's workload.
+    pub store: String,
+    /// The baseline's workload.
+    pub baseline: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// store / baseline.
+    pub ratio: f64,
+    /// The smallest ratio the baseline asks for at this client count, if any.
+    pub goal: Option<f64>,
+    /// Whether the ratio reaches the goal.
+    pub met: Option<bool>,
+}
+
+/// Every store row against every baseline row of its family at the same client count.
+pub(crate) fn ratios(rows: &[Row]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for store in rows.iter().filter(|r| r.role == Role::Store) {
+        for base in rows.iter().filter(|r| r.family == store.family && r.clients == store.clients) {
+            let Role::Baseline { goals } = &base.role else { continue };
+            let goal =
+                goals.iter().filter(|g| g.clients.is_none_or(|c| c == store.clients)).map(|g| g.ratio).reduce(f64::max);
+            let ratio = if base.median.pairs_per_sec > 0.0 {
+                store.median.pairs_per_sec / base.median.pairs_per_sec
+            } else {
+                0.0
+            };
+            out.push(Ratio {
+                store: store.workload.clone(),
+                baseline: base.workload.clone(),
+                clients: store.clients,
+                ratio,
+                goal,
+                met: goal.map(|g| ratio >= g),
+            });
+        }
+    }
+    out
+}
+
+/// The report as text: the rows, the ratios with their goals, and what each workload is.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let cpu = report.machine.cpu_model.as_deref().unwrap_or("unknown CPU");
+    let _ = writeln!(
+        out,
+        "{} ids per run, medians of {} run{}, session JSON {} bytes; {} CPUs ({cpu})\n",
+        report.ids,
+        report.runs,
+        if report.runs == 1 { "" } else { "s" },
+        report.payload_bytes,
+        report.machine.cpus
+    );
+    let width = report.rows.iter().map(|r| r.workload.len()).max().unwrap_or(8).max(8);
+    let _ = writeln!(
+        out,
+        "{:width$}  {:>7}  {:>9}  {:>8}  {:>8}  runs (pairs/s)",
+        "workload", "clients", "pairs/s", "p50 µs", "p99 µs"
+    );
+    for row in &report.rows {
+        let runs: Vec<String> = row.runs.iter().map(|s| thousands(s.pairs_per_sec)).collect();
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>7}  {:>9}  {:>8.0}  {:>8.0}  {}",
+            row.workload,
+            row.clients,
+            thousands(row.median.pairs_per_sec),
+            row.median.p50_us,
+            row.median.p99_us,
+            runs.join(" ")
+        );
+    }
+    if !report.ratios.is_empty() {
+        let pairs: Vec<String> = report.ratios.iter().map(|r| format!("{} / {}", r.store, r.baseline)).collect();
+        let w = pairs.iter().map(String::len).max().unwrap_or(0).max(16);
+        let _ = writeln!(out, "\n{:w$}  {:>7}  {:>6}  goal", "store / baseline", "clients", "ratio");
+        for (r, label) in report.ratios.iter().zip(pairs) {
+            let goal = match (r.goal, r.met) {
+                (Some(g), Some(true)) => format!(">= {g:.2}: met"),
+                (Some(g), _) => format!(">= {g:.2}: MISSED"),
+                _ => "-".to_owned(),
+            };
+            let _ = writeln!(out, "{label:w$}  {:>7}  {:>6.2}  {goal}", r.clients, r.ratio);
+        }
+    }
+    let _ = writeln!(out);
+    let mut seen = Vec::new();
+    for row in &report.rows {
+        if !seen.contains(&&row.workload) {
+            seen.push(&row.workload);
+            let _ = writeln!(out, "{}: {}", row.workload, row.detail);
+        }
+    }
+    out
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let lat: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        let s = Sample::from_latencies(Duration::from_secs(2), lat);
+        assert_eq!(s.pairs_per_sec, 50.0);
+        assert_eq!(s.p50_us, 50.0);
+        assert_eq!(s.p99_us, 99.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(thousands(152_345.6), "152,346");
+        assert_eq!(thousands(999.0), "999");
+    }
+}

@@ -1,0 +1,78 @@
+//! `sessionspec bench`: measure stores against bare-driver loops on the same servers and print
+//! pairs per second, latency percentiles and ratios. Figures are reported, never judged: a
+//! missed goal does not change the exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use sessionspec_bench::{Settings, render_table};
+
+use crate::run::BackendArgs;
+use crate::{EXIT_BAD_INPUT, EXIT_OK};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A store to measure (repeatable), with the bare-driver loops it is compared with.
+    /// `sessionspec list stores` shows them
+    #[arg(short, long = "store", value_name = "NAME", required = true)]
+    stores: Vec<String>,
+    #[command(flatten)]
+    backends: BackendArgs,
+    /// Distinct session ids per run; each gets one pair (an upsert with expiry, then a read).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    ids: usize,
+    /// Concurrent client counts to measure at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32", value_name = "N,N")]
+    clients: Vec<usize>,
+    /// Runs per workload and client count; the table shows medians.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    runs: usize,
+    /// Untimed pairs on other ids before each run.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    warmup: usize,
+    /// Also write the results as JSON to this file (`-` for stdout, instead of the table).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+pub async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
+    if args.ids == 0 || args.runs == 0 || args.clients.is_empty() || args.clients.contains(&0) {
+        eprintln!("error: --ids, --runs and every --clients count must be at least 1");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let catalog = match sessionspec_bench::workloads(&args.stores, &args.backends.backends()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let settings = Settings { ids: args.ids, clients: args.clients.clone(), runs: args.runs, warmup: args.warmup };
+    let terminal = std::io::stderr().is_terminal();
+    let report = sessionspec_bench::run(&catalog.workloads, &settings, |line| {
+        if terminal {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    })
+    .await?;
+    if terminal {
+        eprint!("\r\x1b[2K");
+    }
+    let json = serde_json::to_string_pretty(&report).context("cannot write the report as JSON")?;
+    match args.json.as_deref() {
+        Some(path) if path.as_os_str() == "-" => {
+            println!("{json}");
+            return Ok(EXIT_OK);
+        }
+        Some(path) => {
+            std::fs::write(path, format!("{json}\n")).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => {}
+    }
+    print!("{}", render_table(&report));
+    Ok(EXIT_OK)
+}

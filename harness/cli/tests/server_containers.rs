@@ -192,3 +192,50 @@ fn an_unknown_version_or_a_version_no_store_uses_is_bad_input() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--backend redis:7: no selected store runs on redis (its stores: redis"), "{stderr}");
 }
+
+/// connect-session-knex's table on MariaDB takes the server's default collation. From 11.5 on
+/// that is `utf8mb4_uca1400_ai_ci`, which compares "é" (NFC) and "e\u{301}" (NFD) as equal, so
+/// two sessions become one on 11.8 while 10.5 and 10.11 keep them apart (SER-7). A difference
+/// between versions is a cell of its own: a failure on that column, never a harness error.
+#[test]
+fn a_behaviour_that_differs_between_versions_is_a_cell_of_its_own() {
+    engine();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "run",
+        "--backend",
+        "mariadb",
+        "--store",
+        "node:knex-mysql",
+        "-k",
+        "serialization.sid-normalization",
+        "--no-progress",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "failures, not bad input or an incomplete run; stderr:\n{stderr}");
+    let results = std::fs::read_to_string(out_dir.path().join("results.jsonl")).unwrap();
+    let outcomes: Vec<(String, String)> = results
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["type"] == "result")
+        .map(|r| (r["target"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut outcomes = outcomes;
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            ("node:knex-mysql@10.11".to_owned(), "pass".to_owned()),
+            ("node:knex-mysql@10.5".to_owned(), "pass".to_owned()),
+            ("node:knex-mysql@11.8".to_owned(), "fail".to_owned()),
+        ]
+    );
+    let matrix = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
+    let row = matrix.lines().find(|l| l.starts_with("| [serialization.sid-normalization]")).expect("the scenario's row");
+    assert!(
+        row.ends_with("| ✅ | ✅ | [❌](#serialization-sid-normalization--node-knex-mysql-11-8) |"),
+        "10.5 and 10.11 pass, 11.8 fails: {row}"
+    );
+}

@@ -11,7 +11,7 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, join_all};
 use serde_json::{Value, json};
 use sessionspec_contract::{
-    Capability, EventSink, Namespace, OpenContext, SharedClock, Store, StoreError, StoreEvent, StoreOptions,
+    Capability, EventKind, EventSink, Namespace, OpenContext, SharedClock, Store, StoreError, StoreEvent, StoreOptions,
     SystemClock, VirtualClock,
 };
 use sessionspec_report::{CaseResult, Detail, Outcome};
@@ -73,6 +73,8 @@ struct State {
     target: Target,
     options: RunOptions,
     namespace: Namespace,
+    /// Second namespaces opened with `open: {namespace: SUFFIX}`, dropped with the first.
+    extra_namespaces: Mutex<Vec<Namespace>>,
     clock: CaseClock,
     instances: Mutex<HashMap<String, Arc<dyn Store>>>,
     closed: Mutex<Vec<String>>,
@@ -182,6 +184,7 @@ impl Case {
             target: self.target.clone(),
             options: self.options.clone(),
             namespace,
+            extra_namespaces: Mutex::default(),
             clock,
             instances: Mutex::default(),
             closed: Mutex::default(),
@@ -241,10 +244,10 @@ impl State {
         self.clock.shared().now()
     }
 
-    fn context(&self, options: StoreOptions) -> OpenContext {
+    fn context(&self, namespace: &Namespace, options: StoreOptions) -> OpenContext {
         let events = self.events.clone();
         OpenContext {
-            namespace: self.namespace.clone(),
+            namespace: namespace.clone(),
             options,
             clock: self.clock.shared(),
             events: EventSink::new(move |e| events.lock().expect("events lock").push(e)),
@@ -254,7 +257,7 @@ impl State {
     async fn run_steps(self: Arc<Self>) -> Option<Stop> {
         let opened = tokio::time::timeout(
             self.options.step_timeout,
-            self.target.factory.open(self.context(self.scenario.options.clone())),
+            self.target.factory.open(self.context(&self.namespace, self.scenario.options.clone())),
         )
         .await;
         match opened {
@@ -279,12 +282,18 @@ impl State {
             }
         }
         let scenario = self.scenario.clone();
+        self.events.lock().expect("events lock").clear();
         for step in &scenario.steps {
             if self.cancel.is_cancelled() {
                 return Some(Stop::Cancelled);
             }
-            if let Err(stop) = self.clone().step(step, Bindings::default(), 0, true).await {
+            if let Err(stop) = self.clone().step(step, Bindings::default(), 0).await {
                 return Some(stop);
+            }
+            // A step's events are those emitted since the previous step finished: what a store
+            // emits late, or in the background while the clock moves, counts for the next step.
+            if !matches!(step.op, Op::Advance(_)) {
+                self.events.lock().expect("events lock").clear();
             }
         }
         None
@@ -306,11 +315,14 @@ impl State {
                 Err(_) => problems.push(format!("closing instance `{name}` did not finish")),
             }
         }
-        match tokio::time::timeout(self.options.step_timeout, self.target.factory.drop_namespace(&self.namespace)).await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => problems.push(format!("dropping namespace `{}` failed: {}", self.namespace, e.chain())),
-            Err(_) => problems.push(format!("dropping namespace `{}` did not finish", self.namespace)),
+        let mut namespaces = vec![self.namespace.clone()];
+        namespaces.extend(self.extra_namespaces.lock().expect("lock").drain(..));
+        for namespace in &namespaces {
+            match tokio::time::timeout(self.options.step_timeout, self.target.factory.drop_namespace(namespace)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => problems.push(format!("dropping namespace `{namespace}` failed: {}", e.chain())),
+                Err(_) => problems.push(format!("dropping namespace `{namespace}` did not finish")),
+            }
         }
         if problems.is_empty() || !steps_passed {
             if !problems.is_empty() {
@@ -327,7 +339,6 @@ impl State {
         step: &'a Step,
         bindings: Bindings,
         process: usize,
-        sequential: bool,
     ) -> BoxFuture<'a, Result<(), Stop>> {
         async move {
             let position = self.scenario.position(step.location);
@@ -341,6 +352,10 @@ impl State {
                 Op::Advance(by) => {
                     match &self.clock {
                         CaseClock::Virtual(c) => {
+                            // Let tasks the store spawned start first (a sweep arms its timer
+                            // when first polled): on a wall clock no time passes before they
+                            // run, so none may pass on the virtual one either.
+                            tokio::task::yield_now().await;
                             c.advance(*by);
                             // Let timers that just became due run before the next step.
                             tokio::task::yield_now().await;
@@ -354,7 +369,7 @@ impl State {
                     let mut next_process = process * 1000 + 1;
                     if c.each_step_a_branch {
                         for sub in &c.steps {
-                            branches.push(self.clone().step(sub, bindings.clone(), next_process, false));
+                            branches.push(self.clone().step(sub, bindings.clone(), next_process));
                             next_process += 1;
                         }
                     } else {
@@ -366,7 +381,7 @@ impl State {
                             next_process += 1;
                             branches.push(Box::pin(async move {
                                 for sub in &c.steps {
-                                    this.clone().step(sub, b.clone(), p, false).await?;
+                                    this.clone().step(sub, b.clone(), p).await?;
                                 }
                                 Ok(())
                             }));
@@ -383,7 +398,7 @@ impl State {
                 _ => {
                     let deadline = step.eventually.map(|d| Instant::now() + d);
                     loop {
-                        let attempt = self.clone().attempt(step, &bindings, process, sequential).await;
+                        let attempt = self.clone().attempt(step, &bindings, process).await;
                         match (attempt, deadline) {
                             (Err(Stop::Fail(_)), Some(d)) if Instant::now() < d => {
                                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -418,13 +433,7 @@ impl State {
     }
 
     /// Runs one store operation once and checks its expectation.
-    async fn attempt(
-        self: Arc<Self>,
-        step: &Step,
-        bindings: &Bindings,
-        process: usize,
-        sequential: bool,
-    ) -> Result<(), Stop> {
+    async fn attempt(self: Arc<Self>, step: &Step, bindings: &Bindings, process: usize) -> Result<(), Stop> {
         let position = self.scenario.position(step.location);
         let op_name = step.op.name();
         let detail = |message: String| Detail {
@@ -433,9 +442,6 @@ impl State {
             message,
             ..Detail::default()
         };
-        if sequential {
-            self.events.lock().expect("events lock").clear();
-        }
         let timeout = step.timeout.unwrap_or(self.options.step_timeout);
         let saved = self.saved.lock().expect("lock").clone();
         let now = self.now();
@@ -481,74 +487,34 @@ impl State {
         }
         let cx_now = self.now();
         let cx = MatchContext { now: cx_now, bindings, saved: &saved };
-        let value = match (&step.expect.result, result) {
-            (ResultExpectation::Error(None), Err(_)) => Value::Null,
-            (ResultExpectation::Error(Some(kind)), Err(e)) if e.kind() == *kind => Value::Null,
-            (ResultExpectation::Error(Some(kind)), Err(e)) => {
-                return Err(Stop::Fail(Detail {
-                    expected: Some(format!("an error of kind `{kind}`")),
-                    actual: Some(format!("an error of kind `{}`: {}", e.kind(), e.chain())),
-                    error_kind: Some(e.kind().name().to_owned()),
-                    ..detail(format!("`{op_name}` failed with `{}`, expected `{kind}`", e.kind()))
-                }));
-            }
-            (ResultExpectation::Error(expected), Ok(value)) => {
-                let kind = expected.map(|k| format!("`{k}`")).unwrap_or_else(|| "any kind".into());
-                return Err(Stop::Fail(Detail {
-                    expected: Some(format!("an error of {kind}")),
-                    actual: Some(pretty(&value)),
-                    ..detail(format!("`{op_name}` succeeded, expected it to fail with an error of {kind}"))
-                }));
-            }
-            (_, Err(e)) => {
-                return Err(Stop::Error(Detail {
-                    error_kind: Some(e.kind().name().to_owned()),
-                    ..detail(format!("`{op_name}` failed: {}: {}", e.kind(), e.chain()))
-                }));
-            }
-            (expectation, Ok(value)) => {
-                let mismatch = match expectation {
-                    ResultExpectation::Ok | ResultExpectation::Error(_) => None,
-                    ResultExpectation::Absent => (!value.is_null()).then(|| {
-                        (
-                            json!(null),
-                            matching::Mismatch {
-                                path: String::new(),
-                                expected: "nothing (absent)".into(),
-                                found: matching::short(&value),
-                            },
-                        )
-                    }),
-                    ResultExpectation::Found(m) => {
-                        if value.is_null() {
-                            Some((
-                                matching::display(m, &cx),
-                                matching::Mismatch {
-                                    path: String::new(),
-                                    expected: "a session".into(),
-                                    found: "nothing (absent)".into(),
-                                },
-                            ))
-                        } else {
-                            matching::check(m, Some(&value), "", &cx).map(|mm| (matching::display(m, &cx), mm))
-                        }
-                    }
-                    ResultExpectation::Value(m) => {
-                        matching::check(m, Some(&value), "", &cx).map(|mm| (matching::display(m, &cx), mm))
-                    }
-                };
-                if let Some((expected, mismatch)) = mismatch {
-                    return Err(Stop::Fail(Detail {
-                        expected: Some(pretty(&expected)),
-                        actual: Some(pretty(&value)),
-                        ..detail(format!("`{op_name}` returned the wrong value: {}", mismatch.sentence()))
-                    }));
-                }
-                value
-            }
+        let value = match judge(op_name, &step.expect.result, &result, &cx) {
+            Verdict::Pass(value) => value,
+            Verdict::Fail(d) => return Err(Stop::Fail(with_step(d, &detail))),
+            Verdict::Unexpected(d) => return Err(Stop::Error(with_step(d, &detail))),
         };
+        if let (Some(m), Err(e)) = (&step.expect.message, &result) {
+            let text = Value::String(e.chain());
+            if let Some(mismatch) = matching::check(m, Some(&text), "", &cx) {
+                return Err(Stop::Fail(Detail {
+                    expected: Some(matching::describe(m, &cx)),
+                    actual: Some(e.chain()),
+                    error_kind: Some(e.kind().name().to_owned()),
+                    ..detail(format!(
+                        "`{op_name}` failed as expected, but its error text does not match: {}",
+                        mismatch.sentence()
+                    ))
+                }));
+            }
+        }
         if let Some(expected) = &step.expect.events {
-            let emitted: Vec<StoreEvent> = self.events.lock().expect("events lock").drain(..).collect();
+            // `get` and `all` events are optional (EV-9): compared only when the list names them.
+            let emitted: Vec<StoreEvent> = self
+                .events
+                .lock()
+                .expect("events lock")
+                .drain(..)
+                .filter(|e| !OPTIONAL_EVENTS.contains(&e.kind) || expected.iter().any(|x| x.kind == e.kind))
+                .collect();
             let matches = emitted.len() == expected.len()
                 && emitted.iter().zip(expected).all(|(e, x)| {
                     e.kind == x.kind
@@ -623,9 +589,21 @@ impl State {
             Op::RawCount => raw()?.count().await.map(Value::from),
             Op::Indexes => raw()?.indexes().await.map(Value::Array),
             Op::Tamper(_, how) => raw()?.tamper(&sid, *how).await.map(|()| Value::Null),
-            Op::Open { name, options } => {
+            Op::Open { name, options, namespace } => {
                 let name = values::text(name, bindings);
-                let store = self.target.factory.open(self.context(self.scenario.options.overlay(options))).await?;
+                let namespace = match namespace {
+                    None => self.namespace.clone(),
+                    Some(suffix) => {
+                        let namespace = Namespace::new(format!("{}_{suffix}", self.namespace))?;
+                        let mut extra = self.extra_namespaces.lock().expect("lock");
+                        if !extra.contains(&namespace) {
+                            extra.push(namespace.clone());
+                        }
+                        namespace
+                    }
+                };
+                let options = self.scenario.options.overlay(options);
+                let store = self.target.factory.open(self.context(&namespace, options)).await?;
                 self.instances.lock().expect("lock").insert(name, Arc::from(store));
                 Ok(Value::Null)
             }
@@ -654,6 +632,147 @@ impl State {
         }
         history::check(claim, &ops, &finals)
             .map_err(|v| (format!("claim `{}` violated: {}", claim.name(), v.explanation), v.witness))
+    }
+}
+
+/// Event kinds a store MAY emit (EV-9): an `events` expectation ignores them unless it lists one.
+const OPTIONAL_EVENTS: [EventKind; 2] = [EventKind::Get, EventKind::All];
+
+/// How a step's result compares with its expected result.
+enum Verdict {
+    /// It meets it; the value is what `save` keeps (`null` for an expected error).
+    Pass(Value),
+    /// It does not: the step fails.
+    Fail(Detail),
+    /// It failed where only success was expected: the case errs.
+    Unexpected(Detail),
+}
+
+/// A verdict's detail with the step's position and operation filled in.
+fn with_step(d: Detail, step: &impl Fn(String) -> Detail) -> Detail {
+    let base = step(d.message.clone());
+    Detail { step: base.step, operation: base.operation, ..d }
+}
+
+/// Compares a result with an expectation.
+fn judge(
+    op_name: &str,
+    expectation: &ResultExpectation,
+    result: &Result<Value, StoreError>,
+    cx: &MatchContext<'_>,
+) -> Verdict {
+    let fail = |message: String, expected: String, actual: String, error_kind: Option<String>| {
+        Verdict::Fail(Detail {
+            message,
+            expected: Some(expected),
+            actual: Some(actual),
+            error_kind,
+            ..Detail::default()
+        })
+    };
+    match (expectation, result) {
+        (ResultExpectation::OneOf(alternatives), _) => {
+            let verdicts: Vec<Verdict> = alternatives.iter().map(|a| judge(op_name, a, result, cx)).collect();
+            let mut reasons = Vec::new();
+            let mut unexpected = true;
+            for verdict in verdicts {
+                match verdict {
+                    Verdict::Pass(value) => return Verdict::Pass(value),
+                    Verdict::Fail(d) => {
+                        unexpected = false;
+                        reasons.push(d.message);
+                    }
+                    Verdict::Unexpected(d) => reasons.push(d.message),
+                }
+            }
+            let expected = alternatives.iter().map(|a| outline(a, cx)).collect::<Vec<_>>().join(" | ");
+            let (actual, error_kind) = match result {
+                Ok(value) => (pretty(value), None),
+                Err(e) => (format!("an error of kind `{}`: {}", e.kind(), e.chain()), Some(e.kind().name().to_owned())),
+            };
+            let message = format!("`{op_name}` met none of the expected outcomes ({expected}): {}", reasons.join("; "));
+            let detail =
+                Detail { message, expected: Some(expected), actual: Some(actual), error_kind, ..Detail::default() };
+            if unexpected { Verdict::Unexpected(detail) } else { Verdict::Fail(detail) }
+        }
+        (ResultExpectation::Error(None), Err(_)) => Verdict::Pass(Value::Null),
+        (ResultExpectation::Error(Some(kind)), Err(e)) if e.kind() == *kind => Verdict::Pass(Value::Null),
+        (ResultExpectation::Error(Some(kind)), Err(e)) => fail(
+            format!("`{op_name}` failed with `{}`, expected `{kind}`", e.kind()),
+            format!("an error of kind `{kind}`"),
+            format!("an error of kind `{}`: {}", e.kind(), e.chain()),
+            Some(e.kind().name().to_owned()),
+        ),
+        (ResultExpectation::Error(expected), Ok(value)) => {
+            let kind = expected.map(|k| format!("`{k}`")).unwrap_or_else(|| "any kind".into());
+            fail(
+                format!("`{op_name}` succeeded, expected it to fail with an error of {kind}"),
+                format!("an error of {kind}"),
+                pretty(value),
+                None,
+            )
+        }
+        (_, Err(e)) => Verdict::Unexpected(Detail {
+            message: format!("`{op_name}` failed: {}: {}", e.kind(), e.chain()),
+            error_kind: Some(e.kind().name().to_owned()),
+            ..Detail::default()
+        }),
+        (expectation, Ok(value)) => {
+            let mismatch = match expectation {
+                ResultExpectation::Ok | ResultExpectation::Error(_) | ResultExpectation::OneOf(_) => None,
+                ResultExpectation::Absent => (!value.is_null()).then(|| {
+                    (
+                        json!(null),
+                        matching::Mismatch {
+                            path: String::new(),
+                            expected: "nothing (absent)".into(),
+                            found: matching::short(value),
+                        },
+                    )
+                }),
+                ResultExpectation::Found(m) => {
+                    if value.is_null() {
+                        Some((
+                            matching::display(m, cx),
+                            matching::Mismatch {
+                                path: String::new(),
+                                expected: "a session".into(),
+                                found: "nothing (absent)".into(),
+                            },
+                        ))
+                    } else {
+                        matching::check(m, Some(value), "", cx).map(|mm| (matching::display(m, cx), mm))
+                    }
+                }
+                ResultExpectation::Value(m) => {
+                    matching::check(m, Some(value), "", cx).map(|mm| (matching::display(m, cx), mm))
+                }
+            };
+            match mismatch {
+                None => Verdict::Pass(value.clone()),
+                Some((expected, mismatch)) => fail(
+                    format!("`{op_name}` returned the wrong value: {}", mismatch.sentence()),
+                    pretty(&expected),
+                    pretty(value),
+                    None,
+                ),
+            }
+        }
+    }
+}
+
+/// One expected outcome in a line, for `one-of` reports.
+fn outline(expectation: &ResultExpectation, cx: &MatchContext<'_>) -> String {
+    match expectation {
+        ResultExpectation::Ok => "success".into(),
+        ResultExpectation::Absent => "absent".into(),
+        ResultExpectation::Found(m) => format!("a session {}", matching::describe(m, cx)),
+        ResultExpectation::Value(m) => format!("the value {}", matching::describe(m, cx)),
+        ResultExpectation::Error(Some(kind)) => format!("an error of kind `{kind}`"),
+        ResultExpectation::Error(None) => "an error of any kind".into(),
+        ResultExpectation::OneOf(alternatives) => {
+            alternatives.iter().map(|a| outline(a, cx)).collect::<Vec<_>>().join(" | ")
+        }
     }
 }
 

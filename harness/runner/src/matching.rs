@@ -161,18 +161,52 @@ fn check_value(matcher: &Matcher, value: &Value, path: &str, cx: &MatchContext<'
         }
         Matcher::NotContains(text) => {
             let rendered = value.to_string();
-            (rendered.contains(text.as_str()) || value.as_str().is_some_and(|s| s.contains(text.as_str())))
-                .then(|| Mismatch::new(path, format!("a value not containing {text:?}"), Some(value)))
+            if rendered.contains(text.as_str()) || value.as_str().is_some_and(|s| s.contains(text.as_str())) {
+                return Some(Mismatch::new(path, format!("a value not containing {text:?}"), Some(value)));
+            }
+            hidden_in_encoding(value, text.as_bytes()).map(|encoding| {
+                Mismatch::new(
+                    path,
+                    format!("a value not containing {text:?}, not even {encoding}-encoded"),
+                    Some(value),
+                )
+            })
         }
         Matcher::ContainsText(text) => {
             let found =
                 value.to_string().contains(text.as_str()) || value.as_str().is_some_and(|s| s.contains(text.as_str()));
             (!found).then(|| Mismatch::new(path, format!("a value containing {text:?}"), Some(value)))
         }
-        Matcher::Saved(name) => {
-            let saved = cx.saved.get(name).cloned().unwrap_or(Value::Null);
+        Matcher::Saved { name, tolerance: None } => {
+            let saved = values::lookup_saved(cx.saved, name);
             (!deep_eq(&saved, value))
                 .then(|| Mismatch::new(path, format!("the value saved as `{name}`: {}", short(&saved)), Some(value)))
+        }
+        Matcher::Saved { name, tolerance: Some(tolerance) } => {
+            let saved = values::lookup_saved(cx.saved, name);
+            let expected =
+                format!("a time within {} of the one saved as `{name}`: {}", fmt_duration(*tolerance), short(&saved));
+            match (saved.as_str().map(parse_timestamp), value.as_str().map(parse_timestamp)) {
+                (Some(Ok(at)), Some(Ok(t))) => {
+                    let diff = (t - at).abs().to_std().unwrap_or(Duration::MAX);
+                    (diff > *tolerance).then(|| Mismatch::new(path, expected, Some(value)))
+                }
+                _ => mismatch(expected),
+            }
+        }
+        Matcher::Not(inner) => check(inner, Some(value), path, cx)
+            .is_none()
+            .then(|| Mismatch::new(path, describe(matcher, cx), Some(value))),
+        Matcher::Count { of, is } => {
+            let Value::Array(items) = value else { return mismatch("an array".into()) };
+            let n = items.iter().filter(|item| check(of, Some(item), path, cx).is_none()).count();
+            (n != *is).then(|| {
+                Mismatch::new(
+                    path,
+                    describe(matcher, cx),
+                    Some(&Value::String(format!("{n} matching items among {}", short(value)))),
+                )
+            })
         }
         Matcher::Gte(n) | Matcher::Lte(n) => {
             let (Some(a), Some(b)) = (value.as_f64(), n.as_f64()) else { return mismatch("a number".into()) };
@@ -180,6 +214,59 @@ fn check_value(matcher: &Matcher, value: &Value, path: &str, cx: &MatchContext<'
             (!ok).then(|| Mismatch::new(path, describe(matcher, cx), Some(value)))
         }
     }
+}
+
+/// Where `needle` hides in an encoding inside `value`: the name of the encoding (`base64`,
+/// `hex`) when some run of base64 or hex characters in one of its strings decodes to bytes
+/// containing it. Catches plaintext that was only encoded, not encrypted.
+fn hidden_in_encoding(value: &Value, needle: &[u8]) -> Option<&'static str> {
+    match value {
+        Value::String(s) => {
+            let runs = |allowed: fn(u8) -> bool| {
+                s.as_bytes().split(move |b| !allowed(*b)).filter(|r| r.len() >= needle.len()).collect::<Vec<_>>()
+            };
+            let found = |decoded: Vec<u8>| decoded.windows(needle.len().max(1)).any(|w| w == needle);
+            let hex = runs(|b| b.is_ascii_hexdigit());
+            if hex.iter().any(|run| (0..2).any(|skip| found(decode_hex(&run[skip.min(run.len())..])))) {
+                return Some("hex");
+            }
+            let b64 = runs(|b| b.is_ascii_alphanumeric() || b"+/-_".contains(&b));
+            if b64.iter().any(|run| (0..4).any(|skip| found(decode_base64(&run[skip.min(run.len())..])))) {
+                return Some("base64");
+            }
+            None
+        }
+        Value::Array(items) => items.iter().find_map(|v| hidden_in_encoding(v, needle)),
+        Value::Object(map) => map.values().find_map(|v| hidden_in_encoding(v, needle)),
+        _ => None,
+    }
+}
+
+/// Hex digits to bytes, pairwise; a trailing odd digit is ignored.
+fn decode_hex(digits: &[u8]) -> Vec<u8> {
+    let nibble = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+    digits.chunks_exact(2).map(|pair| nibble(pair[0]) << 4 | nibble(pair[1])).collect()
+}
+
+/// Base64 (standard or URL-safe alphabet, no padding) to bytes; a trailing partial group is
+/// decoded as far as it goes.
+fn decode_base64(text: &[u8]) -> Vec<u8> {
+    let sextet = |b: u8| -> u32 {
+        match b {
+            b'A'..=b'Z' => u32::from(b - b'A'),
+            b'a'..=b'z' => u32::from(b - b'a') + 26,
+            b'0'..=b'9' => u32::from(b - b'0') + 52,
+            b'+' | b'-' => 62,
+            _ => 63,
+        }
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for group in text.chunks(4) {
+        let bits = group.iter().enumerate().fold(0u32, |acc, (i, b)| acc | sextet(*b) << (18 - 6 * i));
+        let bytes = [(bits >> 16) as u8, (bits >> 8) as u8, bits as u8];
+        out.extend_from_slice(&bytes[..group.len().saturating_sub(1)]);
+    }
+    out
 }
 
 /// Finds a distinct actual item for each matcher (small arrays: backtracking is fine).
@@ -287,8 +374,56 @@ pub fn display(matcher: &Matcher, cx: &MatchContext<'_>) -> Value {
         }
         Matcher::NotContains(t) => tag(format!("not containing {t:?}")),
         Matcher::ContainsText(t) => tag(format!("containing {t:?}")),
-        Matcher::Saved(name) => cx.saved.get(name).cloned().unwrap_or(Value::Null),
+        Matcher::Saved { name, tolerance: None } => values::lookup_saved(cx.saved, name),
+        Matcher::Saved { name, tolerance: Some(t) } => {
+            tag(format!("time {} ± {}", short(&values::lookup_saved(cx.saved, name)), fmt_duration(*t)))
+        }
+        Matcher::Not(inner) => tag(format!("not {}", short(&display(inner, cx)))),
+        Matcher::Count { of, is } => tag(format!("exactly {is} items matching {}", short(&display(of, cx)))),
         Matcher::Gte(n) => tag(format!(">= {n}")),
         Matcher::Lte(n) => tag(format!("<= {n}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn cx_check(matcher: &Matcher, value: &Value) -> Option<Mismatch> {
+        let bindings = Bindings::default();
+        let saved = HashMap::new();
+        let cx = MatchContext { now: Utc::now(), bindings: &bindings, saved: &saved };
+        check(matcher, Some(value), "", &cx)
+    }
+
+    #[test]
+    fn not_contains_sees_through_base64_and_hex() {
+        let m = Matcher::NotContains("MARKER-42".into());
+        assert!(cx_check(&m, &json!({"payload": "v1:q83vASNFZ4mrze8BI0VniQ=="})).is_none());
+        // "MARKER-42" in base64 (unpadded, after a prefix, off a 4-byte boundary) and in hex.
+        let mm = cx_check(&m, &json!({"payload": "enc:xTUFSS0VSLTQy"})).expect("base64 seen");
+        assert!(mm.expected.contains("base64"), "{}", mm.expected);
+        let mm = cx_check(&m, &json!(["00", "4d41524b45522d3432"])).expect("hex seen");
+        assert!(mm.expected.contains("hex"), "{}", mm.expected);
+        assert!(cx_check(&m, &json!({"plain": "xx MARKER-42 xx"})).is_some());
+    }
+
+    #[test]
+    fn count_counts_matching_items() {
+        let ttl = Matcher::Object { entries: vec![("expireAfterSeconds".into(), Matcher::Present)], exact: false };
+        let m = Matcher::Count { of: Box::new(ttl), is: 1 };
+        assert!(cx_check(&m, &json!([{"name": "_id_"}, {"name": "expires_1", "expireAfterSeconds": 0}])).is_none());
+        let two = json!([{"expireAfterSeconds": 0}, {"expireAfterSeconds": 0}]);
+        assert!(cx_check(&m, &two).unwrap().found.contains("2 matching items"));
+        assert!(cx_check(&m, &json!({})).is_some());
+    }
+
+    #[test]
+    fn not_inverts() {
+        let m = Matcher::Not(Box::new(Matcher::Scalar(json!(1))));
+        assert!(cx_check(&m, &json!(2)).is_none());
+        assert!(cx_check(&m, &json!(1)).is_some());
     }
 }

@@ -53,6 +53,20 @@ pub fn build(input: &Input, bindings: &Bindings, now: DateTime<Utc>, saved: &Has
             }
             value
         }
-        Input::Saved(name) => saved.get(name).cloned().unwrap_or(Value::Null),
+        Input::Saved(reference) => lookup_saved(saved, reference),
     }
+}
+
+/// The value a `$saved` reference names: `NAME`, or `NAME.member...` for a part of it (a
+/// number selects an array item). `null` where nothing is there.
+pub fn lookup_saved(saved: &HashMap<String, Value>, reference: &str) -> Value {
+    let mut segments = reference.split('.');
+    let mut value = segments.next().and_then(|name| saved.get(name));
+    for segment in segments {
+        value = value.and_then(|v| match v {
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            other => other.get(segment),
+        });
+    }
+    value.cloned().unwrap_or(Value::Null)
 }

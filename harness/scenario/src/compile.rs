@@ -38,7 +38,7 @@ fn index(path: &Path, i: usize) -> Path {
 
 const BUILDERS: &str = "$time, $repeat, $nest, $var, $saved, $literal";
 const MATCHERS: &str = "$absent, $present, $any, $type, $one-of, $unordered, $contains, $len, $time (with $tolerance), \
-                        $not-contains, $contains-text, $saved, $gte, $lte, $literal, $exact";
+                        $not-contains, $contains-text, $saved (with $tolerance), $gte, $lte, $literal, $exact, $not, $count, $repeat, $nest";
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(root: &'a Node) -> Self {
@@ -96,8 +96,22 @@ impl<'a> Compiler<'a> {
             StepDoc { ids: Some(_), .. } => Op::Ids,
             StepDoc { close: Some(_), .. } => Op::Close,
             StepDoc { open: Some(arg), .. } => match arg {
-                OpenArg::Plain(name) => Op::Open { name: self.text(&name, &op_path), options: Default::default() },
-                OpenArg::Map { name, options } => Op::Open { name: self.text(&name, &key(&op_path, "as")), options },
+                OpenArg::Plain(name) => {
+                    Op::Open { name: self.text(&name, &op_path), options: Default::default(), namespace: None }
+                }
+                OpenArg::Map { name, options, namespace } => {
+                    if let Some(suffix) = &namespace {
+                        let valid = (1..=16).contains(&suffix.len())
+                            && suffix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                        if !valid {
+                            self.error(
+                                &key(&op_path, "namespace"),
+                                format!("namespace suffix `{suffix}` must be 1-16 of [a-z0-9_]"),
+                            );
+                        }
+                    }
+                    Op::Open { name: self.text(&name, &key(&op_path, "as")), options, namespace }
+                }
             },
             StepDoc { advance: Some(d), .. } => Op::Advance(d.0),
             StepDoc { raw: Some(sid), .. } => Op::Raw(self.text(sid.sid(), &op_path)),
@@ -125,6 +139,14 @@ impl<'a> Compiler<'a> {
         if let Some(name) = &doc.save {
             if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) {
                 self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
+            }
+            if name.is_empty() || name.contains('.') {
+                self.error(
+                    &key(path, "save"),
+                    format!(
+                        "`{name}` is not a name to save under: `.` separates a saved name from a member in `$saved`"
+                    ),
+                );
             }
             self.saved.insert(name.clone());
         }
@@ -305,45 +327,18 @@ impl<'a> Compiler<'a> {
                     Input::Literal(Value::Null)
                 }
             },
-            "$repeat" => {
-                let text = arg.get("text").and_then(Value::as_str);
-                let times = arg.get("times").and_then(Value::as_u64);
-                let extra = arg.as_object().map(|m| m.keys().any(|k| k != "text" && k != "times")).unwrap_or(true);
-                match (text, times) {
-                    (Some(text), Some(times)) if !extra && times <= 16 * 1024 * 1024 => {
-                        Input::Repeat { text: text.to_owned(), times: times as usize }
-                    }
-                    _ => {
-                        self.error(&arg_path, "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216");
-                        Input::Literal(Value::Null)
-                    }
-                }
-            }
-            "$nest" => {
-                let depth = arg.get("depth").and_then(Value::as_u64);
-                let nest_key = arg.get("key").and_then(Value::as_str);
-                let leaf = arg.get("leaf");
-                let extra = arg
-                    .as_object()
-                    .map(|m| m.keys().any(|k| !["depth", "key", "leaf"].contains(&k.as_str())))
-                    .unwrap_or(true);
-                match (depth, nest_key, leaf) {
-                    (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=10_000).contains(&depth) => {
-                        Input::Nest {
-                            depth: depth as usize,
-                            key: nest_key.to_owned(),
-                            leaf: Box::new(self.input(leaf, &key(&arg_path, "leaf"), false)),
-                        }
-                    }
-                    _ => {
-                        self.error(
-                            &arg_path,
-                            "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000",
-                        );
-                        Input::Literal(Value::Null)
-                    }
-                }
-            }
+            "$repeat" => match self.repeat_args(arg, &arg_path) {
+                Some((text, times)) => Input::Repeat { text, times },
+                None => Input::Literal(Value::Null),
+            },
+            "$nest" => match self.nest_args(arg, &arg_path) {
+                Some((depth, nest_key, leaf)) => Input::Nest {
+                    depth,
+                    key: nest_key,
+                    leaf: Box::new(self.input(leaf, &key(&arg_path, "leaf"), false)),
+                },
+                None => Input::Literal(Value::Null),
+            },
             "$var" => match arg.as_str() {
                 Some(var) if self.vars.iter().any(|v| v == var) => Input::Var(var.to_owned()),
                 _ => {
@@ -361,14 +356,50 @@ impl<'a> Compiler<'a> {
         Some(input)
     }
 
+    /// The arguments of `$repeat`: `{text: STRING, times: N}`.
+    fn repeat_args(&mut self, arg: &Value, path: &Path) -> Option<(String, usize)> {
+        let text = arg.get("text").and_then(Value::as_str);
+        let times = arg.get("times").and_then(Value::as_u64);
+        let extra = arg.as_object().map(|m| m.keys().any(|k| k != "text" && k != "times")).unwrap_or(true);
+        match (text, times) {
+            (Some(text), Some(times)) if !extra && times <= 16 * 1024 * 1024 => Some((text.to_owned(), times as usize)),
+            _ => {
+                self.error(path, "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216");
+                None
+            }
+        }
+    }
+
+    /// The arguments of `$nest`: `{depth: N, key: STRING, leaf: VALUE}`.
+    fn nest_args<'v>(&mut self, arg: &'v Value, path: &Path) -> Option<(usize, String, &'v Value)> {
+        let depth = arg.get("depth").and_then(Value::as_u64);
+        let nest_key = arg.get("key").and_then(Value::as_str);
+        let leaf = arg.get("leaf");
+        let extra =
+            arg.as_object().map(|m| m.keys().any(|k| !["depth", "key", "leaf"].contains(&k.as_str()))).unwrap_or(true);
+        match (depth, nest_key, leaf) {
+            (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=10_000).contains(&depth) => {
+                Some((depth as usize, nest_key.to_owned(), leaf))
+            }
+            _ => {
+                self.error(path, "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000");
+                None
+            }
+        }
+    }
+
     fn scope(&self) -> String {
         if self.vars.is_empty() { "none".to_owned() } else { self.vars.join(", ") }
     }
 
+    /// A reference to a saved value: `NAME`, or `NAME.member.member` for a part of it.
     fn saved_name(&mut self, arg: &Value, path: &Path) -> String {
         match arg.as_str() {
-            Some(name) if self.saved.contains(name) => name.to_owned(),
-            Some(name) => {
+            Some(reference) if self.saved.contains(reference.split('.').next().unwrap_or_default()) => {
+                reference.to_owned()
+            }
+            Some(reference) => {
+                let name = reference.split('.').next().unwrap_or_default();
                 let known = if self.saved.is_empty() {
                     "no step before this one saves a result".to_owned()
                 } else {
@@ -378,57 +409,39 @@ impl<'a> Compiler<'a> {
                 name.to_owned()
             }
             None => {
-                self.error(path, "`$saved` takes the name given to `save:` in an earlier step");
+                self.error(
+                    path,
+                    "`$saved` takes the name given to `save:` in an earlier step (`NAME` or `NAME.member`)",
+                );
                 String::new()
             }
         }
     }
 
     fn expectation(&mut self, value: &Value, path: &Path) -> Expectation {
-        let expected = "expected `ok`, `absent`, or a map of `session`, `value`, `error` and `events`";
+        let expected =
+            "expected `ok`, `absent`, or a map of `session`, `value`, `error`, `message`, `one-of` and `events`";
         match value {
             Value::String(s) if s == "ok" => Expectation { written: true, ..Expectation::default() },
             Value::String(s) if s == "absent" => {
-                Expectation { result: ResultExpectation::Absent, events: None, written: true }
+                Expectation { result: ResultExpectation::Absent, written: true, ..Expectation::default() }
             }
             Value::Object(map) => {
                 let mut result = ResultExpectation::Ok;
                 let mut events = None;
+                let mut message = None;
                 for (k, v) in map {
                     let p = key(path, k);
                     match k.as_str() {
-                        "session" => {
-                            let m = self.matcher(v, &p);
-                            result = self.set_result(result, ResultExpectation::Found(m), &p);
+                        "session" | "value" | "error" => {
+                            let r = self.result(k, v, &p);
+                            result = self.set_result(result, r, &p);
                         }
-                        "value" => {
-                            let m = self.matcher(v, &p);
-                            result = self.set_result(result, ResultExpectation::Value(m), &p);
+                        "one-of" => {
+                            let r = ResultExpectation::OneOf(self.alternatives(v, &p));
+                            result = self.set_result(result, r, &p);
                         }
-                        "error" => {
-                            let kind = match v.as_str() {
-                                Some("any") => None,
-                                Some(name) => match ErrorKind::from_name(name) {
-                                    Some(kind) => Some(kind),
-                                    None => {
-                                        let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
-                                        self.error(
-                                            &p,
-                                            format!(
-                                                "unknown error kind `{name}`, expected one of: any, {}",
-                                                kinds.join(", ")
-                                            ),
-                                        );
-                                        None
-                                    }
-                                },
-                                None => {
-                                    self.error(&p, "`error` takes an error kind name (or `any`)");
-                                    None
-                                }
-                            };
-                            result = self.set_result(result, ResultExpectation::Error(kind), &p);
-                        }
+                        "message" => message = Some((self.matcher(v, &p), p)),
                         "events" => events = Some(self.events(v, &p)),
                         other => {
                             let location = self.root.locate(&p, true);
@@ -436,7 +449,16 @@ impl<'a> Compiler<'a> {
                         }
                     }
                 }
-                Expectation { result, events, written: true }
+                let message = message.map(|(m, p)| {
+                    if !can_fail(&result) {
+                        self.error(
+                            &p,
+                            "`message` checks an error's text: it goes with `error` (or a `one-of` with one)",
+                        );
+                    }
+                    m
+                });
+                Expectation { result, events, message, written: true }
             }
             _ => {
                 self.error(path, format!("{expected}, found `{value}`"));
@@ -445,9 +467,71 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// One of the result keys of `expect`: `session`, `value` or `error`.
+    fn result(&mut self, name: &str, v: &Value, p: &Path) -> ResultExpectation {
+        match name {
+            "session" => ResultExpectation::Found(self.matcher(v, p)),
+            "value" => ResultExpectation::Value(self.matcher(v, p)),
+            _ => {
+                let kind = match v.as_str() {
+                    Some("any") => None,
+                    Some(name) => match ErrorKind::from_name(name) {
+                        Some(kind) => Some(kind),
+                        None => {
+                            let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+                            self.error(
+                                p,
+                                format!("unknown error kind `{name}`, expected one of: any, {}", kinds.join(", ")),
+                            );
+                            None
+                        }
+                    },
+                    None => {
+                        self.error(p, "`error` takes an error kind name (or `any`)");
+                        None
+                    }
+                };
+                ResultExpectation::Error(kind)
+            }
+        }
+    }
+
+    /// The alternatives of `one-of`: each `ok`, `absent` or a map with one of `session`,
+    /// `value` and `error`.
+    fn alternatives(&mut self, value: &Value, path: &Path) -> Vec<ResultExpectation> {
+        let shape =
+            "each alternative of `one-of` is `ok`, `absent` or a map with one of `session`, `value` and `error`";
+        let Value::Array(items) = value else {
+            self.error(path, "`one-of` takes a list of expectations, like `[ok, {error: closed}]`");
+            return Vec::new();
+        };
+        if items.len() < 2 {
+            self.error(path, "`one-of` needs at least two alternatives");
+        }
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = index(path, i);
+            match item {
+                Value::String(s) if s == "ok" => out.push(ResultExpectation::Ok),
+                Value::String(s) if s == "absent" => out.push(ResultExpectation::Absent),
+                Value::Object(map) if map.len() == 1 => {
+                    let (k, v) = map.iter().next().expect("one entry");
+                    if ["session", "value", "error"].contains(&k.as_str()) {
+                        let r = self.result(k, v, &key(&p, k));
+                        out.push(r);
+                    } else {
+                        self.error(&key(&p, k), format!("unknown key `{k}` in a `one-of` alternative: {shape}"));
+                    }
+                }
+                _ => self.error(&p, format!("{shape}, found `{item}`")),
+            }
+        }
+        out
+    }
+
     fn set_result(&mut self, current: ResultExpectation, new: ResultExpectation, path: &Path) -> ResultExpectation {
         if current != ResultExpectation::Ok {
-            self.error(path, "`expect` takes only one of `session`, `value` and `error`");
+            self.error(path, "`expect` takes only one of `session`, `value`, `error` and `one-of`");
         }
         new
     }
@@ -511,28 +595,33 @@ impl<'a> Compiler<'a> {
     }
 
     fn operator(&mut self, map: &Map<String, Value>, path: &Path) -> Matcher {
-        let is_time = map.contains_key("$time") && map.keys().all(|k| k == "$time" || k == "$tolerance");
-        if map.len() != 1 && !is_time {
+        let with_tolerance = |k: &str| map.contains_key(k) && map.keys().all(|m| m == k || m == "$tolerance");
+        let (is_time, is_saved) = (with_tolerance("$time"), with_tolerance("$saved"));
+        if map.len() != 1 && !is_time && !is_saved {
             self.error(path, format!(
                 "a matcher is a map with one `$` key (one of {MATCHERS}); match data whose keys start with `$` with `{{$literal: ...}}`"
             ));
             return Matcher::Any;
         }
-        if is_time {
-            let tolerance = match map.get("$tolerance") {
-                None => std::time::Duration::from_secs(1),
-                Some(Value::String(t)) => match duration::parse(t) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.error(&key(path, "$tolerance"), e);
-                        std::time::Duration::from_secs(1)
-                    }
-                },
-                Some(_) => {
-                    self.error(&key(path, "$tolerance"), "`$tolerance` takes a duration, like 1s");
+        let tolerance = match map.get("$tolerance") {
+            None => std::time::Duration::from_secs(1),
+            Some(Value::String(t)) => match duration::parse(t) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.error(&key(path, "$tolerance"), e);
                     std::time::Duration::from_secs(1)
                 }
-            };
+            },
+            Some(_) => {
+                self.error(&key(path, "$tolerance"), "`$tolerance` takes a duration, like 1s");
+                std::time::Duration::from_secs(1)
+            }
+        };
+        if is_saved {
+            let name = self.saved_name(&map["$saved"], &key(path, "$saved"));
+            return Matcher::Saved { name, tolerance: map.contains_key("$tolerance").then_some(tolerance) };
+        }
+        if is_time {
             let p = key(path, "$time");
             let offset = match map["$time"].as_str().map(offset) {
                 Some(Ok(o)) => o,
@@ -609,7 +698,6 @@ impl<'a> Compiler<'a> {
                     Matcher::Any
                 }
             },
-            "$saved" => Matcher::Saved(self.saved_name(arg, &p)),
             "$gte" | "$lte" => match arg {
                 Value::Number(n) => {
                     if name == "$gte" {
@@ -624,6 +712,35 @@ impl<'a> Compiler<'a> {
                 }
             },
             "$literal" => Matcher::Literal(arg.clone()),
+            "$not" => Matcher::Not(Box::new(self.matcher(arg, &p))),
+            "$count" => {
+                let of = arg.get("of");
+                let is = arg.get("is").and_then(Value::as_u64);
+                let extra = arg.as_object().map(|m| m.keys().any(|k| k != "of" && k != "is")).unwrap_or(true);
+                match (of, is) {
+                    (Some(of), Some(is)) if !extra => {
+                        Matcher::Count { of: Box::new(self.matcher(of, &key(&p, "of"))), is: is as usize }
+                    }
+                    _ => {
+                        self.error(&p, "`$count` takes `{of: MATCHER, is: N}`: an array with exactly N items matching");
+                        Matcher::Any
+                    }
+                }
+            }
+            "$repeat" => match self.repeat_args(arg, &p) {
+                Some((text, times)) => Matcher::Literal(Value::String(text.repeat(times))),
+                None => Matcher::Any,
+            },
+            "$nest" => match self.nest_args(arg, &p) {
+                Some((depth, nest_key, leaf)) => {
+                    let mut m = self.matcher(leaf, &key(&p, "leaf"));
+                    for _ in 0..depth {
+                        m = Matcher::Object { entries: vec![(nest_key.clone(), m)], exact: true };
+                    }
+                    m
+                }
+                None => Matcher::Any,
+            },
             "$exact" => match self.matcher(arg, &p) {
                 Matcher::Object { entries, .. } => Matcher::Object { entries, exact: true },
                 _ => {
@@ -632,7 +749,7 @@ impl<'a> Compiler<'a> {
                 }
             },
             "$tolerance" => {
-                self.error(path, "`$tolerance` goes with `$time`");
+                self.error(path, "`$tolerance` goes with `$time` or `$saved`");
                 Matcher::Any
             }
             other => {
@@ -640,6 +757,15 @@ impl<'a> Compiler<'a> {
                 Matcher::Any
             }
         }
+    }
+}
+
+/// Whether a result expectation accepts a failed step.
+fn can_fail(result: &ResultExpectation) -> bool {
+    match result {
+        ResultExpectation::Error(_) => true,
+        ResultExpectation::OneOf(alternatives) => alternatives.iter().any(can_fail),
+        _ => false,
     }
 }
 
@@ -687,4 +813,117 @@ fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use sessionspec_contract::{Capability, ErrorKind};
+
+    use crate::load::load_text;
+    use crate::model::{Matcher, Op, ResultExpectation, Scenario};
+
+    fn scenario(steps: &str) -> Result<Scenario, Vec<String>> {
+        let text = format!("id: core.example\ntitle: an example\nchecks: [GET-1]\nsteps:\n{steps}");
+        let loaded = load_text(Path::new("core/example.yaml"), &text.into(), Some("core"), None);
+        loaded.scenario.ok_or_else(|| loaded.problems.iter().map(|p| p.message.clone()).collect())
+    }
+
+    fn problems(steps: &str) -> String {
+        scenario(steps).expect_err("the scenario has problems").join("\n")
+    }
+
+    #[test]
+    fn one_of_takes_alternative_results() {
+        let s = scenario("  - get: a\n    expect: {one-of: [absent, {session: {n: 1}}, {error: closed}]}\n").unwrap();
+        let ResultExpectation::OneOf(alternatives) = &s.steps[0].expect.result else { panic!("not one-of") };
+        assert_eq!(alternatives.len(), 3);
+        assert_eq!(alternatives[0], ResultExpectation::Absent);
+        assert!(matches!(alternatives[1], ResultExpectation::Found(_)));
+        assert_eq!(alternatives[2], ResultExpectation::Error(Some(ErrorKind::Closed)));
+    }
+
+    #[test]
+    fn one_of_rejects_one_alternative_and_events_inside() {
+        let text = problems("  - get: a\n    expect: {one-of: [{events: [get]}]}\n");
+        assert!(text.contains("at least two alternatives"), "{text}");
+        assert!(text.contains("unknown key `events` in a `one-of` alternative"), "{text}");
+        let text = problems("  - get: a\n    expect: {one-of: [ok, absent], error: closed}\n");
+        assert!(text.contains("only one of `session`, `value`, `error` and `one-of`"), "{text}");
+    }
+
+    #[test]
+    fn message_goes_with_an_error() {
+        let s = scenario("  - get: a\n    expect: {error: decrypt, message: {$not-contains: s3cret}}\n").unwrap();
+        assert_eq!(s.steps[0].expect.message, Some(Matcher::NotContains("s3cret".into())));
+        let s = scenario("  - get: a\n    expect: {one-of: [ok, {error: closed}], message: {$not-contains: x}}\n");
+        assert!(s.is_ok());
+        let text = problems("  - get: a\n    expect: {session: {}, message: {$not-contains: s3cret}}\n");
+        assert!(text.contains("`message` checks an error's text"), "{text}");
+    }
+
+    #[test]
+    fn not_count_repeat_and_nest_are_matchers() {
+        let s = scenario(concat!(
+            "  - get: a\n",
+            "    expect: {value: {$not: {$len: 0}}}\n",
+            "  - get: a\n",
+            "    expect: {value: {$count: {of: {expireAfterSeconds: 0}, is: 1}}}\n",
+            "  - get: a\n",
+            "    expect: {session: {blob: {$repeat: {text: ab, times: 3}}, deep: {$nest: {depth: 2, key: k, leaf: {$type: string}}}}}\n",
+        ))
+        .unwrap();
+        assert!(matches!(&s.steps[0].expect.result, ResultExpectation::Value(Matcher::Not(_))));
+        assert!(matches!(&s.steps[1].expect.result, ResultExpectation::Value(Matcher::Count { is: 1, .. })));
+        let ResultExpectation::Found(Matcher::Object { entries, .. }) = &s.steps[2].expect.result else {
+            panic!("not an object pattern")
+        };
+        assert_eq!(entries[0].1, Matcher::Literal("ababab".into()));
+        let Matcher::Object { entries: outer, exact: true } = &entries[1].1 else { panic!("not nested") };
+        let Matcher::Object { entries: inner, exact: true } = &outer[0].1 else { panic!("not nested twice") };
+        assert_eq!(inner[0].1, Matcher::Type(crate::model::JsonType::String));
+        let text = problems("  - get: a\n    expect: {value: {$count: {of: {}, is: many}}}\n");
+        assert!(text.contains("`$count` takes `{of: MATCHER, is: N}`"), "{text}");
+    }
+
+    #[test]
+    fn saved_references_may_name_a_member() {
+        let s = scenario(concat!(
+            "  - get: a\n",
+            "    save: first\n",
+            "  - get: a\n",
+            "    expect: {value: {payload: {$not: {$saved: first.payload}}}}\n",
+        ))
+        .unwrap();
+        let ResultExpectation::Value(Matcher::Object { entries, .. }) = &s.steps[1].expect.result else {
+            panic!("not an object pattern")
+        };
+        let saved = Matcher::Saved { name: "first.payload".into(), tolerance: None };
+        assert_eq!(entries[0].1, Matcher::Not(Box::new(saved)));
+        let s = scenario(
+            "  - get: a\n    save: first\n  - get: a\n    expect: {value: {expires: {$saved: first.expires, $tolerance: 2s}}}\n",
+        );
+        let ResultExpectation::Value(Matcher::Object { entries, .. }) = &s.unwrap().steps[1].expect.result else {
+            panic!("not an object pattern")
+        };
+        let tolerance = Some(std::time::Duration::from_secs(2));
+        assert_eq!(entries[0].1, Matcher::Saved { name: "first.expires".into(), tolerance });
+        let text = problems("  - get: a\n    expect: {value: {$saved: second.payload}}\n");
+        assert!(text.contains("nothing is saved as `second`"), "{text}");
+        let text = problems("  - get: a\n    save: a.b\n    expect: absent\n");
+        assert!(text.contains("`.` separates a saved name"), "{text}");
+    }
+
+    #[test]
+    fn open_on_a_second_namespace_needs_no_shared_namespace() {
+        let s =
+            scenario("  - open: {as: other, namespace: b}\n  - get: a\n    on: other\n    expect: absent\n").unwrap();
+        assert!(matches!(&s.steps[0].op, Op::Open { namespace: Some(n), .. } if n == "b"));
+        assert!(!s.requires.contains(&Capability::SharedNamespace));
+        let text = problems("  - open: other\n  - get: a\n    on: other\n    expect: absent\n");
+        assert!(text.contains("need capability `shared-namespace`"), "{text}");
+        let text = problems("  - open: {as: other, namespace: Bad-Name}\n  - get: a\n    expect: absent\n");
+        assert!(text.contains("namespace suffix `Bad-Name` must be 1-16 of [a-z0-9_]"), "{text}");
+    }
 }

@@ -87,8 +87,10 @@ pub struct StepDoc {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<()>")]
     pub close: Option<Present>,
-    /// `open: NAME` or `open: {as: NAME, options: {...}}`: open another instance of the store
-    /// on the same namespace (needs `shared-namespace`), with the scenario's options overlaid.
+    /// `open: NAME` or `open: {as: NAME, options: {...}, namespace: SUFFIX}`: open another
+    /// instance of the store, with the scenario's options overlaid: on the same namespace
+    /// (needs `shared-namespace`), or with `namespace` on a second one, named after the
+    /// scenario's with `_SUFFIX` appended, that starts empty.
     pub open: Option<OpenArg>,
     /// `advance: DURATION`: move the clock forward.
     pub advance: Option<DurationText>,
@@ -257,13 +259,13 @@ pub struct WriteArgs {
     pub session: Value,
 }
 
-/// `open: NAME` or `open: {as: NAME, options: {...}}`.
+/// `open: NAME` or `open: {as: NAME, options: {...}, namespace: SUFFIX}`.
 #[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 #[schemars(untagged)]
 pub enum OpenArg {
     /// `open: b`
     Plain(String),
-    /// `open: {as: b, options: {...}}`
+    /// `open: {as: b, options: {...}, namespace: other}`
     Map {
         /// The instance name.
         #[serde(rename = "as")]
@@ -271,6 +273,12 @@ pub enum OpenArg {
         /// Options overlaid on the scenario's.
         #[serde(default)]
         options: StoreOptions,
+        /// Open on a second namespace: the scenario's name followed by `_` and this suffix
+        /// (1-16 of `[a-z0-9_]`), so one is a prefix of the other. It starts empty and is
+        /// dropped with the scenario's.
+        #[serde(default)]
+        #[schemars(pattern(r"^[a-z0-9_]{1,16}$"))]
+        namespace: Option<String>,
     },
 }
 
@@ -283,16 +291,18 @@ impl<'de> Deserialize<'de> for OpenArg {
             name: String,
             #[serde(default)]
             options: StoreOptions,
+            #[serde(default)]
+            namespace: Option<String>,
         }
         let value = Value::deserialize(deserializer)?;
         match value {
             Value::String(name) => Ok(OpenArg::Plain(name)),
             Value::Object(_) => {
                 let map: OpenMap = serde_json::from_value(value).map_err(de::Error::custom)?;
-                Ok(OpenArg::Map { name: map.name, options: map.options })
+                Ok(OpenArg::Map { name: map.name, options: map.options, namespace: map.namespace })
             }
             other => Err(de::Error::custom(format!(
-                "expected an instance name or `{{as: NAME, options: {{...}}}}`, found `{other}`"
+                "expected an instance name or `{{as: NAME, options: {{...}}, namespace: SUFFIX}}`, found `{other}`"
             ))),
         }
     }
@@ -437,7 +447,7 @@ enum ExpectationKeyword {
 }
 
 #[derive(JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[allow(dead_code)]
 struct ExpectationChecks {
     /// The step returns a session (not absent) matching this.
@@ -446,7 +456,15 @@ struct ExpectationChecks {
     value: Option<Value>,
     /// The step fails with this error kind (`any` for any kind).
     error: Option<String>,
-    /// Exactly these events are emitted during the step, in order: kinds (`create`) or
-    /// `{kind, sid}`.
+    /// With `error`: the error's text (its message and every cause) matches this, such as
+    /// `{$not-contains: SECRET}`. Scenarios never assert what a message says, only what it must
+    /// not reveal.
+    message: Option<Value>,
+    /// The step's result meets one of these expectations, each `ok`, `absent` or a map with
+    /// one of `session`, `value` and `error`: `[ok, {error: closed}]`.
+    one_of: Option<Vec<Value>>,
+    /// Exactly these events are emitted since the previous step finished, in order: kinds
+    /// (`create`) or `{kind, sid}`. `get` and `all` events (which stores MAY emit) are compared
+    /// only when the list names that kind.
     events: Option<Vec<Value>>,
 }

@@ -327,11 +327,12 @@ fn collect_step_needs(steps: &[Step], needed: &mut Vec<(Capability, String, Vec<
             Op::Clear => Some(Capability::Clear),
             Op::Ids => Some(Capability::Ids),
             Op::Close => Some(Capability::Close),
-            Op::Open { options, .. } => {
+            Op::Open { options, namespace, .. } => {
                 for cap in options.required_capabilities() {
                     needed.push((cap, "the options of `open`".into(), path.clone()));
                 }
-                Some(Capability::SharedNamespace)
+                // An instance on a second namespace shares nothing with the scenario's.
+                namespace.is_none().then_some(Capability::SharedNamespace)
             }
             Op::Raw(_) | Op::RawCount | Op::Tamper(..) => Some(Capability::RawInspection),
             Op::Indexes => Some(Capability::Indexes),

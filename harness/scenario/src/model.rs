@@ -100,7 +100,7 @@ pub enum Op {
     Ids,
     /// `close`.
     Close,
-    /// `open` another instance on the namespace.
+    /// `open` another instance, on the scenario's namespace or a second one.
     Open {
         /// Its name.
         name: Text,
@@ -110,6 +110,9 @@ pub enum Op {
     /// `advance` the clock.
     Advance(Duration),
     /// `raw` record.
+        /// `None`: the scenario's namespace. `Some(suffix)`: a second namespace, named after
+        /// the scenario's with `_suffix` appended.
+        namespace: Option<String>,
     Raw(Text),
     /// `raw-count`.
     RawCount,
@@ -233,7 +236,8 @@ pub enum Input {
         /// The innermost value.
         leaf: Box<Input>,
     },
-    /// A value saved by an earlier step (`{$saved: NAME}`).
+    /// A value saved by an earlier step (`{$saved: NAME}`), or a part of it
+    /// (`{$saved: NAME.member}`).
     Saved(String),
 }
 
@@ -246,16 +250,18 @@ pub struct Offset(pub i64);
 pub struct Expectation {
     /// Its result.
     pub result: ResultExpectation,
-    /// The events emitted during it, in order, when checked.
+    /// The events emitted since the previous step finished, in order, when checked.
     pub events: Option<Vec<EventExpectation>>,
     /// Whether the scenario wrote this expectation (`expect: ok` asserts success explicitly)
     /// rather than getting the default.
     pub written: bool,
 }
+    /// When it fails: what its error text (message and causes) must match.
+    pub message: Option<Matcher>,
 
 impl Default for Expectation {
     fn default() -> Self {
-        Expectation { result: ResultExpectation::Ok, events: None, written: false }
+        Expectation { result: ResultExpectation::Ok, events: None, message: None, written: false }
     }
 }
 
@@ -276,6 +282,8 @@ pub enum ResultExpectation {
 
 /// An expected event.
 #[derive(Debug, Clone, PartialEq)]
+    /// It meets at least one of these.
+    OneOf(Vec<ResultExpectation>),
 pub struct EventExpectation {
     /// Its kind.
     pub kind: EventKind,
@@ -328,8 +336,14 @@ pub enum Matcher {
     NotContains(String),
     /// A value whose JSON text contains this text.
     ContainsText(String),
-    /// Equal (with matcher semantics) to a saved value.
-    Saved(String),
+    /// Equal to a saved value: `NAME`, or `NAME.member...` for a part of it. With a
+    /// tolerance, an ISO-8601 time within that of the saved time.
+    Saved {
+        /// The saved name, possibly followed by `.member`s.
+        name: String,
+        /// For times: the allowed difference (`{$saved: NAME, $tolerance: 1s}`).
+        tolerance: Option<Duration>,
+    },
     /// A number at least this.
     Gte(Number),
     /// A number at most this.
@@ -340,6 +354,15 @@ pub enum Matcher {
 
 /// JSON value types, for `{$type: ...}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    /// Anything this does not match.
+    Not(Box<Matcher>),
+    /// An array with exactly `is` items matching `of` (`{$count: {of: MATCHER, is: N}}`).
+    Count {
+        /// What the counted items match.
+        of: Box<Matcher>,
+        /// How many items must match it.
+        is: usize,
+    },
 pub enum JsonType {
     /// `null`
     Null,

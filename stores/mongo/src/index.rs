@@ -98,9 +98,13 @@ fn conflict(collection: &Collection<Document>, existing: &str) -> StoreError {
 /// Makes sure the TTL index exists. Safe to run from many processes at once: the server treats
 /// identical creations as one, and a creation that loses a race is checked again by listing.
 pub(crate) async fn ensure_ttl(collection: &Collection<Document>) -> Result<()> {
+    // `background: true` as connect-mongo sends it. MongoDB has ignored the option since 4.2,
+    // but a server that compares it (SecantusDB 0.7.0b3) would otherwise see connect-mongo's
+    // request for the same index as a conflicting one.
+    #[allow(deprecated)]
     let model = IndexModel::builder()
         .keys(doc! {EXPIRES: 1})
-        .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
+        .options(IndexOptions::builder().expire_after(Duration::ZERO).background(true).build())
         .build();
     let mut last_error = None;
     for attempt in 0..ATTEMPTS {

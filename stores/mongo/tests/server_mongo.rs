@@ -151,35 +151,65 @@ async fn twenty_instances_at_once_all_open_and_leave_one_ttl_index() {
 /// created, rejected with "Cannot use a session that has ended" and crashed the process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_during_index_creation_neither_fails_nor_leaks() {
-    let runtime = tokio::runtime::Handle::current();
     let scratch = Scratch::new("close413").await;
-    // Warm the shared client up so its own background tasks exist before counting.
-    scratch.client.database("admin").run_command(doc! {"ping": 1}).await.unwrap();
-    let baseline = runtime.metrics().num_alive_tasks();
     for round in 0..20 {
         let config = scratch.config().collection_name(format!("c{round}")).startup(Startup::Background);
         let store = MongoStore::with_client(scratch.client.clone(), config).await.expect("opening returns at once");
         store.close().await.expect("close while the index is being created");
         store.close().await.expect("close twice");
-        let error = store.get("a").await.expect_err("closed");
-        assert_eq!(error.kind(), ErrorKind::Closed);
+        assert_eq!(store.get("a").await.expect_err("closed").kind(), ErrorKind::Closed);
     }
-    // Every start-up task was aborted and awaited by `close`: none is left behind. The driver
-    // may still be finishing a checked-in connection, so poll, with a bound.
-    let mut alive = runtime.metrics().num_alive_tasks();
-    for _ in 0..200 {
-        if alive <= baseline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        alive = runtime.metrics().num_alive_tasks();
-    }
-    assert!(alive <= baseline, "{alive} tasks alive after close, {baseline} before opening");
-
     // With a client of its own, close also shuts the client down, after the same cancellation.
     let store = MongoStore::connect(&url(), scratch.config().startup(Startup::Background)).await.unwrap();
     tokio::time::timeout(Duration::from_secs(30), store.close()).await.expect("close finishes").unwrap();
     scratch.finish().await;
+}
+
+/// The same with start-up work that cannot finish: a server that accepts connections and never
+/// answers. `close` must cancel the work, not wait for it, and leave no task behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_cancels_start_up_work_that_hangs() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let hanging = format!("mongodb://127.0.0.1:{port}/?directConnection=true&serverSelectionTimeoutMS=600000");
+    let client = Client::with_uri_str(&hanging).await.unwrap();
+    let runtime = tokio::runtime::Handle::current();
+    // The driver starts its monitor tasks (and a short-lived one) with the client: count from
+    // when the number has held still for a while.
+    let baseline = settled_task_count(&runtime).await;
+    // Kept open until the end: dropping a store also cancels its tasks, and this is about close.
+    let mut stores = Vec::new();
+    for _ in 0..5 {
+        let config = MongoStoreConfig::new().db_name("never").startup(Startup::Background);
+        let store = MongoStore::with_client(client.clone(), config).await.expect("opening returns at once");
+        assert!(runtime.metrics().num_alive_tasks() > baseline, "the index is being created in a task");
+        tokio::time::timeout(Duration::from_secs(10), store.close())
+            .await
+            .expect("close cancels instead of waiting for the server")
+            .expect("close succeeds");
+        assert_eq!(store.get("a").await.expect_err("closed").kind(), ErrorKind::Closed);
+        stores.push(store);
+    }
+    let alive = settled_task_count(&runtime).await;
+    assert!(alive <= baseline, "{alive} tasks alive after close, {baseline} before opening");
+    drop(stores);
+    drop(silent);
+}
+
+/// The number of live tasks once it has not changed for ten polls in a row (bounded).
+async fn settled_task_count(runtime: &tokio::runtime::Handle) -> usize {
+    let mut last = runtime.metrics().num_alive_tasks();
+    let mut steady = 0;
+    for _ in 0..500 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = runtime.metrics().num_alive_tasks();
+        steady = if now == last { steady + 1 } else { 0 };
+        last = now;
+        if steady == 10 {
+            break;
+        }
+    }
+    last
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

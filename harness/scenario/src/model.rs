@@ -106,13 +106,13 @@ pub enum Op {
         name: Text,
         /// Options overlaid on the scenario's.
         options: StoreOptions,
+        /// `None`: the scenario's namespace. `Some(suffix)`: a second namespace, named after
+        /// the scenario's with `_suffix` appended.
+        namespace: Option<String>,
     },
     /// `advance` the clock.
     Advance(Duration),
     /// `raw` record.
-        /// `None`: the scenario's namespace. `Some(suffix)`: a second namespace, named after
-        /// the scenario's with `_suffix` appended.
-        namespace: Option<String>,
     Raw(Text),
     /// `raw-count`.
     RawCount,
@@ -252,12 +252,12 @@ pub struct Expectation {
     pub result: ResultExpectation,
     /// The events emitted since the previous step finished, in order, when checked.
     pub events: Option<Vec<EventExpectation>>,
+    /// When it fails: what its error text (message and causes) must match.
+    pub message: Option<Matcher>,
     /// Whether the scenario wrote this expectation (`expect: ok` asserts success explicitly)
     /// rather than getting the default.
     pub written: bool,
 }
-    /// When it fails: what its error text (message and causes) must match.
-    pub message: Option<Matcher>,
 
 impl Default for Expectation {
     fn default() -> Self {
@@ -278,12 +278,12 @@ pub enum ResultExpectation {
     Value(Matcher),
     /// It fails with this kind (`None`: any kind).
     Error(Option<ErrorKind>),
+    /// It meets at least one of these.
+    OneOf(Vec<ResultExpectation>),
 }
 
 /// An expected event.
 #[derive(Debug, Clone, PartialEq)]
-    /// It meets at least one of these.
-    OneOf(Vec<ResultExpectation>),
 pub struct EventExpectation {
     /// Its kind.
     pub kind: EventKind,
@@ -350,10 +350,6 @@ pub enum Matcher {
     Lte(Number),
     /// Exactly this value, with no `$` interpretation.
     Literal(Value),
-}
-
-/// JSON value types, for `{$type: ...}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
     /// Anything this does not match.
     Not(Box<Matcher>),
     /// An array with exactly `is` items matching `of` (`{$count: {of: MATCHER, is: N}}`).
@@ -363,6 +359,10 @@ pub enum Matcher {
         /// How many items must match it.
         is: usize,
     },
+}
+
+/// JSON value types, for `{$type: ...}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
     /// `null`
     Null,

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use sessionspec_contract::StoreFactory;
+use sessionspec_contract::{StoreDescription, StoreFactory};
 use sessionspec_targets::{Backends, Resolved, TargetError};
 
-use crate::{Goal, RedisBare, RedisConnection, StoreWorkload, Workload};
+use crate::{Goal, RedisBare, RedisConnection, SqlBare, SqlFlavor, StoreWorkload, Workload};
 
 /// Workloads ready to run, and what must live as long as they do.
 pub struct Catalog {
@@ -41,6 +41,14 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
     for name in names {
         match name.as_str() {
             "redis" => workloads.extend(redis(backends).await?),
+            "postgres" | "sql-postgres" | "sql-mysql" => {
+                let r = sessionspec_targets::resolve(&[name.clone()], backends).await?;
+                for target in &r.targets {
+                    workloads.push(Box::new(StoreWorkload::new(&target.id, target.factory.clone())));
+                    workloads.push(Box::new(sql_bare(name, backends, target.factory.describe())?));
+                }
+                resolved.push(r);
+            }
             other => {
                 let r = sessionspec_targets::resolve(&[other.to_owned()], backends).await?;
                 for target in &r.targets {
@@ -51,6 +59,24 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
         }
     }
     Ok(Catalog { workloads, _resolved: resolved })
+}
+
+/// The bare `sqlx` loop a SQL store is compared with: same server, same layout, same pool
+/// settings.
+fn sql_bare(name: &str, backends: &Backends, store: &StoreDescription) -> Result<SqlBare, CatalogError> {
+    let (flavor, url) = match name {
+        "postgres" => (SqlFlavor::PgSimple, &backends.postgres_url),
+        "sql-postgres" => (SqlFlavor::KnexPostgres, &backends.postgres_url),
+        _ => (SqlFlavor::KnexMySql, &backends.mysql_url),
+    };
+    let url = url
+        .as_deref()
+        .ok_or_else(|| CatalogError::Baseline { store: name.to_owned(), reason: "no server URL".into() })?;
+    let server = match &store.backend_version {
+        Some(v) => format!("{} {v}", store.backend),
+        None => store.backend.clone(),
+    };
+    Ok(SqlBare::new(flavor, url, server))
 }
 
 /// The Redis store and three bare `redis` crate loops. The store is opened without an event

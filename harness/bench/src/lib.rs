@@ -11,6 +11,7 @@ mod catalog;
 mod measure;
 mod redis_bare;
 mod report;
+mod sql_bare;
 mod store;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use catalog::{Catalog, CatalogError, workloads};
 pub use measure::{Settings, run};
 pub use redis_bare::{RedisBare, RedisConnection};
 pub use report::{Machine, Ratio, Report, Row, Sample, render_table};
+pub use sql_bare::{SqlBare, SqlFlavor};
 pub use store::StoreWorkload;
 
 /// One thing the benchmark measures: a store, or a bare-driver loop that is a store's baseline.

@@ -355,10 +355,14 @@ impl PgStore {
         let closed = self.closed.clone();
         let statement = self.sql.prune.clone();
         let bound = self.config.operation_timeout;
+        let delay = move || if prune.randomized { jittered(prune.interval) } else { prune.interval };
+        // The first deadline counts from now, not from whenever the task is first polled: a
+        // clock advanced before that must still find the prune due.
+        let mut due = clock.sleep(delay());
         let handle = runtime.spawn(async move {
             loop {
-                let delay = if prune.randomized { jittered(prune.interval) } else { prune.interval };
-                clock.sleep(delay).await;
+                due.await;
+                due = clock.sleep(delay());
                 if closed.load(Ordering::SeqCst) {
                     return;
                 }
@@ -381,9 +385,9 @@ impl PgStore {
         self.config.events.emit(StoreEvent::new(kind, sid));
     }
 
-    /// Runs one operation: fails with `closed` after close, retries on a fresh connection when
-    /// the server dropped the one it used (every statement here is idempotent), and bounds the
-    /// whole by the operation timeout.
+    /// Runs one operation: fails with `closed` after close, runs the statement again when the
+    /// server dropped its connection or chose it as a deadlock victim (every statement here is
+    /// idempotent), and bounds the whole by the operation timeout.
     async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -397,7 +401,7 @@ impl PgStore {
             let mut failures = 0;
             loop {
                 match attempt().await {
-                    Err(e) if is_disconnect(&e) && failures < retries => failures += 1,
+                    Err(e) if is_retryable(&e) && failures < retries => failures += 1,
                     other => return other,
                 }
             }
@@ -432,15 +436,16 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(0.5 + unit)
 }
 
-/// Whether the connection the statement ran on is gone (the server restarted, or an
-/// administrator terminated the backend), so the same statement may run again on another.
-fn is_disconnect(error: &sqlx::Error) -> bool {
+/// Whether the statement may simply run again: the connection it ran on is gone (the server
+/// restarted, or an administrator terminated the backend) and the pool will hand out another,
+/// or the server rolled it back as a deadlock victim.
+fn is_retryable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => {
             // Class 08: connection exception; 57P01-57P03: the server is shutting down or
-            // terminated this backend.
-            db.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03"))
+            // terminated this backend; 40P01: deadlock detected.
+            db.code().is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "40P01"))
         }
         _ => false,
     }

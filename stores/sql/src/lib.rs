@@ -166,16 +166,28 @@ fn is_payload_error(error: &dyn sqlx::error::DatabaseError) -> bool {
     error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some_and(|e| e.code().starts_with("22"))
 }
 
-/// Whether the connection the statement ran on is gone (the server restarted, or an
-/// administrator killed the connection), so the same statement may run again on another.
-pub(crate) fn is_disconnect(error: &sqlx::Error) -> bool {
+/// Whether the database's JSON functions refused a valid stored session they cannot take apart:
+/// PostgreSQL's U+0000 (22P05), MySQL's depth limit of 100 (3157), MariaDB's of 32 (4040).
+pub(crate) fn is_beyond_json_functions(error: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(e) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(e.number(), 3157 | 4040);
+    }
+    error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some_and(|e| e.code() == "22P05")
+}
+
+/// Whether the statement may simply run again: the connection it ran on is gone (the server
+/// restarted, or an administrator killed the connection) and the pool will hand out another, or
+/// the server rolled it back as a deadlock victim (a touch meeting the cleanup's range delete on
+/// InnoDB).
+pub(crate) fn is_retryable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutdown, terminated
-            // backend). MySQL/MariaDB: 1053 server shutdown, 1927 connection killed, 2006/2013
-            // server gone away / lost connection, reported under SQLSTATE 08S01 or 70100.
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "70100")
+            // backend), 40P01 (deadlock). MySQL/MariaDB: 1053 server shutdown, 1927 connection
+            // killed, 2006/2013 server gone away / lost connection, reported under SQLSTATE 08S01
+            // or 70100; 1213 deadlock under 40001.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "70100" | "40P01" | "40001")
         }),
         _ => false,
     }

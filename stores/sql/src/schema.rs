@@ -37,24 +37,23 @@ pub(crate) async fn create_table(pool: &SqlPool, schema: Option<&Ident>, table: 
                 .map_err(failed)?;
         }
         SqlPool::MySql(pool) => {
-            let version: String = sqlx::query_scalar("SELECT VERSION()")
-                .fetch_one(pool)
-                .await
-                .map_err(|e| backend("SELECT VERSION()", e))?;
-            // knex falls back to `text` (64 KiB) before MySQL 5.7.8; LONGTEXT holds 1 MiB sessions.
-            let sess_type = if mysql_supports_json(&version) { "JSON" } else { "LONGTEXT" };
             let index = index_name(table, dialect).unwrap_or(Ident::new("expired_index")?);
             // Differences from knex, for the spec:
             // - `sid` is VARBINARY, not varchar(255): MySQL's and MariaDB's default collations
             //   ignore case, accents and (PAD SPACE) trailing spaces, and even utf8mb4_bin pads
             //   spaces, so `a`, `A` and `a ` would be one session (SER-7). Bytes compare
             //   exactly. 1020 bytes hold knex's 255 characters of 4-byte UTF-8.
+            // - `sess` is LONGTEXT, not JSON. MariaDB's JSON is LONGTEXT plus a json_valid()
+            //   check that rejects documents nested deeper than 32 levels, and MySQL's binary
+            //   JSON stops at a depth of 100; sessions nest 100 levels inside the object (SER-3).
+            //   knex reads and writes the column as text either way.
             // - `expired` is DATETIME(3), not DATETIME: knex's text form (`YYYY-MM-DD HH:MM:SS`,
             //   UTC) still fits, and the store keeps the cookie's milliseconds.
             // One CREATE holds the index too, so concurrent opens cannot half-create it; MySQL's
             // metadata locks make CREATE TABLE IF NOT EXISTS safe to race.
             sqlx::query(sql(format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({s} VARBINARY(1020) NOT NULL, `sess` {sess_type} NOT NULL, \
+                "CREATE TABLE IF NOT EXISTS {t} ({s} VARBINARY(1020) NOT NULL, \
+                 `sess` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
                  `expired` DATETIME(3) NOT NULL, PRIMARY KEY ({s}), INDEX {} (`expired`)) DEFAULT CHARSET=utf8mb4",
                 index.quoted_in(dialect)
             )))
@@ -129,32 +128,4 @@ pub(crate) async fn table_exists(pool: &SqlPool, schema: Option<&Ident>, table: 
         }
     };
     Ok(n > 0)
-}
-
-/// Whether the server has a JSON column type: MySQL from 5.7.8, MariaDB from 10.2.7 (an alias
-/// for LONGTEXT with a validity check).
-pub(crate) fn mysql_supports_json(version: &str) -> bool {
-    let numbers: Vec<u32> =
-        version.split(|c: char| !c.is_ascii_digit()).take(3).map(|n| n.parse().unwrap_or(0)).collect();
-    let v = (
-        numbers.first().copied().unwrap_or(0),
-        numbers.get(1).copied().unwrap_or(0),
-        numbers.get(2).copied().unwrap_or(0),
-    );
-    if version.to_ascii_lowercase().contains("mariadb") { v >= (10, 2, 7) } else { v >= (5, 7, 8) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_support_follows_the_server_version() {
-        assert!(mysql_supports_json("10.11.19-MariaDB-0+deb12u1"));
-        assert!(!mysql_supports_json("10.1.48-MariaDB"));
-        assert!(mysql_supports_json("8.0.36"));
-        assert!(mysql_supports_json("5.7.8-log"));
-        assert!(!mysql_supports_json("5.7.7"));
-        assert!(!mysql_supports_json("5.6.51"));
-    }
 }

@@ -303,10 +303,13 @@ impl Statements {
                 )),
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = ?")),
                 // JSON_EXTRACT(?, '$') turns the bound text into a JSON value, so JSON_SET stores
-                // an object rather than a string (MariaDB has no CAST AS JSON).
+                // an object rather than a string (MariaDB has no CAST AS JSON). Outside strict
+                // mode MariaDB's JSON_SET gives NULL for a document nested deeper than it handles
+                // (32 levels), where strict mode fails: either way the session keeps its stored
+                // cookie, and only its expiry moves (see `touch`).
                 touch_cookie: sql(format!(
-                    "UPDATE {t} SET `sess` = JSON_SET(`sess`, '$.cookie', JSON_EXTRACT(?, '$')), `expired` = ? \
-                     WHERE {s} = ? AND `expired` > ?"
+                    "UPDATE {t} SET `sess` = COALESCE(JSON_SET(`sess`, '$.cookie', JSON_EXTRACT(?, '$')), `sess`), \
+                     `expired` = ? WHERE {s} = ? AND `expired` > ?"
                 )),
                 touch_expiry: sql(format!("UPDATE {t} SET `expired` = ? WHERE {s} = ? AND `expired` > ?")),
                 all: sql(format!(
@@ -320,7 +323,7 @@ impl Statements {
                     "SELECT CONVERT({s} USING utf8mb4), CAST(`sess` AS CHAR), `expired` FROM {t} WHERE {s} = ?"
                 )),
                 raw_count: sql(format!("SELECT COUNT(*) FROM {t}")),
-                tamper: sql(format!("UPDATE {t} SET `sess` = JSON_QUOTE(?) WHERE {s} = ?")),
+                tamper: sql(format!("UPDATE {t} SET `sess` = ? WHERE {s} = ?")),
             },
             Dialect::Postgres => Statements {
                 table: t.to_owned(),
@@ -455,9 +458,13 @@ impl SqlStore {
         let closed = self.closed.clone();
         let statement = self.sql.cleanup.clone();
         let bound = self.config.operation_timeout;
+        // The first deadline counts from now, not from whenever the task is first polled: a
+        // clock advanced before that must still find the sweep due.
+        let mut due = clock.sleep(interval);
         let handle = runtime.spawn(async move {
             loop {
-                clock.sleep(interval).await;
+                due.await;
+                due = clock.sleep(interval);
                 if closed.load(Ordering::SeqCst) {
                     return;
                 }
@@ -479,9 +486,9 @@ impl SqlStore {
         Ok(Instant(session.expiry(self.clock.now(), self.config.ttl)?))
     }
 
-    /// Runs one operation: fails with `closed` after close, retries on a fresh connection when
-    /// the server dropped the one it used (every statement here is idempotent), and bounds the
-    /// whole by the operation timeout.
+    /// Runs one operation: fails with `closed` after close, runs the statement again when the
+    /// server dropped its connection or chose it as a deadlock victim (every statement here is
+    /// idempotent), and bounds the whole by the operation timeout.
     async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -495,7 +502,7 @@ impl SqlStore {
             let mut failures = 0;
             loop {
                 match attempt().await {
-                    Err(e) if crate::is_disconnect(&e) && failures < retries => failures += 1,
+                    Err(e) if crate::is_retryable(&e) && failures < retries => failures += 1,
                     other => return other,
                 }
             }
@@ -616,11 +623,12 @@ impl Store for SqlStore {
                 .execute(p)
                 .await
                 .map(|_| ()));
-            // PostgreSQL's JSON functions cannot take a session holding U+0000 apart (22P05),
-            // though `json` stores it: such a session keeps its stored cookie and only its
-            // expiry moves (TOUCH-5 is a SHOULD; TOUCH-1 holds).
+            // Some sessions the table holds are beyond what the database's JSON functions take
+            // apart: U+0000 in PostgreSQL, deep nesting in MySQL and MariaDB. Such a
+            // session keeps its stored cookie and only its expiry moves (TOUCH-5 is a SHOULD;
+            // TOUCH-1 holds).
             match rewritten {
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("22P05") => move_expiry().await,
+                Err(sqlx::Error::Database(e)) if crate::is_beyond_json_functions(e.as_ref()) => move_expiry().await,
                 other => other,
             }
         })
@@ -713,9 +721,9 @@ impl RawAccess for SqlStore {
         Ok(n as u64)
     }
 
-    /// SQLite stores the damaged text as it is. MySQL's and PostgreSQL's `json` columns cannot
-    /// hold text that is not JSON, so there the damaged text is stored as a JSON string: valid
-    /// JSON, but not a session object.
+    /// SQLite and MySQL store the damaged text as it is. PostgreSQL's `json` column cannot hold
+    /// text that is not JSON, so there the damaged text is stored as a JSON string: valid JSON,
+    /// but not a session object.
     async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
         let record = self
             .record(sid)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sessionspec_contract::{StoreDescription, StoreFactory};
 use sessionspec_targets::{Backends, Resolved, TargetError};
 
-use crate::{Goal, RedisBare, RedisConnection, SqlBare, SqlFlavor, StoreWorkload, Workload};
+use crate::{Goal, MongoBare, RedisBare, RedisConnection, SqlBare, SqlFlavor, StoreWorkload, Workload};
 
 /// Workloads ready to run, and what must live as long as they do.
 pub struct Catalog {
@@ -41,6 +41,7 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
     for name in names {
         match name.as_str() {
             "redis" => workloads.extend(redis(backends).await?),
+            "mongo" => workloads.extend(mongo(backends).await?),
             "postgres" | "sql-postgres" | "sql-mysql" => {
                 let r = sessionspec_targets::resolve(&[name.clone()], backends).await?;
                 for target in &r.targets {
@@ -102,4 +103,18 @@ async fn redis(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogErr
         bare(RedisConnection::Multiplexed, vec![Goal { ratio: 0.8, clients: Some(32) }])?,
         bare(RedisConnection::PerClient, Vec::new())?,
     ])
+}
+
+/// The Mongo store and the bare `mongodb` crate loop doing its upsert and read on the same
+/// server. The store should cost at most a tenth of the loop's throughput.
+async fn mongo(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogError> {
+    let url = Backends::require(&backends.mongo_url, "mongo", "--mongo-url", "SESSIONSPEC_MONGO_URL")?;
+    let factory = sessionspec_store_mongo::MongoFactory::connect(url)
+        .await
+        .map_err(|e| TargetError::Unavailable { store: "mongo".into(), reason: e.chain() })?;
+    let version = factory.describe().backend_version.clone();
+    let bare = MongoBare::new(url, vec![Goal { ratio: 0.9, clients: None }], version)
+        .await
+        .map_err(|e| CatalogError::Baseline { store: "mongo".into(), reason: format!("{e:#}") })?;
+    Ok(vec![Box::new(StoreWorkload::new("mongo", Arc::new(factory))), Box::new(bare)])
 }

@@ -9,6 +9,7 @@
 
 mod catalog;
 mod measure;
+mod mongo_bare;
 mod redis_bare;
 mod report;
 mod sql_bare;
@@ -25,6 +26,7 @@ use sessionspec_contract::{Session, format_timestamp};
 
 pub use catalog::{Catalog, CatalogError, workloads};
 pub use measure::{Settings, run};
+pub use mongo_bare::MongoBare;
 pub use redis_bare::{RedisBare, RedisConnection};
 pub use report::{Machine, Ratio, Report, Row, Sample, render_table};
 pub use sql_bare::{SqlBare, SqlFlavor};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mongodb::options::WriteConcern;
+use mongodb::options::{Acknowledgment, WriteConcern};
 use sessionspec_contract::{
     AutoRemove, ErrorKind, EventSink, Result, Serializer, SharedClock, StoreError, SystemClock,
 };
@@ -184,9 +184,10 @@ impl MongoStoreConfig {
         self
     }
 
-    /// The write concern of every write (connect-mongo's `writeOperationOptions`). With `w: 0`
-    /// the server acknowledges nothing, so the store cannot tell `create` from `update` (it
-    /// reports `update`) nor whether a touch found its session (it reports no `touch`).
+    /// The write concern of every write, index creation included (connect-mongo's
+    /// `writeOperationOptions`). It must be acknowledged: the Rust driver refuses `w: 0`, and
+    /// the store needs the server's answer to tell `create` from `update` and to know whether a
+    /// touch found its session.
     pub fn write_concern(mut self, concern: WriteConcern) -> Self {
         self.write_concern = Some(concern);
         self
@@ -235,6 +236,15 @@ impl MongoStoreConfig {
         }
         if db_name.len() + 1 + coll.len() > 255 {
             return invalid(format!("the namespace `{db_name}.{coll}` is longer than MongoDB's 255 bytes"));
+        }
+        if let Some(concern) = &self.write_concern {
+            if concern.w == Some(Acknowledgment::Nodes(0)) && concern.journal != Some(true) {
+                return invalid(
+                    "an unacknowledged write concern (`w: 0`) is not supported: the driver refuses it, and the \
+                     store needs acknowledged writes to report create, update and touch"
+                        .to_owned(),
+                );
+            }
         }
         if self.auto_remove == AutoRemove::Interval && self.auto_remove_interval.is_zero() {
             return invalid("`auto-remove-interval` must be longer than zero".to_owned());
@@ -289,5 +299,8 @@ mod tests {
         }
         let zero = MongoStoreConfig::new().auto_remove(AutoRemove::Interval).auto_remove_interval(Duration::ZERO);
         assert_eq!(zero.validate("app").unwrap_err().kind(), ErrorKind::Invalid);
+        let unacknowledged = MongoStoreConfig::new().write_concern(WriteConcern::nodes(0));
+        assert_eq!(unacknowledged.validate("app").unwrap_err().kind(), ErrorKind::Invalid);
+        assert!(MongoStoreConfig::new().write_concern(WriteConcern::majority()).validate("app").is_ok());
     }
 }

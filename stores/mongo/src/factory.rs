@@ -178,6 +178,15 @@ impl StoreFactory for MongoFactory {
                 Err(e) => return Err(error::backend(&format!("dropping collection `{namespace}.{name}`"), e)),
             }
         }
+        // MongoDB forgets a database with its last collection; some compatible servers keep it
+        // listed, empty. An empty database holds nothing of anyone's, so it goes too.
+        let left = db
+            .list_collection_names()
+            .await
+            .map_err(|e| error::backend(&format!("listing what is left in `{namespace}`"), e))?;
+        if left.is_empty() {
+            db.drop().await.map_err(|e| error::backend(&format!("dropping the empty database `{namespace}`"), e))?;
+        }
         Ok(())
     }
 }

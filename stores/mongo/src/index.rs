@@ -3,6 +3,7 @@
 //! processes, and an existing index that differs must be reported as a conflict, never retried
 //! forever or papered over.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
@@ -95,9 +96,51 @@ fn conflict(collection: &Collection<Document>, existing: &str) -> StoreError {
     )
 }
 
+/// Decides, between start-up work and `close`, whether an index creation may still be sent.
+/// A creation the server has received completes on the server whatever the client does, so
+/// `close` must either stop start-up before it sends one, or wait for the one in flight;
+/// otherwise the index (and the collection) could appear after `close` returned.
+#[derive(Debug, Default)]
+pub(crate) struct CreationGate(Mutex<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    closed: bool,
+    creating: bool,
+}
+
+impl CreationGate {
+    /// Whether a creation may be sent now; if so, it counts as in flight until `leave`.
+    fn enter(&self) -> bool {
+        let mut state = self.0.lock().expect("lock");
+        state.creating = !state.closed;
+        state.creating
+    }
+
+    fn leave(&self) {
+        self.0.lock().expect("lock").creating = false;
+    }
+
+    /// Lets no creation start from now on; says whether one is in flight.
+    pub(crate) fn close(&self) -> bool {
+        let mut state = self.0.lock().expect("lock");
+        state.closed = true;
+        state.creating
+    }
+}
+
+/// Marks the creation finished however its future ends (completed, failed or dropped).
+struct InFlight<'a>(&'a CreationGate);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.leave();
+    }
+}
+
 /// Makes sure the TTL index exists. Safe to run from many processes at once: the server treats
 /// identical creations as one, and a creation that loses a race is checked again by listing.
-pub(crate) async fn ensure_ttl(collection: &Collection<Document>) -> Result<()> {
+pub(crate) async fn ensure_ttl(collection: &Collection<Document>, gate: &CreationGate) -> Result<()> {
     // `background: true` as connect-mongo sends it. MongoDB has ignored the option since 4.2,
     // but a server that compares it (SecantusDB 0.7.0b3) would otherwise see connect-mongo's
     // request for the same index as a conflicting one.
@@ -113,7 +156,13 @@ pub(crate) async fn ensure_ttl(collection: &Collection<Document>) -> Result<()> 
             Some(Existing::Conflicting(existing)) => return Err(conflict(collection, &existing)),
             None => {}
         }
-        match collection.create_index(model.clone()).await {
+        if !gate.enter() {
+            return Err(StoreError::closed("index creation"));
+        }
+        let in_flight = InFlight(gate);
+        let created = collection.create_index(model.clone()).await;
+        drop(in_flight);
+        match created {
             Ok(_) => return Ok(()),
             Err(e) if error::code(&e).is_some_and(codes::is_index_race) => {
                 // Another process created the collection or an index meanwhile: look again.
@@ -132,6 +181,16 @@ pub(crate) async fn ensure_ttl(collection: &Collection<Document>) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_stops_new_creations_and_reports_one_in_flight() {
+        let gate = CreationGate::default();
+        assert!(gate.enter());
+        assert!(gate.close(), "a creation is in flight");
+        gate.leave();
+        assert!(!gate.enter(), "no creation starts after close");
+        assert!(!gate.close());
+    }
 
     #[test]
     fn recognises_the_ttl_index_and_conflicts() {

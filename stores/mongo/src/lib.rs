@@ -13,8 +13,9 @@ mod error;
 mod factory;
 mod index;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -45,6 +46,8 @@ use crate::document::{CREATED_AT, EXPIRES, ID, LAST_MODIFIED, SESSION, UPDATED_A
 const TOUCH_ATTEMPTS: usize = 3;
 /// How often a set retries after two upserts of one new id raced (duplicate key).
 const SET_ATTEMPTS: usize = 3;
+/// How long `close` waits for an index creation the server has already received.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// Where the start-up work (the TTL index) stands.
 enum StartupState {
@@ -65,7 +68,11 @@ pub struct MongoStore {
     closed: AtomicBool,
     ready: AtomicBool,
     startup: tokio::sync::Mutex<StartupState>,
-    /// Tasks to stop on close or drop: the start-up work and the interval sweep.
+    /// Whether start-up may still send an index creation, and whether one is in flight.
+    gate: Arc<index::CreationGate>,
+    /// Cancels the start-up task, wherever its handle is being awaited.
+    startup_abort: Mutex<Option<AbortHandle>>,
+    /// Tasks to stop when the store is dropped: the start-up work and the interval sweep.
     tasks: Mutex<Vec<AbortHandle>>,
     sweeper: Mutex<Option<JoinHandle<()>>>,
 }
@@ -120,14 +127,18 @@ impl MongoStore {
             closed: AtomicBool::new(false),
             ready: AtomicBool::new(config.auto_remove != AutoRemove::Native),
             startup: tokio::sync::Mutex::new(StartupState::Retry),
+            gate: Arc::default(),
+            startup_abort: Mutex::default(),
             tasks: Mutex::default(),
             sweeper: Mutex::default(),
             config,
         };
         if store.config.auto_remove == AutoRemove::Native {
             let collection = store.collection.clone();
-            let task = tokio::spawn(async move { index::ensure_ttl(&collection).await });
+            let gate = store.gate.clone();
+            let task = tokio::spawn(async move { index::ensure_ttl(&collection, &gate).await });
             store.tasks.lock().expect("lock").push(task.abort_handle());
+            *store.startup_abort.lock().expect("lock") = Some(task.abort_handle());
             *store.startup.get_mut() = StartupState::Running(task);
             if store.config.startup == Startup::Wait {
                 if let Err(e) = store.ready("open").await {
@@ -183,7 +194,7 @@ impl MongoStore {
                 Err(e) if e.is_cancelled() => return Err(StoreError::closed(operation)),
                 Err(e) => Err(StoreError::new(ErrorKind::Backend, "the store's start-up task panicked").with_source(e)),
             },
-            StartupState::Retry | StartupState::Done => index::ensure_ttl(&self.collection).await,
+            StartupState::Retry | StartupState::Done => index::ensure_ttl(&self.collection, &self.gate).await,
         };
         if result.is_ok() {
             *state = StartupState::Done;
@@ -471,14 +482,24 @@ impl Store for MongoStore {
         Ok(docs.into_iter().filter_map(|doc| doc.get_str(ID).ok().map(str::to_owned)).collect())
     }
 
-    /// Stops the sweep and any start-up work still running (waiting until they have stopped),
-    /// then shuts the client down if the store opened it.
+    /// Stops the sweep and the start-up work, waiting until both have stopped, then shuts the
+    /// client down if the store opened it. Start-up is cancelled, except for an index creation
+    /// the server has already received: that one is awaited (at most [`CLOSE_WAIT`]), so that
+    /// nothing the store started lands after `close` returns (connect-mongo #413).
     async fn close(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        for task in self.tasks.lock().expect("lock").drain(..) {
+        let sweeper = self.sweeper.lock().expect("lock").take();
+        if let Some(task) = sweeper {
             task.abort();
+            let _ = task.await;
+        }
+        let creating = self.gate.close();
+        let abort = self.startup_abort.lock().expect("lock").take();
+        if let (Some(abort), false) = (&abort, creating) {
+            // Also reaches an operation that is awaiting the start-up task right now.
+            abort.abort();
         }
         let startup = {
             let mut state = self.startup.lock().await;
@@ -490,13 +511,14 @@ impl Store for MongoStore {
                 }
             }
         };
-        if let Some(task) = startup {
-            // Aborted above: this waits until it has stopped. Its result no longer matters.
-            let _ = task.await;
-        }
-        let sweeper = self.sweeper.lock().expect("lock").take();
-        if let Some(task) = sweeper {
-            let _ = task.await;
+        if let Some(mut task) = startup {
+            if !creating {
+                task.abort();
+            }
+            if tokio::time::timeout(CLOSE_WAIT, &mut task).await.is_err() {
+                task.abort();
+                let _ = task.await;
+            }
         }
         if self.owns_client {
             self.client.clone().shutdown().await;

@@ -26,14 +26,57 @@ services:
     harness/backends/services.sh
     harness/backends/mongo/secantus.sh up
 
-# Everything: lint, every test including those against real servers, and the suite on every store.
-test-all: lint
+# Everything: lint, every test including those against real servers and the npm stores.
+test-all: lint npm
     #!/usr/bin/env bash
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
     cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
+    just test-npm
+
+# Install the express adapter's npm packages from its lockfile (skipped when already installed).
+npm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd stores/express-adapter
+    stamp=node_modules/.sessionspec-lock.sha256
+    want=$(sha256sum package-lock.json | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        npm ci --no-audit --no-fund
+        echo "$want" > "$stamp"
+    fi
+
+# The npm stores through the express adapter, held to their expectation files in reports/.
+test-npm: npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    args=()
+    for p in memory redis pg knex-sqlite knex-postgres knex-mysql mongo; do args+=(--store "node:$p"); done
+    for f in reports/expectations/*.toml; do args+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --out target/npm "${args[@]}"
+
+# Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
+reports: npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    args=()
+    for s in memory sql-sqlite redis postgres sql-postgres sql-mysql mongo; do args+=(--store "$s"); done
+    for p in memory redis pg knex-sqlite knex-postgres knex-mysql mongo; do args+=(--store "node:$p"); done
+    expectations=()
+    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    # Failures are the point of this run; the exit code only says whether there were any.
+    cargo run --quiet -p sessionspec -- run --no-progress -j 6 --out target/compat \
+        --write-expectations target/compat/expectations "${expectations[@]}" "${args[@]}" || true
+    cp target/compat/results.jsonl reports/compatibility.jsonl
+    cp target/compat/expectations/node-*.toml reports/expectations/
+    cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl --format markdown --out reports/compatibility.md
+    cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl --format html --out reports/compatibility.html "${expectations[@]}"
 
 # Regenerate spec/scenario.schema.json from the scenario types (a test fails when it is stale).
 schema:

@@ -31,6 +31,11 @@ pub struct Known {
     pub scenario: String,
     /// How it fails: `fail`, `error` or `timeout`.
     pub outcome: Outcome,
+    /// Other outcomes it is known to have from run to run (a race the store loses only
+    /// sometimes), like web-platform-tests' known-intermittent statuses: any of these is
+    /// expected too, and never makes the entry stale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intermittent: Vec<Outcome>,
     /// Why, in a sentence a maintainer can check.
     pub reason: String,
     /// The upstream issue, or the requirement in the spec.
@@ -128,7 +133,9 @@ pub fn check(results: &Results, files: &[Expectations], suite: &BTreeSet<String>
     for r in &results.results {
         let listed = by_target.get(r.target.as_str()).and_then(|f| f.known.iter().find(|k| k.scenario == r.scenario));
         match listed {
-            Some(k) if k.outcome == r.outcome => verdict.expected.push((r.target.clone(), r.scenario.clone())),
+            Some(k) if k.outcome == r.outcome || k.intermittent.contains(&r.outcome) => {
+                verdict.expected.push((r.target.clone(), r.scenario.clone()))
+            }
             Some(k) => verdict.stale.push((
                 r.target.clone(),
                 r.scenario.clone(),
@@ -199,8 +206,16 @@ pub fn write(results: &Results, previous: &[Expectations], spec_link: &str) -> V
     let mut out = Vec::new();
     for target in &results.header.targets {
         let old = previous.iter().find(|e| e.target == target.id);
-        let mut failing: Vec<&CaseResult> =
-            results.results.iter().filter(|r| r.target == target.id && r.outcome.is_failure()).collect();
+        // Failing results, plus those an intermittent entry expects to pass now and then.
+        let intermittent = |r: &CaseResult| {
+            old.and_then(|o| o.known.iter().find(|k| k.scenario == r.scenario))
+                .is_some_and(|k| k.intermittent.contains(&r.outcome))
+        };
+        let mut failing: Vec<&CaseResult> = results
+            .results
+            .iter()
+            .filter(|r| r.target == target.id && (r.outcome.is_failure() || intermittent(r)))
+            .collect();
         failing.sort_by(|a, b| a.scenario.cmp(&b.scenario));
         let mut text = String::new();
         let _ = writeln!(
@@ -217,6 +232,12 @@ pub fn write(results: &Results, previous: &[Expectations], spec_link: &str) -> V
         let _ = writeln!(text, "target = {}", quote(&target.id));
         for r in &failing {
             let kept = old.and_then(|o| o.known.iter().find(|k| k.scenario == r.scenario));
+            let (outcome, also) = match kept {
+                Some(k) if k.intermittent.contains(&r.outcome) || k.outcome == r.outcome => {
+                    (k.outcome, k.intermittent.clone())
+                }
+                _ => (r.outcome, Vec::new()),
+            };
             let (reason, link) = match kept {
                 Some(k) => (k.reason.clone(), k.link.clone()),
                 None => {
@@ -227,14 +248,13 @@ pub fn write(results: &Results, previous: &[Expectations], spec_link: &str) -> V
                     (format!("{} ({}): {}", r.checks.join(", "), r.level, one_line(message)), link)
                 }
             };
-            let _ = writeln!(
-                text,
-                "\n[[known]]\nscenario = {}\noutcome = {}\nreason = {}\nlink = {}",
-                quote(&r.scenario),
-                quote(r.outcome.name()),
-                quote(&reason),
-                quote(&link)
-            );
+            let _ =
+                writeln!(text, "\n[[known]]\nscenario = {}\noutcome = {}", quote(&r.scenario), quote(outcome.name()));
+            if !also.is_empty() {
+                let names: Vec<String> = also.iter().map(|o| quote(o.name())).collect();
+                let _ = writeln!(text, "intermittent = [{}]", names.join(", "));
+            }
+            let _ = writeln!(text, "reason = {}\nlink = {}", quote(&reason), quote(&link));
         }
         out.push((target.id.clone(), text, failing.len()));
     }
@@ -337,6 +357,21 @@ link = "l"
     }
 
     #[test]
+    fn intermittent_outcomes_are_expected_and_kept() {
+        let file = Expectations::parse(
+            "target = \"node:x\"\n[[known]]\nscenario = \"a\"\noutcome = \"fail\"\nintermittent = [\"pass\"]\nreason = \"race\"\nlink = \"l\"\n",
+        )
+        .unwrap();
+        let suite: BTreeSet<String> = ["a"].into_iter().map(String::from).collect();
+        for outcome in [Outcome::Fail, Outcome::Pass] {
+            let v = check(&results(vec![result("a", outcome)]), std::slice::from_ref(&file), &suite);
+            assert!(v.holds(), "{outcome}: {v:?}");
+        }
+        let v = check(&results(vec![result("a", Outcome::Error)]), &[file], &suite);
+        assert_eq!(v.stale.len(), 1, "an outcome neither listed nor intermittent is stale");
+    }
+
+    #[test]
     fn rejects_known_passes_and_missing_reasons() {
         let e = Expectations::parse(
             "target = \"t\"\n[[known]]\nscenario = \"a\"\noutcome = \"pass\"\nreason = \"r\"\nlink = \"l\"\n",
@@ -355,17 +390,31 @@ link = "l"
         let run = results(vec![result("a", Outcome::Fail), result("b", Outcome::Pass)]);
         let previous = Expectations {
             target: "node:x".into(),
-            known: vec![Known {
-                scenario: "a".into(),
-                outcome: Outcome::Fail,
-                reason: "by hand".into(),
-                link: "L".into(),
-            }],
+            known: vec![
+                Known {
+                    scenario: "a".into(),
+                    outcome: Outcome::Fail,
+                    intermittent: Vec::new(),
+                    reason: "by hand".into(),
+                    link: "L".into(),
+                },
+                Known {
+                    scenario: "b".into(),
+                    outcome: Outcome::Fail,
+                    intermittent: vec![Outcome::Pass],
+                    reason: "a race it loses now and then".into(),
+                    link: "L".into(),
+                },
+            ],
         };
         let written = write(&run, &[previous], "spec/session-store.md");
         let back = Expectations::parse(&written[0].1).unwrap();
-        assert_eq!(back.known.len(), 1);
+        assert_eq!(back.known.len(), 2, "the intermittent entry that passed this time is kept");
         assert_eq!(back.known[0].reason, "by hand");
+        assert_eq!(
+            (back.known[1].outcome, back.known[1].intermittent.as_slice()),
+            (Outcome::Fail, &[Outcome::Pass][..])
+        );
         assert_eq!(Expectations::file_name("node:knex-sqlite"), "node-knex-sqlite.toml");
     }
 }

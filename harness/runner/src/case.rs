@@ -750,12 +750,18 @@ fn judge(
             };
             match mismatch {
                 None => Verdict::Pass(value.clone()),
-                Some((expected, mismatch)) => fail(
-                    format!("`{op_name}` returned the wrong value: {}", mismatch.sentence()),
-                    pretty(&expected),
-                    pretty(value),
-                    None,
-                ),
+                Some((expected, mismatch)) => {
+                    let shown = match expectation {
+                        ResultExpectation::Found(m) | ResultExpectation::Value(m) => matching::project(m, value),
+                        _ => value.clone(),
+                    };
+                    fail(
+                        format!("`{op_name}` returned the wrong value: {}", mismatch.sentence()),
+                        pretty(&expected),
+                        pretty(&shown),
+                        None,
+                    )
+                }
             }
         }
     }

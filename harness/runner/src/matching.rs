@@ -327,6 +327,38 @@ fn fmt_duration(d: Duration) -> String {
     sessionspec_contract::duration::format(d)
 }
 
+/// `actual` cut down to the parts `matcher` looks at, so a diff against [`display`] shows what
+/// the scenario checks and nothing else: members a partial object pattern does not name are
+/// left out, arrays of the expected length are cut item by item.
+pub fn project(matcher: &Matcher, actual: &Value) -> Value {
+    match (matcher, actual) {
+        (Matcher::Object { entries, exact: false }, Value::Object(map)) => {
+            let mut out = Map::new();
+            for (key, m) in entries {
+                if let Some(v) = map.get(key) {
+                    out.insert(key.clone(), project(m, v));
+                }
+            }
+            Value::Object(out)
+        }
+        (Matcher::Object { entries, exact: true }, Value::Object(map)) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let projected = match entries.iter().find(|(e, _)| e == k) {
+                        Some((_, m)) => project(m, v),
+                        None => v.clone(),
+                    };
+                    (k.clone(), projected)
+                })
+                .collect(),
+        ),
+        (Matcher::Array(items), Value::Array(values)) if items.len() == values.len() => {
+            Value::Array(items.iter().zip(values).map(|(m, v)| project(m, v)).collect())
+        }
+        _ => actual.clone(),
+    }
+}
+
 /// A matcher shown as JSON-like text for reports.
 pub fn describe(matcher: &Matcher, cx: &MatchContext<'_>) -> String {
     let value = display(matcher, cx);
@@ -343,13 +375,12 @@ pub fn display(matcher: &Matcher, cx: &MatchContext<'_>) -> Value {
     match matcher {
         Matcher::Scalar(v) | Matcher::Literal(v) => v.clone(),
         Matcher::Text(t) => Value::String(values::text(t, cx.bindings)),
-        Matcher::Object { entries, exact } => {
+        Matcher::Object { entries, .. } => {
             let mut map = Map::new();
+            // Patterns show only the members they name; `project` cuts the actual value the
+            // same way, so the diff lines up.
             for (k, m) in entries {
                 map.insert(k.clone(), display(m, cx));
-            }
-            if !*exact {
-                map.insert("…".into(), tag("other keys allowed".into()));
             }
             Value::Object(map)
         }

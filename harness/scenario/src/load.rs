@@ -98,6 +98,7 @@ fn check(
         title: doc.title.clone(),
         area: doc.id.split('.').next().unwrap_or_default().to_owned(),
         file: path.to_owned(),
+        path: path.to_owned(),
         location: id_location,
         checks: doc.checks.clone(),
         requires: Vec::new(),

@@ -19,8 +19,12 @@ pub struct Scenario {
     pub title: String,
     /// The area: the directory the file is in and the id's first segment.
     pub area: String,
-    /// The file, as found (relative to the working directory when given relative).
+    /// The file, as found (relative to the working directory when given relative): what
+    /// diagnostics show, so terminals and editors can open it.
     pub file: PathBuf,
+    /// The file relative to the project root (the scenarios directory's parent), like
+    /// `scenarios/core/get-missing.yaml`: what reports show and link to.
+    pub path: PathBuf,
     /// Where `id:` is in the file.
     pub location: Location,
     /// Requirement IDs it checks.
@@ -38,9 +42,9 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// `file:line` of a location in this scenario's file.
+    /// `path:line` of a location in this scenario's file, as reports show it.
     pub fn position(&self, location: Location) -> String {
-        format!("{}:{}", self.file.display(), location.line)
+        format!("{}:{}", self.path.display(), location.line)
     }
 
     /// The total time the scenario's `advance` steps move the clock (concurrent branches count

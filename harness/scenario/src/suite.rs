@@ -92,7 +92,11 @@ impl Suite {
                 }
                 first_seen.insert(id, (file.clone(), location.line));
             }
-            scenarios.extend(loaded.scenario);
+            let project_dir = root.file_name().map(PathBuf::from).unwrap_or_default();
+            scenarios.extend(loaded.scenario.map(|mut s| {
+                s.path = project_dir.join(relative);
+                s
+            }));
         }
         hasher.update(spec.text.as_bytes());
         let digest = format!("sha256:{:x}", hasher.finalize());

@@ -209,6 +209,10 @@ impl Store for MemoryStore {
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("set")?;
+        // express-session cannot load a stored session without a cookie (SET-5).
+        if session.cookie().is_none() {
+            return Err(StoreError::new(ErrorKind::Invalid, "a session needs a `cookie` object"));
+        }
         let now = self.clock.now();
         let expires = session.expiry(now, self.ttl())?;
         let payload = self.encode(session);

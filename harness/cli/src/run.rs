@@ -28,7 +28,7 @@ pub struct RunArgs {
     #[command(flatten)]
     backends: BackendArgs,
     #[command(flatten)]
-    versions: crate::matrix::VersionArgs,
+    versions: Box<crate::matrix::VersionArgs>,
     /// Only scenarios whose id matches this glob (repeatable), e.g. 'touch.*'
     #[arg(short = 'k', long = "select", value_name = "GLOB")]
     select: Vec<String>,

@@ -25,8 +25,14 @@ fn command(args: &[&str]) -> Command {
 }
 
 fn engine() {
-    let ok = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output().is_ok_and(|o| o.status.success());
-    assert!(ok, "these tests need a Docker engine: export DOCKER_HOST=\"$(harness/backends/docker-engine.sh)\" and build the images with harness/backends/images/build.sh");
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests need a Docker engine: export DOCKER_HOST=\"$(harness/backends/docker-engine.sh)\" and build the images with harness/backends/images/build.sh"
+    );
 }
 
 /// The containers carrying `label`, running or not.
@@ -69,7 +75,9 @@ fn wait_for(rx: &Receiver<String>, seen: &mut Vec<String>, bound: Duration, want
                     return line;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => panic!("no such line within {bound:?}; stderr so far:\n{}", seen.join("\n")),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no such line within {bound:?}; stderr so far:\n{}", seen.join("\n"))
+            }
             Err(RecvTimeoutError::Disconnected) => panic!("the run ended first; stderr:\n{}", seen.join("\n")),
         }
     }
@@ -233,9 +241,63 @@ fn a_behaviour_that_differs_between_versions_is_a_cell_of_its_own() {
         ]
     );
     let matrix = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
-    let row = matrix.lines().find(|l| l.starts_with("| [serialization.sid-normalization]")).expect("the scenario's row");
+    let row =
+        matrix.lines().find(|l| l.starts_with("| [serialization.sid-normalization]")).expect("the scenario's row");
     assert!(
         row.ends_with("| ✅ | ✅ | [❌](#serialization-sid-normalization--node-knex-mysql-11-8) |"),
         "10.5 and 10.11 pass, 11.8 fails: {row}"
     );
+}
+
+/// The provider order per backend: an explicit URL, then a container, then a local process, else
+/// "not available" with every step's reason; never a silent skip.
+#[test]
+fn providers_are_tried_in_order_and_a_missing_backend_names_every_reason() {
+    engine();
+    let redis = std::env::var("SESSIONSPEC_REDIS_URL")
+        .expect("SESSIONSPEC_REDIS_URL must name a Redis 7 server: eval \"$(harness/backends/services.sh redis)\"");
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    let header = |dir: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(Path::new(dir).join("results.jsonl")).unwrap();
+        serde_json::from_str(text.lines().next().unwrap()).unwrap()
+    };
+
+    // An explicit URL for a version wins, and is checked to be that version.
+    let given = format!("redis:7={redis}");
+    let ok = command(&["run", "--backend", &given, "--store", "redis", "-k", "core.get-missing", "--out", out])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(!text(&ok.stderr).contains("carry the label"), "no container for an explicit URL");
+    let target = &header(out)["targets"][0];
+    assert_eq!(
+        (target["id"].as_str(), target["provider"].as_str()),
+        (Some("redis@7"), Some("url (--backend KIND:VERSION=URL)"))
+    );
+    let wrong = format!("redis:6={redis}");
+    let bad = run(&["run", "--backend", &wrong, "--store", "redis", "-k", "core.get-missing"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("is Redis 7.0."), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains(", not redis:6"), "{}", text(&bad.stderr));
+
+    // No URL and no version asked: the matrix's default version, in a container.
+    let default = command(&["run", "--store", "redis", "-k", "core.get-missing", "--out", out])
+        .env_remove("SESSIONSPEC_REDIS_URL")
+        .output()
+        .unwrap();
+    assert_eq!(default.status.code(), Some(0), "{}", text(&default.stderr));
+    assert_eq!(header(out)["targets"][0]["id"], "redis@7");
+
+    // Without containers, the local process serves only its own version; anything else is named.
+    let local =
+        command(&["run", "--no-containers", "--backend", "redis:6", "--store", "redis", "-k", "core.get-missing"])
+            .env_remove("SESSIONSPEC_REDIS_URL")
+            .output()
+            .unwrap();
+    assert_eq!(local.status.code(), Some(2));
+    let stderr = text(&local.stderr);
+    assert!(stderr.contains("error: store `redis` cannot run: redis:6 is not available:"), "{stderr}");
+    assert!(stderr.contains("  - container: containers are turned off"), "{stderr}");
+    assert!(stderr.contains("  - local process: harness/backends/services.sh up redis serves Redis 7.0."), "{stderr}");
 }

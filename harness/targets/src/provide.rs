@@ -213,7 +213,7 @@ pub async fn provision(
     needs.dedup();
 
     let mut shared = Shared { fleet: None, fleet_error: None };
-    let served = serve(&needs, backends, request, progress, &mut shared).await;
+    let served = serve(&columns, &needs, backends, request, progress, &mut shared).await;
     let fleet = shared.fleet;
     let served = match served {
         Ok(s) => s,
@@ -271,6 +271,7 @@ async fn remove(fleet: Option<Fleet>, progress: &dyn Progress) {
 
 /// Serves every need: URLs first, then all containers at once, then local processes.
 async fn serve(
+    columns: &[(String, Option<Need>)],
     needs: &[Need],
     backends: &Backends,
     request: &BackendRequest,
@@ -418,9 +419,9 @@ async fn serve(
         }
     }
 
-    let missing: Vec<String> = needs
+    let missing_needs: Vec<&Need> = needs.iter().filter(|n| !served.contains_key(*n)).collect();
+    let missing: Vec<String> = missing_needs
         .iter()
-        .filter(|n| !served.contains_key(*n))
         .map(|n| {
             format!(
                 "{} is not available:\n  - {}",
@@ -431,25 +432,21 @@ async fn serve(
         .collect();
     if !missing.is_empty() {
         return Err(ProvideError::Target(TargetError::Unavailable {
-            store: stores_needing(needs, &missing),
+            store: columns
+                .iter()
+                .filter(|(_, n)| n.as_ref().is_some_and(|n| missing_needs.contains(&n)))
+                .map(|(s, _)| s.as_str())
+                .fold(Vec::new(), |mut v, s| {
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                    v
+                })
+                .join("`, `"),
             reason: missing.join("\n"),
         }));
     }
     Ok(served)
-}
-
-fn stores_needing(needs: &[Need], _missing: &[String]) -> String {
-    let mut kinds: Vec<BackendKind> = needs
-        .iter()
-        .map(|n| match n {
-            Need::Kind(k) => *k,
-            Need::Version(key) => {
-                BackendKind::from_name(key.split_once(':').map_or(key.as_str(), |(k, _)| k)).expect("a matrix kind")
-            }
-        })
-        .collect();
-    kinds.dedup();
-    kinds.iter().flat_map(|k| stores_of(*k)).collect::<Vec<_>>().join(", ")
 }
 
 fn describe_need(need: &Need) -> String {
@@ -527,7 +524,7 @@ async fn local_process(kind: BackendKind, scripts: Option<&PathBuf>) -> Result<(
         Some(url) => Ok((url, shown)),
         None => {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or("no output");
+            let last = stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("no output");
             Err(format!("{shown} failed ({}): {last}", output.status))
         }
     }

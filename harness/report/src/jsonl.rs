@@ -105,8 +105,11 @@ pub fn parse(path: &Path, reader: impl BufRead) -> Result<Results, ReadError> {
 }
 
 /// Merges results files from several runs (one per CI job, say) into one: targets are
-/// concatenated in order; a target id that appears twice keeps its first file's results. The
-/// merge is incomplete when any input is, and its reason names each such input's targets.
+/// concatenated in order, then a store's columns are gathered where it first appears, so runs of
+/// one backend version each (`postgres@13`, `sql-postgres@13` / `postgres@15`, ...) read as a
+/// single `--matrix` run does (`postgres@13`, `postgres@15`, `sql-postgres@13`, ...). A target id
+/// that appears twice keeps its first file's results. The merge is incomplete when any input
+/// is, and its reason names each such input's targets.
 pub fn merge(files: Vec<Results>) -> Result<Results, String> {
     let mut files = files.into_iter();
     let Some(mut merged) = files.next() else { return Err("nothing to merge".into()) };
@@ -143,6 +146,8 @@ pub fn merge(files: Vec<Results>) -> Result<Results, String> {
             _ => {}
         }
     }
+    let first: Vec<String> = merged.header.targets.iter().map(|t| t.store.clone()).collect();
+    merged.header.targets.sort_by_key(|t| first.iter().position(|s| *s == t.store));
     let counts = merged.counts();
     let finished = merged.footer.as_ref().map(|f| f.finished).unwrap_or(merged.header.started);
     let reason = (!incomplete.is_empty()).then(|| format!("incomplete input runs ({})", incomplete.join("; ")));
@@ -204,27 +209,45 @@ mod tests {
     }
 
     #[test]
-    fn per_version_runs_merge_into_one_column_each_in_file_order() {
+    fn per_version_runs_merge_into_one_column_each_grouped_by_store() {
         use Outcome::*;
+        let two = |a: Results, b: Results| {
+            let mut a = a;
+            a.header.targets.extend(b.header.targets);
+            a.results.extend(b.results);
+            a
+        };
         let merged = merge(vec![
-            job("postgres@13", "13", &[("core.a", Pass), ("core.b", Fail)], Some("")),
-            job("postgres@15", "15", &[("core.a", Pass), ("core.b", Pass)], Some("")),
+            two(
+                job("postgres@13", "13", &[("core.a", Pass), ("core.b", Fail)], Some("")),
+                job("sql-postgres@13", "13", &[("core.a", Pass)], Some("")),
+            ),
+            two(
+                job("postgres@15", "15", &[("core.a", Pass), ("core.b", Pass)], Some("")),
+                job("sql-postgres@15", "15", &[("core.a", Pass)], Some("")),
+            ),
             job("postgres@17", "17", &[("core.a", Pass), ("core.b", Pass)], None),
         ])
         .unwrap();
         let ids: Vec<&str> = merged.header.targets.iter().map(|t| t.id.as_str()).collect();
-        assert_eq!(ids, ["postgres@13", "postgres@15", "postgres@17"]);
-        assert_eq!(merged.results.len(), 6);
+        assert_eq!(ids, ["postgres@13", "postgres@15", "postgres@17", "sql-postgres@13", "sql-postgres@15"]);
+        assert_eq!(merged.results.len(), 8);
         assert_eq!(merged.target_counts("postgres@13").get(&Fail), Some(&1));
         let footer = merged.footer.as_ref().unwrap();
-        assert_eq!(footer.counts.get(&Pass), Some(&5));
+        assert_eq!(footer.counts.get(&Pass), Some(&7));
         assert_eq!(footer.reason.as_deref(), Some("incomplete input runs (postgres@17: no footer)"));
         let md = crate::markdown::render(&merged, &crate::markdown::Links { root: String::new() });
-        assert!(md.contains("| | postgres@13 | postgres@15 | postgres@17 |"), "{md}");
-        assert!(md.contains("| backend | postgres 13.1 | postgres 15.1 | postgres 17.1 |"), "{md}");
+        assert!(
+            md.contains("| | postgres@13 | postgres@15 | postgres@17 | sql-postgres@13 | sql-postgres@15 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| backend | postgres 13.1 | postgres 15.1 | postgres 17.1 | postgres 13.1 | postgres 15.1 |"),
+            "{md}"
+        );
         assert!(md.contains("| provider | container sessionspec/postgres:13 (local image) |"), "{md}");
         // The version difference is a cell of its own, not an error.
-        assert!(md.contains("| [core.b](scenarios/core.b.yaml) t | MUST | [GET-1](spec/session-store.md#get-1) | [❌](#core-b--postgres-13) | ✅ | ✅ |"), "{md}");
+        assert!(md.contains("| [core.b](scenarios/core.b.yaml) t | MUST | [GET-1](spec/session-store.md#get-1) | [❌](#core-b--postgres-13) | ✅ | ✅ | · | · |"), "{md}");
     }
 
     #[test]

@@ -285,6 +285,12 @@ impl PgStore {
     }
 
     async fn open(pool: PgPool, owns_pool: bool, config: PgStoreConfig, clock: SharedClock) -> Result<PgStore> {
+        if config.prune.is_some_and(|p| p.interval.is_zero()) {
+            return Err(StoreError::new(
+                ErrorKind::Invalid,
+                "the prune interval must be positive (`prune: None` disables it)",
+            ));
+        }
         let schema = config.schema_name.as_deref().map(Ident::new).transpose()?;
         let table = Ident::new(&config.table_name)?;
         let qualified = qualified(schema.as_ref(), &table);

@@ -388,6 +388,12 @@ impl SqlStore {
         config: SqlStoreConfig,
         clock: SharedClock,
     ) -> Result<SqlStore> {
+        if config.cleanup_interval.is_some_and(|i| i.is_zero()) {
+            return Err(StoreError::new(
+                ErrorKind::Invalid,
+                "the cleanup interval must be positive (`cleanup_interval: None` disables it)",
+            ));
+        }
         let dialect = pool.dialect();
         let schema = match dialect {
             Dialect::Sqlite => None,

@@ -202,7 +202,19 @@ impl Fleet {
         interrupted: &(dyn Fn() -> bool + Sync),
     ) -> Result<Started, ContainerError> {
         let key = backend.key();
-        let (image, image_choice) = self.choose_image(backend).await?;
+        // A pull can take minutes; it creates no container, so it may be abandoned at once.
+        let choosing = self.choose_image(backend);
+        tokio::pin!(choosing);
+        let (image, image_choice) = loop {
+            tokio::select! {
+                chosen = &mut choosing => break chosen?,
+                () = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if interrupted() {
+                        return Err(ContainerError::Interrupted { backend: key });
+                    }
+                }
+            }
+        };
         let official = image == backend.official;
         let (name, tag) = split_image(&image).expect("matrix images are checked when the matrix is parsed");
         let port = backend.port.tcp();

@@ -64,6 +64,8 @@ impl PostgresFactory {
             .fetch_one(&pool)
             .await
             .map_err(|e| backend("cannot ask PostgreSQL its version", e))?;
+        // `15.20 (Debian 15.20-0+deb12u1)`: the number is the version; the rest is packaging.
+        let version = version.split_whitespace().next().unwrap_or_default().to_owned();
         Ok(PostgresFactory {
             pool,
             created: tokio::sync::Mutex::default(),

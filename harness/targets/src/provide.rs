@@ -544,15 +544,21 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The target with the backend as its server reports itself: the server's version, and its
-/// own name where it is not the kind's usual product (Valkey on the Redis protocol, SecantusDB
-/// on MongoDB's), so that a stand-in is never shown as the server it stands in for.
+/// The target with the backend as its server reports itself. A store's own report is kept for
+/// the kind's usual product (it asked the same server); a stand-in speaking another's protocol
+/// (Valkey, SecantusDB) gets its own name and version, so it is never shown as the server it
+/// stands in for; a store that reports no version gets the server's.
 fn describe_server(target: Target, server: &Server) -> Target {
     let mut description = target.factory.describe().clone();
-    if !matches!(server.product.as_str(), "PostgreSQL" | "Redis" | "MariaDB" | "MongoDB") {
+    let stand_in = !matches!(server.product.as_str(), "PostgreSQL" | "Redis" | "MariaDB" | "MongoDB");
+    if stand_in {
         description.backend = server.backend_name();
+        description.backend_version = Some(server.version_text());
+    } else if description.backend_version.is_none() {
+        description.backend_version = Some(server.version.clone());
+    } else {
+        return target;
     }
-    description.backend_version = Some(server.version_text());
     Target { id: target.id, factory: Arc::new(Described { inner: target.factory, description }) }
 }
 

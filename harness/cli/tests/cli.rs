@@ -43,7 +43,12 @@ fn lint_reports_each_problem_with_file_line_and_column() {
     let out = sessionspec(&["lint", "--scenarios", "lint", "--spec", "spec", "--quiet"], &fixtures());
     assert_eq!(out.status.code(), Some(2), "lint exits with the bad-input code");
     let stderr = text(&out.stderr);
-    for needle in ["unknown key `expcet`", "malformed duration `10 seconds`", "unknown capability `teleport`", "duplicate id `core.unknown-capability`"] {
+    for needle in [
+        "unknown key `expcet`",
+        "malformed duration `10 seconds`",
+        "unknown capability `teleport`",
+        "duplicate id `core.unknown-capability`",
+    ] {
         assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
     }
     snapshot!("lint-errors", stderr);
@@ -53,7 +58,19 @@ fn lint_reports_each_problem_with_file_line_and_column() {
 fn run_reports_failures_with_a_diff_and_exits_1() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = sessionspec(
-        &["run", "--scenarios", "run", "--spec", "spec", "--store", "memory", "--no-progress", "--show-not-applicable", "--out", out_dir.path().to_str().unwrap()],
+        &[
+            "run",
+            "--scenarios",
+            "run",
+            "--spec",
+            "spec",
+            "--store",
+            "memory",
+            "--no-progress",
+            "--show-not-applicable",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ],
         &fixtures(),
     );
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
@@ -77,11 +94,24 @@ fn run_reports_failures_with_a_diff_and_exits_1() {
 fn run_with_only_passing_scenarios_exits_0_and_json_lines_are_parseable() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = sessionspec(
-        &["run", "--scenarios", "run", "--spec", "spec", "-k", "demo.pass*", "--format", "json", "--out", out_dir.path().to_str().unwrap()],
+        &[
+            "run",
+            "--scenarios",
+            "run",
+            "--spec",
+            "spec",
+            "-k",
+            "demo.pass*",
+            "--format",
+            "json",
+            "--out",
+            out_dir.path().to_str().unwrap(),
+        ],
         &fixtures(),
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let lines: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
     assert_eq!(types, ["header", "result", "result", "footer"], "one result per embedded store");
     assert!(lines[1..3].iter().all(|l| l["outcome"] == "pass"));
@@ -92,7 +122,11 @@ fn run_with_only_passing_scenarios_exits_0_and_json_lines_are_parseable() {
 fn bad_input_exits_2_with_a_clear_message() {
     let unknown = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "--store", "mystery"], &fixtures());
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(text(&unknown.stderr).contains("unknown store `mystery`; known stores: memory, sql-sqlite"), "{}", text(&unknown.stderr));
+    assert!(
+        text(&unknown.stderr).contains("unknown store `mystery`; known stores: memory, sql-sqlite"),
+        "{}",
+        text(&unknown.stderr)
+    );
 
     let nothing = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "-k", "nothing.*"], &fixtures());
     assert_eq!(nothing.status.code(), Some(2));
@@ -106,7 +140,22 @@ fn bad_input_exits_2_with_a_clear_message() {
 fn an_incomplete_results_file_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
-    let run = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "-k", "demo.pass*", "--store", "memory", "--out", out_dir.to_str().unwrap()], &fixtures());
+    let run = sessionspec(
+        &[
+            "run",
+            "--scenarios",
+            "run",
+            "--spec",
+            "spec",
+            "-k",
+            "demo.pass*",
+            "--store",
+            "memory",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &fixtures(),
+    );
     assert_eq!(run.status.code(), Some(0));
     let full = std::fs::read_to_string(out_dir.join("results.jsonl")).unwrap();
     let cut: String = full.lines().filter(|l| !l.contains("\"type\":\"footer\"")).map(|l| format!("{l}\n")).collect();

@@ -57,7 +57,9 @@ test-npm: npm
     args=()
     for p in memory redis pg knex-sqlite knex-postgres knex-mysql mongo; do args+=(--store "node:$p"); done
     for f in reports/expectations/*.toml; do args+=(--expectations "$f"); done
-    cargo run --quiet -p sessionspec -- run --no-progress --out target/npm "${args[@]}"
+    # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
+    # a failure is retried, and one that passes on a retry is reported as flaky.
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/npm "${args[@]}"
 
 # Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
 reports: npm
@@ -71,7 +73,7 @@ reports: npm
     expectations=()
     for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
     # Failures are the point of this run; the exit code only says whether there were any.
-    cargo run --quiet -p sessionspec -- run --no-progress -j 6 --out target/compat \
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 6 --out target/compat \
         --write-expectations target/compat/expectations "${expectations[@]}" "${args[@]}" || true
     cp target/compat/results.jsonl reports/compatibility.jsonl
     cp target/compat/expectations/node-*.toml reports/expectations/

@@ -58,6 +58,10 @@ pub struct RunArgs {
     /// clock; scenarios needing more are not applicable to it.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     real_time_budget: Duration,
+    /// Run a failed case again, up to this many times, in a fresh namespace. A case that passes
+    /// on a retry counts as a pass but is reported as flaky, with its first failure.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    retries: u32,
     /// List not-applicable cases and their reasons in the summary too.
     #[arg(long)]
     show_not_applicable: bool,
@@ -143,6 +147,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         step_timeout: args.step_timeout,
         scenario_timeout: args.scenario_timeout,
         real_time_budget: args.real_time_budget,
+        retries: args.retries,
         ..RunOptions::default()
     });
     // Watching from before the first container starts: a signal at any point removes them.

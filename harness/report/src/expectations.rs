@@ -293,6 +293,7 @@ mod tests {
             target: "node:x".into(),
             outcome,
             duration_ms: 1,
+            attempts: 1,
             detail: None,
         }
     }

@@ -196,6 +196,7 @@ mod tests {
                     target: id.into(),
                     outcome: *outcome,
                     duration_ms: 1,
+                    attempts: 1,
                     detail: None,
                 })
                 .collect(),

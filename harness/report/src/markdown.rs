@@ -125,6 +125,7 @@ pub fn render(results: &Results, links: &Links) -> String {
         for t in &header.targets {
             let cell = match cells.iter().find(|r| r.target == t.id) {
                 None => "·".to_owned(),
+                Some(r) if r.is_flaky() => format!("✅ (flaky, {} attempts)", r.attempts),
                 Some(r) if r.outcome == Outcome::Pass => "✅".to_owned(),
                 Some(r) => {
                     let anchor = format!("{}--{}", slug(&r.scenario), slug(&r.target));

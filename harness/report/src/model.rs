@@ -139,11 +139,30 @@ pub struct CaseResult {
     pub target: String,
     /// How it went.
     pub outcome: Outcome,
-    /// How long it took, in milliseconds.
+    /// How long it took, in milliseconds (the last attempt).
     pub duration_ms: u64,
+    /// How many times it ran: more than once when `--retries` re-ran a failure. A case that
+    /// passed only on a later attempt is *flaky*: its detail holds the first failure.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub attempts: u32,
     /// Why it did not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Detail>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl CaseResult {
+    /// Whether it passed only after failing: a pass, but not one to rely on.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == Outcome::Pass && self.attempts > 1
+    }
 }
 
 /// Why a case did not pass.

@@ -53,7 +53,9 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
     let mut shown: Vec<&CaseResult> = results
         .results
         .iter()
-        .filter(|r| r.outcome.is_failure() || (show_not_applicable && r.outcome == Outcome::NotApplicable))
+        .filter(|r| {
+            r.outcome.is_failure() || r.is_flaky() || (show_not_applicable && r.outcome == Outcome::NotApplicable)
+        })
         .collect();
     shown.sort_by(|a, b| (&a.area, &a.scenario, &a.target).cmp(&(&b.area, &b.scenario, &b.target)));
     for r in shown {
@@ -63,7 +65,7 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
             Outcome::Error => paint("ERROR", color, Paint::Red),
             Outcome::Timeout => paint("TIMEOUT", color, Paint::Yellow),
             Outcome::NotApplicable => paint("N/A", color, Paint::Dim),
-            Outcome::Pass => paint("PASS", color, Paint::Green),
+            Outcome::Pass => paint("FLAKY", color, Paint::Yellow),
         };
         let _ = writeln!(out, "{label} {} on {} ({} {})", r.scenario, r.target, r.level, r.checks.join(", "));
         let _ = writeln!(out, "  {}", r.title);

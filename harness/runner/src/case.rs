@@ -110,6 +110,7 @@ impl Case {
             target: self.target.id.clone(),
             outcome: Outcome::Pass,
             duration_ms: 0,
+            attempts: 1,
             detail: None,
         };
         let (outcome, detail) = match self.applicability() {

@@ -11,14 +11,14 @@ pub mod history;
 pub mod matching;
 pub mod values;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
 use sessionspec_contract::{StoreDescription, StoreFactory};
-use sessionspec_report::{CaseResult, Footer, Harness, Header, Target as TargetInfo};
+use sessionspec_report::{CaseResult, Footer, Harness, Header, Outcome, Target as TargetInfo};
 use sessionspec_scenario::{Level, Scenario, Spec};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -68,6 +68,9 @@ pub struct RunOptions {
     pub real_time_budget: Duration,
     /// A short token that makes this run's namespaces unique (`[a-z0-9]`, 1-8 characters).
     pub run_token: String,
+    /// How many times a failed case is run again (in a fresh namespace). A case that passes on
+    /// a retry is reported as a pass with its attempts counted and its first failure kept: flaky.
+    pub retries: u32,
 }
 
 impl Default for RunOptions {
@@ -78,6 +81,7 @@ impl Default for RunOptions {
             scenario_timeout: Duration::from_secs(60),
             real_time_budget: Duration::from_secs(5),
             run_token: run_token(),
+            retries: 0,
         }
     }
 }
@@ -186,13 +190,18 @@ impl Runner {
             }
         }
         let total = queue.len();
-        let mut queue = queue.into_iter();
-        let mut running: JoinSet<Option<CaseResult>> = JoinSet::new();
+        // Each entry: the case, its attempt number and the first failure of earlier attempts.
+        let mut queue: VecDeque<(Arc<Scenario>, Target, u32, Option<CaseResult>)> =
+            queue.into_iter().map(|(s, t)| (s, t, 1, None)).collect();
+        type Running = (Arc<Scenario>, Target, u32, Option<CaseResult>, Option<CaseResult>);
+        let mut running: JoinSet<Running> = JoinSet::new();
         let mut results = Vec::with_capacity(total);
         loop {
             while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() {
-                let Some((scenario, target)) = queue.next() else { break };
-                on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
+                let Some((scenario, target, attempt, first)) = queue.pop_front() else { break };
+                if attempt == 1 {
+                    on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
+                }
                 let case = case::Case {
                     scenario: scenario.clone(),
                     target: target.clone(),
@@ -201,16 +210,31 @@ impl Runner {
                     cancel: self.cancel.clone(),
                     number: counter.fetch_add(1, Ordering::SeqCst),
                 };
-                running.spawn(case.run());
+                running.spawn(async move {
+                    let result = case.run().await;
+                    (scenario, target, attempt, first, result)
+                });
             }
             let Some(joined) = running.join_next().await else { break };
             // A case catches its store's panics itself; a task can only fail here when the
             // runtime is shutting down, and a cancelled case reports nothing. Either way the
             // case is missing from the results and the run is incomplete.
-            if let Ok(Some(result)) = joined {
-                on_event(RunEvent::CaseFinished(result.clone()));
-                results.push(result);
+            let Ok((scenario, target, attempt, first, Some(mut result))) = joined else { continue };
+            if result.outcome.is_failure() && attempt <= self.options.retries && !self.cancel.is_cancelled() {
+                queue.push_back((scenario, target, attempt + 1, first.or(Some(result))));
+                continue;
             }
+            result.attempts = attempt;
+            if let (Outcome::Pass, Some(first)) = (result.outcome, first) {
+                let mut detail = first.detail.unwrap_or_default();
+                detail.message = format!(
+                    "flaky: passed on attempt {attempt}; attempt 1 was `{}`: {}",
+                    first.outcome, detail.message
+                );
+                result.detail = Some(detail);
+            }
+            on_event(RunEvent::CaseFinished(result.clone()));
+            results.push(result);
         }
         let incomplete = results.len() < total;
         let reason = incomplete.then(|| {

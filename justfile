@@ -32,9 +32,13 @@ test-all: lint npm
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
+    # Container tests need an engine and the locally built images (reused when present).
+    export DOCKER_HOST="$(harness/backends/docker-engine.sh)"
+    harness/backends/images/build.sh
     cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just test-npm
+    harness/backends/matrix.sh
 
 # Install the express adapter's npm packages from its lockfile (skipped when already installed).
 npm:
@@ -79,6 +83,10 @@ reports: npm
     cp target/compat/expectations/node-*.toml reports/expectations/
     cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl --format markdown --out reports/compatibility.md
     cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl --format html --out reports/compatibility.html "${expectations[@]}"
+
+# Every backend version of harness/backends/matrix.toml through containers (engine and images first).
+matrix *ARGS:
+    harness/backends/matrix.sh {{ARGS}}
 
 # Regenerate spec/scenario.schema.json from the scenario types (a test fails when it is stale).
 schema:

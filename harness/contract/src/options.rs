@@ -206,7 +206,7 @@ pub mod duration {
             return "0s".to_owned();
         }
         for (unit, size) in UNITS {
-            if ms % size == 0 {
+            if ms.is_multiple_of(size) {
                 return format!("{}{unit}", ms / size);
             }
         }

@@ -98,10 +98,8 @@ fn check_value(matcher: &Matcher, value: &Value, path: &str, cx: &MatchContext<'
                     return Some(mm);
                 }
             }
-            if *exact {
-                if let Some(extra) = map.keys().find(|k| !entries.iter().any(|(e, _)| e == *k)) {
-                    return Some(Mismatch::new(&format!("{path}.{extra}"), "no such key ($exact)", map.get(extra)));
-                }
+            if *exact && let Some(extra) = map.keys().find(|k| !entries.iter().any(|(e, _)| e == *k)) {
+                return Some(Mismatch::new(&format!("{path}.{extra}"), "no such key ($exact)", map.get(extra)));
             }
             None
         }

@@ -428,6 +428,8 @@ impl JsonSchema for DurationText {
 }
 
 /// The JSON Schema of an expectation (the value itself is compiled by [`crate::compile`]).
+// Never built: it only describes expectations for the schema generator.
+#[allow(clippy::large_enum_variant)]
 #[derive(JsonSchema)]
 #[schemars(untagged)]
 #[allow(dead_code)]

@@ -138,12 +138,11 @@ fn surface(root: &Node, mut report: impl FnMut(&[Segment], bool, String)) -> (Op
         let message = error.inner().to_string();
         let unknown_key = message.starts_with("unknown field");
         // Paths inside a step refer to the current, possibly shortened, list: map back.
-        if let [Segment::Key(k), Segment::Index(i), ..] = path.as_slice() {
-            if k == "steps" {
-                if let Some(original) = step_indices.get(*i) {
-                    path[1] = Segment::Index(*original);
-                }
-            }
+        if let [Segment::Key(k), Segment::Index(i), ..] = path.as_slice()
+            && k == "steps"
+            && let Some(original) = step_indices.get(*i)
+        {
+            path[1] = Segment::Index(*original);
         }
         let message = friendly(&message);
         let object = json.as_object_mut().expect("root is a map");
@@ -401,13 +400,14 @@ fn check_requirements(
                 report(&path, format!("unknown requirement `{id}`{hint}: spec/session-store.md defines no such ID"));
             }
             Some(req) => {
-                if let Some(profile) = req.profile {
-                    if !scenario.requires.contains(&profile) && Capability::ALL.contains(&profile) {
-                        report(
-                            &path,
-                            format!("`{id}` belongs to profile `{profile}`, so the scenario must require `{profile}`"),
-                        );
-                    }
+                if let Some(profile) = req.profile
+                    && !scenario.requires.contains(&profile)
+                    && Capability::ALL.contains(&profile)
+                {
+                    report(
+                        &path,
+                        format!("`{id}` belongs to profile `{profile}`, so the scenario must require `{profile}`"),
+                    );
                 }
             }
         }

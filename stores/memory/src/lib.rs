@@ -141,9 +141,13 @@ impl MemoryStore {
         let sessions = Arc::downgrade(&self.sessions);
         let clock = self.clock.clone();
         let closed = self.closed.clone();
+        // The first wait is armed now, not when the task first runs: a clock advanced in
+        // between must still wake it.
+        let mut next = clock.sleep(interval);
         let handle = runtime.spawn(async move {
             loop {
-                clock.sleep(interval).await;
+                next.await;
+                next = clock.sleep(interval);
                 if *closed.lock().expect("lock") {
                     return;
                 }
@@ -362,7 +366,7 @@ impl RawAccess for MemoryStore {
 #[cfg(test)]
 mod tests {
     use serde_json::json;
-    use sessionspec_contract::VirtualClock;
+    use sessionspec_contract::{Clock, VirtualClock};
 
     use super::*;
 

@@ -43,7 +43,7 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
             "redis" => workloads.extend(redis(backends).await?),
             "mongo" => workloads.extend(mongo(backends).await?),
             "postgres" | "sql-postgres" | "sql-mysql" => {
-                let r = sessionspec_targets::resolve(&[name.clone()], backends).await?;
+                let r = sessionspec_targets::resolve(std::slice::from_ref(name), backends).await?;
                 for target in &r.targets {
                     workloads.push(Box::new(StoreWorkload::new(&target.id, target.factory.clone())));
                     workloads.push(Box::new(sql_bare(name, backends, target.factory.describe())?));

@@ -91,9 +91,12 @@ async fn once(
         if !warm.is_empty() {
             drive(&pairs, context.clients, warm).await.context("warm-up")?;
         }
+        let cpu_before = process_cpu();
         let started = Instant::now();
         let latencies = drive(&pairs, context.clients, ids).await?;
-        Ok::<_, anyhow::Error>(Sample::from_latencies(started.elapsed(), latencies))
+        let elapsed = started.elapsed();
+        let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+        Ok::<_, anyhow::Error>(Sample::from_latencies(elapsed, latencies, cpu))
     }
     .await;
     // Clean up whatever happened; a failed run's error wins over a failed clean-up.
@@ -101,6 +104,18 @@ async fn once(
     let sample = result?;
     finished?;
     Ok(sample)
+}
+
+/// CPU time used so far by every thread of this process (Linux: the sum of
+/// `/proc/self/task/*/schedstat`, nanoseconds precise); `None` elsewhere. The server's own CPU is
+/// not in it.
+fn process_cpu() -> Option<Duration> {
+    let mut total: u64 = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// Runs one pair per id, `clients` at a time, and returns every pair's latency.
@@ -125,4 +140,84 @@ async fn drive(pairs: &Arc<dyn Pairs>, clients: usize, ids: &Arc<Vec<String>>) -
         all.extend(joined.context("a client task panicked")??);
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use sessionspec_store_memory::MemoryFactory;
+
+    use super::*;
+    use crate::{Goal, Role, StoreWorkload};
+
+    /// A baseline that only counts which ids each run saw.
+    #[derive(Default)]
+    struct Counting {
+        runs: Arc<Mutex<Vec<BTreeMap<String, usize>>>>,
+    }
+
+    struct CountingRun {
+        seen: Mutex<BTreeMap<String, usize>>,
+        runs: Arc<Mutex<Vec<BTreeMap<String, usize>>>>,
+    }
+
+    #[async_trait]
+    impl Workload for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn family(&self) -> &str {
+            "memory"
+        }
+        fn role(&self) -> Role {
+            Role::Baseline { goals: vec![Goal { ratio: 0.5, clients: Some(4) }] }
+        }
+        fn detail(&self) -> String {
+            "counts ids".into()
+        }
+        async fn start(&self, run: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
+            assert!(sessionspec_contract::Namespace::new(run.namespace.clone()).is_ok(), "{}", run.namespace);
+            Ok(Arc::new(CountingRun { seen: Mutex::default(), runs: self.runs.clone() }))
+        }
+    }
+
+    #[async_trait]
+    impl Pairs for CountingRun {
+        async fn pair(&self, _client: usize, id: &str) -> anyhow::Result<()> {
+            *self.seen.lock().unwrap().entry(id.to_owned()).or_default() += 1;
+            Ok(())
+        }
+        async fn finish(&self) -> anyhow::Result<()> {
+            self.runs.lock().unwrap().push(std::mem::take(&mut *self.seen.lock().unwrap()));
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_id_gets_one_pair_per_run_and_rows_compare_within_a_family() {
+        let counting = Counting::default();
+        let runs = counting.runs.clone();
+        let workloads: Vec<Box<dyn Workload>> =
+            vec![Box::new(StoreWorkload::new("memory", Arc::new(MemoryFactory::new()))), Box::new(counting)];
+        let settings = Settings { ids: 300, clients: vec![1, 4], runs: 3, warmup: 20 };
+        let report = run(&workloads, &settings, |_| {}).await.unwrap();
+
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), 6, "3 runs at 2 client counts");
+        for seen in runs.iter() {
+            assert_eq!(seen.len(), 320, "every id and warm-up id once");
+            assert!(seen.values().all(|&n| n == 1));
+        }
+        let rows: Vec<(&str, usize, usize)> =
+            report.rows.iter().map(|r| (r.workload.as_str(), r.clients, r.runs.len())).collect();
+        assert_eq!(rows, [("memory", 1, 3), ("memory", 4, 3), ("counting", 1, 3), ("counting", 4, 3)]);
+        let ratios: Vec<(&str, usize, Option<f64>)> =
+            report.ratios.iter().map(|r| (r.baseline.as_str(), r.clients, r.goal)).collect();
+        assert_eq!(ratios, [("counting", 1, None), ("counting", 4, Some(0.5))]);
+        let table = crate::render_table(&report);
+        assert!(table.contains("memory / counting"), "{table}");
+    }
 }

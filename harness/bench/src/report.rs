@@ -61,14 +61,19 @@ pub struct Sample {
     pub p99_us: f64,
     /// Wall time of the run, milliseconds.
     pub elapsed_ms: f64,
+    /// CPU time of this process (every client, the runtime and the driver; not the server's)
+    /// per pair, microseconds, where the platform reports it.
+    pub cpu_us_per_pair: Option<f64>,
 }
 
 impl Sample {
     /// The figures of a run that took `elapsed` for pairs of these latencies.
-    pub fn from_latencies(elapsed: Duration, mut latencies: Vec<Duration>) -> Sample {
+    pub fn from_latencies(elapsed: Duration, mut latencies: Vec<Duration>, cpu: Option<Duration>) -> Sample {
         latencies.sort_unstable();
         let secs = elapsed.as_secs_f64();
+        let pairs = latencies.len().max(1) as f64;
         Sample {
+            cpu_us_per_pair: cpu.map(|c| c.as_secs_f64() * 1e6 / pairs),
             pairs_per_sec: if secs > 0.0 { latencies.len() as f64 / secs } else { 0.0 },
             p50_us: percentile(&latencies, 0.50),
             p99_us: percentile(&latencies, 0.99),
@@ -124,6 +129,12 @@ impl Row {
             p50_us: median(runs.iter().map(|s| s.p50_us).collect()),
             p99_us: median(runs.iter().map(|s| s.p99_us).collect()),
             elapsed_ms: median(runs.iter().map(|s| s.elapsed_ms).collect()),
+            cpu_us_per_pair: runs
+                .iter()
+                .map(|s| s.cpu_us_per_pair)
+                .collect::<Option<Vec<f64>>>()
+                .filter(|v| !v.is_empty())
+                .map(median),
         };
         Row {
             workload: workload.name().to_owned(),
@@ -196,19 +207,20 @@ pub fn render_table(report: &Report) -> String {
     let width = report.rows.iter().map(|r| r.workload.len()).max().unwrap_or(8).max(8);
     let _ = writeln!(
         out,
-        "{:width$}  {:>7}  {:>9}  {:>8}  {:>8}  runs (pairs/s)",
-        "workload", "clients", "pairs/s", "p50 µs", "p99 µs"
+        "{:width$}  {:>7}  {:>9}  {:>8}  {:>8}  {:>11}  runs (pairs/s)",
+        "workload", "clients", "pairs/s", "p50 µs", "p99 µs", "cpu µs/pair"
     );
     for row in &report.rows {
         let runs: Vec<String> = row.runs.iter().map(|s| thousands(s.pairs_per_sec)).collect();
         let _ = writeln!(
             out,
-            "{:width$}  {:>7}  {:>9}  {:>8.0}  {:>8.0}  {}",
+            "{:width$}  {:>7}  {:>9}  {:>8.0}  {:>8.0}  {:>11}  {}",
             row.workload,
             row.clients,
             thousands(row.median.pairs_per_sec),
             row.median.p50_us,
             row.median.p99_us,
+            row.median.cpu_us_per_pair.map(|c| format!("{c:.1}")).unwrap_or_else(|| "-".into()),
             runs.join(" ")
         );
     }
@@ -255,7 +267,8 @@ mod tests {
     #[test]
     fn percentiles_use_nearest_rank() {
         let lat: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
-        let s = Sample::from_latencies(Duration::from_secs(2), lat);
+        let s = Sample::from_latencies(Duration::from_secs(2), lat, Some(Duration::from_millis(1)));
+        assert_eq!(s.cpu_us_per_pair, Some(10.0));
         assert_eq!(s.pairs_per_sec, 50.0);
         assert_eq!(s.p50_us, 50.0);
         assert_eq!(s.p99_us, 99.0);

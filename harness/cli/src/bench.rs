@@ -32,6 +32,10 @@ pub struct BenchArgs {
     /// Untimed pairs on other ids before each run.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     warmup: usize,
+    /// Measure only these workloads of the stores' (repeatable, by the names the table shows),
+    /// e.g. to profile one of them
+    #[arg(long = "only", value_name = "WORKLOAD")]
+    only: Vec<String>,
     /// Also write the results as JSON to this file (`-` for stdout, instead of the table).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -42,13 +46,21 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         eprintln!("error: --ids, --runs and every --clients count must be at least 1");
         return Ok(EXIT_BAD_INPUT);
     }
-    let catalog = match sessionspec_bench::workloads(&args.stores, &args.backends.backends()).await {
+    let mut catalog = match sessionspec_bench::workloads(&args.stores, &args.backends.backends()).await {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    if !args.only.is_empty() {
+        let names: Vec<String> = catalog.workloads.iter().map(|w| w.name().to_owned()).collect();
+        if let Some(unknown) = args.only.iter().find(|o| !names.contains(o)) {
+            eprintln!("error: no workload `{unknown}` among the stores' workloads: {}", names.join(", "));
+            return Ok(EXIT_BAD_INPUT);
+        }
+        catalog.workloads.retain(|w| args.only.iter().any(|o| o == w.name()));
+    }
     let settings = Settings { ids: args.ids, clients: args.clients.clone(), runs: args.runs, warmup: args.warmup };
     let terminal = std::io::stderr().is_terminal();
     let report = sessionspec_bench::run(&catalog.workloads, &settings, |line| {

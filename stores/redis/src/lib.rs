@@ -71,8 +71,12 @@ pub struct JsonSerializer;
 
 impl SessionSerializer for JsonSerializer {
     fn serialize(&self, session: &Session) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(session)
-            .map_err(|e| StoreError::new(ErrorKind::Serialize, "the session cannot be written as JSON").with_source(e))
+        // Sized for a typical session, so most writes never grow the buffer.
+        let mut out = Vec::with_capacity(512);
+        serde_json::to_writer(&mut out, session).map_err(|e| {
+            StoreError::new(ErrorKind::Serialize, "the session cannot be written as JSON").with_source(e)
+        })?;
+        Ok(out)
     }
 
     fn deserialize(&self, bytes: &[u8]) -> Result<Session, StoreError> {

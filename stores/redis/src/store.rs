@@ -88,10 +88,12 @@ impl RedisStore {
         key
     }
 
+    fn check_open(&self, operation: &str) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) { Err(StoreError::closed(operation)) } else { Ok(()) }
+    }
+
     fn connection(&self, operation: &str) -> Result<ConnectionManager> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(StoreError::closed(operation));
-        }
+        self.check_open(operation)?;
         self.connection.read().expect("lock").clone().ok_or_else(|| StoreError::closed(operation))
     }
 
@@ -260,7 +262,7 @@ impl Store for RedisStore {
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
-        self.connection("set")?;
+        self.check_open("set")?;
         require_cookie(session, "set")?;
         let ttl = self.ttl_ms(session)?;
         let key = self.key(sid);
@@ -310,7 +312,7 @@ impl Store for RedisStore {
     }
 
     async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
-        self.connection("touch")?;
+        self.check_open("touch")?;
         if self.config.disable_touch || self.config.disable_ttl {
             return Ok(());
         }

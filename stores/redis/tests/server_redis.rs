@@ -361,10 +361,10 @@ impl PrivateServer {
         let deadline = Instant::now() + Duration::from_secs(10);
         let client = redis::Client::open(self.url()).unwrap();
         while Instant::now() < deadline {
-            if let Ok(mut c) = client.get_connection() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return;
-                }
+            if let Ok(mut c) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -199,6 +199,14 @@ pub fn render(verdict: &Verdict, files: &[(String, Expectations)]) -> String {
     out
 }
 
+/// Whether an upstream URL belongs to the store named `store` (`connect-redis 9.0.0` owns
+/// `github.com/tj/connect-redis/...`; express-session's MemoryStore owns `expressjs/session`).
+fn names_store(url: &str, store: &str) -> bool {
+    let name = store.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let repo = if name == "express-session" { "expressjs/session".to_owned() } else { name.clone() };
+    !name.is_empty() && url.to_lowercase().contains(&repo)
+}
+
 /// Writes one expectation file per target with every failing result, keeping the reason and
 /// link of entries already in `previous` (so hand-written reasons survive regeneration).
 /// Returns the file text per target.
@@ -242,7 +250,8 @@ pub fn write(results: &Results, previous: &[Expectations], spec_link: &str) -> V
                 Some(k) => (k.reason.clone(), k.link.clone()),
                 None => {
                     let message = r.detail.as_ref().map(|d| d.message.as_str()).unwrap_or("failed");
-                    let link = r.refs.first().cloned().unwrap_or_else(|| {
+                    // An upstream issue only when it is this store's own; otherwise the requirement.
+                    let link = r.refs.iter().find(|u| names_store(u, &target.store)).cloned().unwrap_or_else(|| {
                         format!("{spec_link}#{}", r.checks.first().map(|c| c.to_lowercase()).unwrap_or_default())
                     });
                     (format!("{} ({}): {}", r.checks.join(", "), r.level, one_line(message)), link)
@@ -370,6 +379,15 @@ link = "l"
         }
         let v = check(&results(vec![result("a", Outcome::Error)]), &[file], &suite);
         assert_eq!(v.stale.len(), 1, "an outcome neither listed nor intermittent is stale");
+    }
+
+    #[test]
+    fn links_name_only_the_store_own_issues() {
+        assert!(names_store("https://github.com/tj/connect-redis/issues/259", "connect-redis 9.0.0"));
+        assert!(!names_store("https://github.com/tj/connect-redis/issues/346", "express-session MemoryStore 1.19.0"));
+        assert!(names_store("https://github.com/expressjs/session/issues/76", "express-session MemoryStore 1.19.0"));
+        assert!(!names_store("https://github.com/jdesboeufs/connect-mongo/issues/413", "connect-redis 9.0.0"));
+        assert!(names_store("https://github.com/voxpelli/node-connect-pg-simple/issues/25", "connect-pg-simple 10.0.0"));
     }
 
     #[test]

@@ -36,12 +36,31 @@ pub struct BenchArgs {
     /// e.g. to profile one of them
     #[arg(long = "only", value_name = "WORKLOAD")]
     only: Vec<String>,
+    /// Tokio worker threads for the clients and the drivers [default: one per CPU]; 1 runs
+    /// everything on a single-threaded runtime
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Also write the results as JSON to this file (`-` for stdout, instead of the table).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
 
-pub async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
+/// Runs the benchmark on a runtime of the asked size.
+pub fn main(args: BenchArgs) -> anyhow::Result<u8> {
+    let runtime = match args.threads {
+        Some(0) => {
+            eprintln!("error: --threads must be at least 1");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
+        None => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+    .context("cannot start the tokio runtime")?;
+    runtime.block_on(bench(args))
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     if args.ids == 0 || args.runs == 0 || args.clients.is_empty() || args.clients.contains(&0) {
         eprintln!("error: --ids, --runs and every --clients count must be at least 1");
         return Ok(EXIT_BAD_INPUT);

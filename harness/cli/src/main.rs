@@ -146,10 +146,7 @@ fn main() -> ExitCode {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
             runtime.block_on(run::run(args, colors))
         }
-        Command::Bench(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
-            runtime.block_on(bench::bench(args))
-        }
+        Command::Bench(args) => bench::main(args),
         Command::Smoke(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
             runtime.block_on(smoke::smoke(args))

@@ -88,6 +88,15 @@ reports: npm
 matrix *ARGS:
     harness/backends/matrix.sh {{ARGS}}
 
+# Store benchmark (release build): each store against bare-driver loops on the same server; figures in harness/bench/README.md.
+bench *ARGS="--store redis --store postgres --store sql-postgres --store sql-mysql --store mongo":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    cargo build --release --quiet -p sessionspec
+    ./target/release/sessionspec bench {{ARGS}}
+
 # Regenerate spec/scenario.schema.json from the scenario types (a test fails when it is stale).
 schema:
     cargo run --quiet -p sessionspec -- schema > spec/scenario.schema.json

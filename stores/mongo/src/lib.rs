@@ -42,7 +42,7 @@ pub use index::TTL_INDEX_NAME;
 
 use crate::document::{CREATED_AT, EXPIRES, ID, LAST_MODIFIED, SESSION, UPDATED_AT, bson_date};
 
-/// How often a touch retries its compare-and-swap before it settles for moving the expiry only.
+/// How many compare-and-swaps a touch tries with the new cookie before it moves the expiry only.
 const TOUCH_ATTEMPTS: usize = 3;
 /// How often a set retries after two upserts of one new id raced (duplicate key).
 const SET_ATTEMPTS: usize = 3;
@@ -275,6 +275,34 @@ impl MongoStore {
     }
 }
 
+/// Whether a document's session is unexpired at `now`, as connect-mongo's filter decides it: a
+/// document without `expires` never expires; one whose `expires` is not a date never matched
+/// `$gt: now`, so it counts as expired.
+fn is_live(doc: &Document, now: DateTime<Utc>) -> bool {
+    match doc.get(EXPIRES) {
+        None => true,
+        Some(Bson::DateTime(at)) => at.timestamp_millis() > now.timestamp_millis(),
+        Some(_) => false,
+    }
+}
+
+/// Whether the document was written less than `window` before `now` (touch-after).
+fn written_within(doc: &Document, now: DateTime<Utc>, window: TimeDelta) -> bool {
+    match doc.get(LAST_MODIFIED) {
+        Some(Bson::DateTime(at)) => now.timestamp_millis() - at.timestamp_millis() < window.num_milliseconds(),
+        _ => false,
+    }
+}
+
+/// A filter condition matching a field exactly as it was read: `$eq` takes a document value
+/// literally, and a field that was absent must still be absent.
+fn unchanged(value: Option<&Bson>) -> Bson {
+    match value {
+        Some(value) => Bson::Document(doc! {"$eq": value.clone()}),
+        None => Bson::Document(doc! {"$exists": false}),
+    }
+}
+
 /// `text` with any password in `url` masked.
 fn redact_secrets(text: &str, url: &str) -> String {
     let redacted_url = error::redact_url(url);
@@ -296,18 +324,21 @@ fn password_of(url: &str) -> Option<&str> {
 
 #[async_trait]
 impl Store for MongoStore {
+    /// Reads by `_id` alone and decides expiry here: an `_id` equality is the one query every
+    /// server answers from its primary index, whatever else it can plan.
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
         self.check_open("get")?;
         self.ready("get").await?;
-        let mut filter = MongoStore::live(self.now());
-        filter.insert(ID, self.key(sid));
         let found = self
             .collection
-            .find_one(filter)
-            .projection(doc! {SESSION: 1})
+            .find_one(doc! {ID: self.key(sid)})
+            .projection(doc! {SESSION: 1, EXPIRES: 1})
             .await
             .map_err(|e| error::backend("reading a session", e))?;
-        found.map(|doc| self.decode(doc.get(SESSION))).transpose()
+        match found {
+            Some(doc) if is_live(&doc, self.now()) => self.decode(doc.get(SESSION)).map(Some),
+            _ => Ok(None),
+        }
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
@@ -356,8 +387,11 @@ impl Store for MongoStore {
     }
 
     /// Moves the expiry and stores the given cookie, leaving the data as the latest `set` wrote
-    /// it. The cookie is rewritten by compare-and-swap on the stored payload, so a concurrent
-    /// `set` always keeps its data; after repeated contention only the expiry moves.
+    /// it. It reads the document, decides expiry and the touch-after window here, and writes
+    /// with a compare-and-swap on everything it read (payload, `expires`, `lastModified`), so a
+    /// concurrent `set` always keeps its data and an expired session is never revived. After
+    /// repeated contention it moves only the expiry; a touch that still loses every race was
+    /// overtaken by the writes that won, which set the expiry themselves.
     async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("touch")?;
         if self.config.disable_touch {
@@ -367,33 +401,34 @@ impl Store for MongoStore {
         let expires = self.expiry(session, now)?;
         self.ready("touch").await?;
         let key = self.key(sid);
-        let mut conditions = vec![Bson::Document(MongoStore::live(now))];
-        if let Some(window) = self.config.touch_after {
-            let since = now - TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
-            conditions.push(Bson::Document(
-                doc! {"$or": [{LAST_MODIFIED: {"$exists": false}}, {LAST_MODIFIED: {"$lte": bson_date(since)}}]},
-            ));
-        }
-        let filter = doc! {ID: &key, "$and": conditions};
+        let window = self.config.touch_after.map(|w| TimeDelta::from_std(w).unwrap_or(TimeDelta::MAX));
         let mut fields = doc! {EXPIRES: bson_date(expires)};
         self.write_fields(&mut fields, now);
 
-        for _ in 0..TOUCH_ATTEMPTS {
+        for attempt in 0..=TOUCH_ATTEMPTS {
             let found = self
                 .collection
-                .find_one(filter.clone())
-                .projection(doc! {SESSION: 1})
+                .find_one(doc! {ID: &key})
+                .projection(doc! {SESSION: 1, EXPIRES: 1, LAST_MODIFIED: 1})
                 .await
                 .map_err(|e| error::backend("reading a session to touch", e))?;
             // Missing, expired, or written within the touch-after window: nothing to do.
             let Some(found) = found else { return Ok(()) };
-            let stored = found.get(SESSION).cloned().unwrap_or(Bson::Null);
-            let mut current = self.decode(Some(&stored))?;
-            current.replace_cookie(session);
-            let mut swap = filter.clone();
-            swap.insert(SESSION, doc! {"$eq": stored});
+            if !is_live(&found, now) || window.is_some_and(|w| written_within(&found, now, w)) {
+                return Ok(());
+            }
+            let mut swap = doc! {ID: &key};
+            for field in [EXPIRES, LAST_MODIFIED] {
+                swap.insert(field, unchanged(found.get(field)));
+            }
             let mut update_fields = fields.clone();
-            update_fields.insert(SESSION, self.encode(&current)?);
+            if attempt < TOUCH_ATTEMPTS {
+                let stored = found.get(SESSION).cloned().unwrap_or(Bson::Null);
+                let mut current = self.decode(Some(&stored))?;
+                current.replace_cookie(session);
+                update_fields.insert(SESSION, self.encode(&current)?);
+                swap.insert(SESSION, unchanged(Some(&stored)));
+            }
             let result = self
                 .collection
                 .update_one(swap, doc! {"$set": update_fields})
@@ -403,16 +438,6 @@ impl Store for MongoStore {
                 self.emit(EventKind::Touch, sid);
                 return Ok(());
             }
-        }
-        // The payload kept changing under us: concurrent sets are writing this session, and
-        // their data must win. Move the expiry only.
-        let result = self
-            .collection
-            .update_one(filter, doc! {"$set": fields})
-            .await
-            .map_err(|e| error::backend("touching a session", e))?;
-        if result.matched_count > 0 {
-            self.emit(EventKind::Touch, sid);
         }
         Ok(())
     }

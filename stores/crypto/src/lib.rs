@@ -80,7 +80,7 @@ impl Encoding {
                     .or_else(|| URL_SAFE.decode(text).ok())
             }
             Encoding::Hex => {
-                if text.len() % 2 != 0 {
+                if !text.len().is_multiple_of(2) {
                     return None;
                 }
                 text.as_bytes()

@@ -237,14 +237,15 @@ impl MongoStoreConfig {
         if db_name.len() + 1 + coll.len() > 255 {
             return invalid(format!("the namespace `{db_name}.{coll}` is longer than MongoDB's 255 bytes"));
         }
-        if let Some(concern) = &self.write_concern {
-            if concern.w == Some(Acknowledgment::Nodes(0)) && concern.journal != Some(true) {
-                return invalid(
-                    "an unacknowledged write concern (`w: 0`) is not supported: the driver refuses it, and the \
-                     store needs acknowledged writes to report create, update and touch"
-                        .to_owned(),
-                );
-            }
+        if let Some(concern) = &self.write_concern
+            && concern.w == Some(Acknowledgment::Nodes(0))
+            && concern.journal != Some(true)
+        {
+            return invalid(
+                "an unacknowledged write concern (`w: 0`) is not supported: the driver refuses it, and the \
+                 store needs acknowledged writes to report create, update and touch"
+                    .to_owned(),
+            );
         }
         if self.auto_remove == AutoRemove::Interval && self.auto_remove_interval.is_zero() {
             return invalid("`auto-remove-interval` must be longer than zero".to_owned());

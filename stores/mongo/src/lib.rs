@@ -140,11 +140,11 @@ impl MongoStore {
             store.tasks.lock().expect("lock").push(task.abort_handle());
             *store.startup_abort.lock().expect("lock") = Some(task.abort_handle());
             *store.startup.get_mut() = StartupState::Running(task);
-            if store.config.startup == Startup::Wait {
-                if let Err(e) = store.ready("open").await {
-                    store.close().await?;
-                    return Err(e);
-                }
+            if store.config.startup == Startup::Wait
+                && let Err(e) = store.ready("open").await
+            {
+                store.close().await?;
+                return Err(e);
             }
         }
         if store.config.auto_remove == AutoRemove::Interval {
@@ -307,10 +307,10 @@ fn unchanged(value: Option<&Bson>) -> Bson {
 fn redact_secrets(text: &str, url: &str) -> String {
     let redacted_url = error::redact_url(url);
     let mut out = text.replace(url, &redacted_url);
-    if let Some(password) = password_of(url) {
-        if !password.is_empty() {
-            out = out.replace(password, "****");
-        }
+    if let Some(password) = password_of(url)
+        && !password.is_empty()
+    {
+        out = out.replace(password, "****");
     }
     out
 }
@@ -639,14 +639,13 @@ impl RawAccess for MongoStore {
 /// Changes one byte in the middle of `text`'s underlying bytes: of the decoded bytes when it is
 /// base64 ciphertext (so the encoding stays valid), else of the text itself.
 fn flip_byte(text: &str, ciphertext: bool) -> String {
-    if ciphertext {
-        if let Ok(mut bytes) = STANDARD.decode(text) {
-            if !bytes.is_empty() {
-                let middle = bytes.len() / 2;
-                bytes[middle] ^= 0x01;
-                return STANDARD.encode(bytes);
-            }
-        }
+    if ciphertext
+        && let Ok(mut bytes) = STANDARD.decode(text)
+        && !bytes.is_empty()
+    {
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        return STANDARD.encode(bytes);
     }
     let mut bytes = text.as_bytes().to_vec();
     if bytes.is_empty() {

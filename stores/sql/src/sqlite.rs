@@ -61,13 +61,27 @@ impl SqlStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false)
-            .connect_with(connect)
-            .await
-            .map_err(|e| backend(&format!("cannot open {}", path.display()), e))?;
+        // Switching a new file to WAL takes an exclusive lock and fails at once, without the busy
+        // timeout, when another instance is opening the same file (CONC-6): such an open is
+        // tried again, with a short pause, until the operation timeout.
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(5);
+        let pool = loop {
+            let attempt = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(Duration::from_secs(5))
+                .test_before_acquire(false)
+                .connect_with(connect.clone())
+                .await;
+            match attempt {
+                Ok(pool) => break pool,
+                Err(e) if is_locked(&e) && started.elapsed() + pause < config.operation_timeout => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+                Err(e) => return Err(backend(&format!("cannot open {}", path.display()), e)),
+            }
+        };
         let pool = SqlPool::Sqlite(pool);
         match SqlStore::open(pool.clone(), true, config, clock).await {
             Ok(store) => Ok(store),
@@ -79,6 +93,11 @@ impl SqlStore {
             }
         }
     }
+}
+
+/// SQLITE_BUSY or one of its extended codes: another connection holds the lock this one needs.
+fn is_locked(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")))
 }
 
 #[async_trait]

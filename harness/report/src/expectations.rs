@@ -387,7 +387,10 @@ link = "l"
         assert!(!names_store("https://github.com/tj/connect-redis/issues/346", "express-session MemoryStore 1.19.0"));
         assert!(names_store("https://github.com/expressjs/session/issues/76", "express-session MemoryStore 1.19.0"));
         assert!(!names_store("https://github.com/jdesboeufs/connect-mongo/issues/413", "connect-redis 9.0.0"));
-        assert!(names_store("https://github.com/voxpelli/node-connect-pg-simple/issues/25", "connect-pg-simple 10.0.0"));
+        assert!(names_store(
+            "https://github.com/voxpelli/node-connect-pg-simple/issues/25",
+            "connect-pg-simple 10.0.0"
+        ));
     }
 
     #[test]

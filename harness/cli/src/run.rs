@@ -77,16 +77,16 @@ pub struct RunArgs {
 #[command(next_help_heading = "Backends")]
 pub struct BackendArgs {
     /// Redis server for the redis store
-    #[arg(long, env = "SESSIONSPEC_REDIS_URL", value_name = "URL")]
+    #[arg(long, env = "SESSIONSPEC_REDIS_URL", hide_env_values = true, value_name = "URL")]
     pub redis_url: Option<String>,
     /// PostgreSQL server for the postgres and sql-postgres stores
-    #[arg(long, env = "SESSIONSPEC_POSTGRES_URL", value_name = "URL")]
+    #[arg(long, env = "SESSIONSPEC_POSTGRES_URL", hide_env_values = true, value_name = "URL")]
     pub postgres_url: Option<String>,
     /// MySQL or MariaDB server for the sql-mysql store
-    #[arg(long, env = "SESSIONSPEC_MYSQL_URL", value_name = "URL")]
+    #[arg(long, env = "SESSIONSPEC_MYSQL_URL", hide_env_values = true, value_name = "URL")]
     pub mysql_url: Option<String>,
     /// MongoDB (or compatible) server for the mongo store
-    #[arg(long, env = "SESSIONSPEC_MONGO_URL", value_name = "URL")]
+    #[arg(long, env = "SESSIONSPEC_MONGO_URL", hide_env_values = true, value_name = "URL")]
     pub mongo_url: Option<String>,
 }
 

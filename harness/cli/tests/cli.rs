@@ -15,6 +15,11 @@ fn sessionspec(args: &[&str], dir: &Path) -> Output {
         .env("NO_COLOR", "1")
         .env_remove("SESSIONSPEC_SCENARIOS")
         .env_remove("SESSIONSPEC_SPEC")
+        // Hermetic: what a developer's shell exports must not change these outputs.
+        .env_remove("SESSIONSPEC_REDIS_URL")
+        .env_remove("SESSIONSPEC_POSTGRES_URL")
+        .env_remove("SESSIONSPEC_MYSQL_URL")
+        .env_remove("SESSIONSPEC_MONGO_URL")
         .output()
         .expect("the binary runs")
 }

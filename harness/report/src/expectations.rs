@@ -133,7 +133,8 @@ pub fn check(results: &Results, files: &[Expectations], suite: &BTreeSet<String>
     for r in &results.results {
         let listed = by_target.get(r.target.as_str()).and_then(|f| f.known.iter().find(|k| k.scenario == r.scenario));
         match listed {
-            Some(k) if k.outcome == r.outcome || k.intermittent.contains(&r.outcome) => {
+            // A pass that needed a retry still showed the failure: the entry is not stale.
+            Some(k) if k.outcome == r.outcome || k.intermittent.contains(&r.outcome) || r.is_flaky() => {
                 verdict.expected.push((r.target.clone(), r.scenario.clone()))
             }
             Some(k) => verdict.stale.push((
@@ -377,8 +378,12 @@ link = "l"
             let v = check(&results(vec![result("a", outcome)]), std::slice::from_ref(&file), &suite);
             assert!(v.holds(), "{outcome}: {v:?}");
         }
-        let v = check(&results(vec![result("a", Outcome::Error)]), &[file], &suite);
+        let v = check(&results(vec![result("a", Outcome::Error)]), std::slice::from_ref(&file), &suite);
         assert_eq!(v.stale.len(), 1, "an outcome neither listed nor intermittent is stale");
+        let mut flaky = result("a", Outcome::Pass);
+        flaky.attempts = 2;
+        let v = check(&results(vec![flaky]), &[file], &suite);
+        assert!(v.holds(), "a listed failure that passed only on a retry is not stale: {v:?}");
     }
 
     #[test]

@@ -36,8 +36,7 @@ pub fn render(results: &Results, links: &Links, known: &[Expectations]) -> Strin
         esc(header.suite_digest.get(..19).unwrap_or(&header.suite_digest)),
         header.started.format("%Y-%m-%d %H:%M UTC")
     );
-    if results.incomplete() {
-        let reason = results.footer.as_ref().and_then(|f| f.reason.clone()).unwrap_or_else(|| "no footer".into());
+    if let Some(reason) = results.incomplete_reason() {
         let _ = writeln!(out, "<p><strong>Incomplete run:</strong> {}. Not a conformance claim.</p>", esc(&reason));
     }
     let _ = writeln!(
@@ -66,20 +65,8 @@ failure listed in the target's expectation file, with its reason on hover and be
     }
     out.push_str("</tr><tr><th>summary</th>");
     for t in &header.targets {
-        let c = results.target_counts(&t.id);
-        let n = |o: Outcome| c.get(&o).copied().unwrap_or(0);
-        let applicable = n(Outcome::Pass) + n(Outcome::Fail) + n(Outcome::Error) + n(Outcome::Timeout);
-        let mut cell = format!("<strong>{}/{} pass</strong>", n(Outcome::Pass), applicable);
-        for (o, label) in [
-            (Outcome::Fail, "fail"),
-            (Outcome::Error, "error"),
-            (Outcome::Timeout, "timeout"),
-            (Outcome::NotApplicable, "n/a"),
-        ] {
-            if n(o) > 0 {
-                let _ = write!(cell, " · {} {label}", n(o));
-            }
-        }
+        let (passed, applicable, rest) = results.tally(&t.id);
+        let mut cell = format!("<strong>{passed}/{applicable} pass</strong>{rest}");
         let listed = results
             .results
             .iter()

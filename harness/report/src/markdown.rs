@@ -29,12 +29,7 @@ pub fn render(results: &Results, links: &Links) -> String {
         short_digest(&header.suite_digest),
         header.started.format("%Y-%m-%d %H:%M UTC")
     );
-    if results.incomplete() {
-        let reason = results
-            .footer
-            .as_ref()
-            .and_then(|f| f.reason.clone())
-            .unwrap_or_else(|| "the results file has no footer".into());
+    if let Some(reason) = results.incomplete_reason() {
         let _ = writeln!(out, "> **Incomplete run:** {reason}. These results are not a conformance claim.\n");
     }
     let _ = writeln!(
@@ -72,20 +67,8 @@ pub fn render(results: &Results, links: &Links) -> String {
     }
     let _ = write!(out, "\n| **summary** |");
     for t in &header.targets {
-        let c = results.target_counts(&t.id);
-        let n = |o: Outcome| c.get(&o).copied().unwrap_or(0);
-        let applicable = n(Outcome::Pass) + n(Outcome::Fail) + n(Outcome::Error) + n(Outcome::Timeout);
-        let mut cell = format!("**{}/{} pass**", n(Outcome::Pass), applicable);
-        for (o, label) in [
-            (Outcome::Fail, "fail"),
-            (Outcome::Error, "error"),
-            (Outcome::Timeout, "timeout"),
-            (Outcome::NotApplicable, "n/a"),
-        ] {
-            if n(o) > 0 {
-                let _ = write!(cell, " · {} {label}", n(o));
-            }
-        }
+        let (passed, applicable, rest) = results.tally(&t.id);
+        let cell = format!("**{passed}/{applicable} pass**{rest}");
         let _ = write!(out, " {cell} |");
     }
     out.push_str("\n\n");

@@ -245,6 +245,35 @@ impl Results {
         counts
     }
 
+    /// Why the run is incomplete, when it is.
+    pub fn incomplete_reason(&self) -> Option<String> {
+        self.incomplete().then(|| {
+            self.footer
+                .as_ref()
+                .and_then(|f| f.reason.clone())
+                .unwrap_or_else(|| "the results file has no footer".into())
+        })
+    }
+
+    /// One target's summary cell: `(passes, applicable cases, " · 1 fail · 27 n/a")`.
+    pub fn tally(&self, target: &str) -> (usize, usize, String) {
+        let counts = self.target_counts(target);
+        let n = |o: Outcome| counts.get(&o).copied().unwrap_or(0);
+        let applicable = n(Outcome::Pass) + n(Outcome::Fail) + n(Outcome::Error) + n(Outcome::Timeout);
+        let mut rest = String::new();
+        for (o, label) in [
+            (Outcome::Fail, "fail"),
+            (Outcome::Error, "error"),
+            (Outcome::Timeout, "timeout"),
+            (Outcome::NotApplicable, "n/a"),
+        ] {
+            if n(o) > 0 {
+                rest.push_str(&format!(" · {} {label}", n(o)));
+            }
+        }
+        (n(Outcome::Pass), applicable, rest)
+    }
+
     /// Whether any result is a failure.
     pub fn has_failures(&self) -> bool {
         self.results.iter().any(|r| r.outcome.is_failure())

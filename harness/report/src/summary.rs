@@ -82,12 +82,7 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
             }
         }
     }
-    if results.incomplete() {
-        let reason = results
-            .footer
-            .as_ref()
-            .and_then(|f| f.reason.clone())
-            .unwrap_or_else(|| "the results file has no footer".into());
+    if let Some(reason) = results.incomplete_reason() {
         let _ = writeln!(
             out,
             "\n{}",

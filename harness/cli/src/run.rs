@@ -252,9 +252,15 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     if !json_stdout {
         print!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
     }
-    eprintln!("\nwrote {}, {} and {}", results_path.display(), matrix_path.display(), junit_path.display());
+    eprintln!("\nwrote {}, {} and {}", shown(&results_path), shown(&matrix_path), shown(&junit_path));
     let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
     crate::expect::finish(&args.expect, &results, &ids, exit_code(&results))
+}
+
+/// A path as the user would type it: relative to the current directory when below it.
+fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
 /// The exit code a set of results stands for.

@@ -82,6 +82,17 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
             }
         }
     }
+    let failures = results.results.iter().filter(|r| r.outcome.is_failure()).count();
+    let verdict = if failures == 0 {
+        paint("\nevery applicable case passed", color, Paint::Green)
+    } else {
+        paint(
+            &format!("\n{failures} case{} failed, errored or timed out", if failures == 1 { "" } else { "s" }),
+            color,
+            Paint::Red,
+        )
+    };
+    let _ = writeln!(out, "{verdict}");
     if let Some(reason) = results.incomplete_reason() {
         let _ = writeln!(
             out,

@@ -97,9 +97,11 @@ async fn redis(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogErr
     };
     Ok(vec![
         Box::new(StoreWorkload::new("redis", Arc::new(factory))),
-        // The store's own connection kind: the store should cost at most a tenth.
+        // The redis crate's own reconnecting connection, what an application using the crate
+        // directly runs: the store should cost at most a tenth.
         bare(RedisConnection::Manager, vec![Goal { ratio: 0.9, clients: None }])?,
-        // The raw driver's best at 32 clients, pipelining on one connection.
+        // The raw driver's best at 32 clients, pipelining on one connection: the store's
+        // connection kind, without the store's reconnection and timeouts.
         bare(RedisConnection::Multiplexed, vec![Goal { ratio: 0.8, clients: Some(32) }])?,
         bare(RedisConnection::PerClient, Vec::new())?,
     ])

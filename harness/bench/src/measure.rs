@@ -45,6 +45,7 @@ pub async fn run(
     let ids: Arc<Vec<String>> = Arc::new((0..settings.ids).map(|i| pair_id('s', i)).collect());
     let warm: Arc<Vec<String>> = Arc::new((0..settings.warmup).map(|i| pair_id('w', i)).collect());
     let token = sessionspec_runner::run_token();
+    let load_before = crate::report::load_average();
     let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); settings.clients.len()]; workloads.len()];
     let mut number = 0usize;
     for run in 0..settings.runs {
@@ -73,6 +74,7 @@ pub async fn run(
         runs: settings.runs,
         clients: settings.clients.clone(),
         machine: Machine::this(),
+        load_average: load_before.zip(crate::report::load_average()),
         payload_bytes: payload.json.len(),
         rows,
         ratios,

@@ -13,9 +13,11 @@ use crate::{Goal, Pairs, Role, RunContext, Workload};
 /// How a bare loop's clients reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedisConnection {
-    /// One `ConnectionManager` shared by every client: what the Redis store uses.
+    /// One `ConnectionManager` shared by every client: the redis crate's reconnecting
+    /// connection.
     Manager,
-    /// One multiplexed connection shared by every client, without the manager around it.
+    /// One multiplexed connection shared by every client, without the manager around it: what
+    /// the Redis store runs on, without its reconnection and timeouts.
     Multiplexed,
     /// One multiplexed connection per client: no pipelining across clients.
     PerClient,

@@ -19,6 +19,9 @@ pub struct Report {
     pub clients: Vec<usize>,
     /// Where it ran.
     pub machine: Machine,
+    /// The machine's 1-minute load average before the first run and after the last (Linux
+    /// only); the second includes the benchmark's own load.
+    pub load_average: Option<(f64, f64)>,
     /// The size of the session's JSON text.
     pub payload_bytes: usize,
     /// One row per workload and client count.
@@ -48,6 +51,11 @@ impl Machine {
         });
         Machine { cpus, cpu_model }
     }
+}
+
+/// The 1-minute load average (Linux: /proc/loadavg).
+pub(crate) fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// One timed run.
@@ -157,8 +165,12 @@ pub struct Ratio {
     pub baseline: String,
     /// Concurrent clients.
     pub clients: usize,
-    /// store / baseline.
+    /// store / baseline, of the medians.
     pub ratio: f64,
+    /// The lowest and highest ratio of one run of the store to the same run of the baseline
+    /// (run `i` of both comes from the same round of the interleaving, so a machine that slows
+    /// down between rounds moves both).
+    pub range: (f64, f64),
     /// The smallest ratio the baseline asks for at this client count, if any.
     pub goal: Option<f64>,
     /// Whether the ratio reaches the goal.
@@ -173,16 +185,15 @@ pub(crate) fn ratios(rows: &[Row]) -> Vec<Ratio> {
             let Role::Baseline { goals } = &base.role else { continue };
             let goal =
                 goals.iter().filter(|g| g.clients.is_none_or(|c| c == store.clients)).map(|g| g.ratio).reduce(f64::max);
-            let ratio = if base.median.pairs_per_sec > 0.0 {
-                store.median.pairs_per_sec / base.median.pairs_per_sec
-            } else {
-                0.0
-            };
+            let ratio = quotient(store.median.pairs_per_sec, base.median.pairs_per_sec);
+            let per_run = store.runs.iter().zip(&base.runs).map(|(s, b)| quotient(s.pairs_per_sec, b.pairs_per_sec));
+            let range = per_run.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r), hi.max(r)));
             out.push(Ratio {
                 store: store.workload.clone(),
                 baseline: base.workload.clone(),
                 clients: store.clients,
                 ratio,
+                range: if range.0 <= range.1 { range } else { (ratio, ratio) },
                 goal,
                 met: goal.map(|g| ratio >= g),
             });
@@ -191,13 +202,21 @@ pub(crate) fn ratios(rows: &[Row]) -> Vec<Ratio> {
     out
 }
 
+fn quotient(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
 /// The report as text: the rows, the ratios with their goals, and what each workload is.
 pub fn render_table(report: &Report) -> String {
     let mut out = String::new();
     let cpu = report.machine.cpu_model.as_deref().unwrap_or("unknown CPU");
+    let load = match report.load_average {
+        Some((before, after)) => format!("; load average {before:.2} before, {after:.2} after"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{} ids per run, medians of {} run{}, session JSON {} bytes; {} CPUs ({cpu})\n",
+        "{} ids per run, medians of {} run{}, session JSON {} bytes; {} CPUs ({cpu}){load}\n",
         report.ids,
         report.runs,
         if report.runs == 1 { "" } else { "s" },
@@ -227,14 +246,15 @@ pub fn render_table(report: &Report) -> String {
     if !report.ratios.is_empty() {
         let pairs: Vec<String> = report.ratios.iter().map(|r| format!("{} / {}", r.store, r.baseline)).collect();
         let w = pairs.iter().map(String::len).max().unwrap_or(0).max(16);
-        let _ = writeln!(out, "\n{:w$}  {:>7}  {:>6}  goal", "store / baseline", "clients", "ratio");
+        let _ = writeln!(out, "\n{:w$}  {:>7}  {:>6}  {:>11}  goal", "store / baseline", "clients", "ratio", "runs");
         for (r, label) in report.ratios.iter().zip(pairs) {
             let goal = match (r.goal, r.met) {
                 (Some(g), Some(true)) => format!(">= {g:.2}: met"),
                 (Some(g), _) => format!(">= {g:.2}: MISSED"),
                 _ => "-".to_owned(),
             };
-            let _ = writeln!(out, "{label:w$}  {:>7}  {:>6.2}  {goal}", r.clients, r.ratio);
+            let range = format!("{:.2}-{:.2}", r.range.0, r.range.1);
+            let _ = writeln!(out, "{label:w$}  {:>7}  {:>6.2}  {range:>11}  {goal}", r.clients, r.ratio);
         }
     }
     let _ = writeln!(out);
@@ -276,5 +296,25 @@ mod tests {
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(thousands(152_345.6), "152,346");
         assert_eq!(thousands(999.0), "999");
+    }
+
+    fn row(workload: &str, role: Role, pairs_per_sec: &[f64]) -> Row {
+        let sample =
+            |p: f64| Sample { pairs_per_sec: p, p50_us: 1.0, p99_us: 2.0, elapsed_ms: 1.0, cpu_us_per_pair: None };
+        let runs: Vec<Sample> = pairs_per_sec.iter().copied().map(sample).collect();
+        let median = sample(median(pairs_per_sec.to_vec()));
+        let (workload, family, detail) = (workload.to_owned(), "f".to_owned(), String::new());
+        Row { workload, family, role, detail, clients: 32, runs, median }
+    }
+
+    #[test]
+    fn ratios_pair_the_runs_of_one_round() {
+        let goal = crate::Goal { ratio: 0.9, clients: Some(32) };
+        let rows = [
+            row("store", Role::Store, &[100.0, 50.0, 80.0]),
+            row("bare", Role::Baseline { goals: vec![goal] }, &[100.0, 100.0, 40.0]),
+        ];
+        let [r] = &ratios(&rows)[..] else { panic!("one ratio") };
+        assert_eq!((r.ratio, r.range, r.goal, r.met), (0.8, (0.5, 2.0), Some(0.9), Some(false)));
     }
 }

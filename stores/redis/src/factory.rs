@@ -5,31 +5,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sessionspec_contract::{
     Capability, CapabilitySet, ErrorKind, Namespace, OpenContext, Result, Store, StoreDescription, StoreError,
     StoreFactory,
 };
 
-use crate::{DEFAULT_TIMEOUT, DEFAULT_TTL, RedisConfig, RedisStore, Ttl, backend, prefix_pattern};
+use crate::connection::Connection;
+use crate::{DEFAULT_TIMEOUT, DEFAULT_TTL, RedisConfig, RedisStore, Ttl, prefix_pattern};
 
 /// The options this store honours; any other makes `open` fail with `unsupported`.
 const SUPPORTED: [Capability; 3] = [Capability::Ttl, Capability::DisableTouch, Capability::Naming];
 
-/// Opens a connection manager on `url` whose connection attempts and responses are bounded by
-/// `timeout`; the first connection is made before it returns.
-pub(crate) async fn connect(url: &str, timeout: Duration) -> Result<ConnectionManager> {
-    let client = redis::Client::open(url)
-        .map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable Redis URL").with_source(e))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout))
-        .set_max_delay(Duration::from_secs(1));
-    match tokio::time::timeout(timeout, ConnectionManager::new_with_config(client, config)).await {
-        Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(e)) => Err(backend("connect", e)),
-        Err(_) => Err(StoreError::new(ErrorKind::Timeout, format!("redis connect did not finish within {timeout:?}"))),
-    }
+/// A client for `url`, without connecting.
+pub(crate) fn client(url: &str) -> Result<redis::Client> {
+    redis::Client::open(url).map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable Redis URL").with_source(e))
 }
 
 /// The key prefix of a store opened in `namespace` with the `name` option `name`.
@@ -39,8 +28,8 @@ pub fn namespace_prefix(namespace: &Namespace, name: Option<&str>) -> String {
 
 /// Opens Redis stores on one server, one connection per store instance.
 pub struct RedisFactory {
-    url: String,
-    admin: ConnectionManager,
+    client: redis::Client,
+    admin: Connection,
     description: StoreDescription,
     timeout: Duration,
     events: bool,
@@ -49,20 +38,15 @@ pub struct RedisFactory {
 impl RedisFactory {
     /// Connects to `url` and asks the server its version.
     pub async fn connect(url: &str) -> Result<RedisFactory> {
-        let admin = connect(url, DEFAULT_TIMEOUT).await?;
-        let info: String =
-            tokio::time::timeout(DEFAULT_TIMEOUT, redis::cmd("INFO").arg("server").query_async(&mut admin.clone()))
-                .await
-                .map_err(|_| StoreError::new(ErrorKind::Timeout, "redis INFO did not answer"))?
-                .map_err(|e| backend("INFO server", e))?;
+        let client = client(url)?;
+        let admin = Connection::open(client.clone(), DEFAULT_TIMEOUT).await?;
+        let mut info = redis::cmd("INFO");
+        info.arg("server");
+        let info: String = tokio::time::timeout(DEFAULT_TIMEOUT, admin.query("INFO server", &info))
+            .await
+            .map_err(|_| StoreError::new(ErrorKind::Timeout, "redis INFO did not answer"))??;
         let version = info.lines().find_map(|line| line.strip_prefix("redis_version:")).map(|v| v.trim().to_owned());
-        Ok(RedisFactory {
-            url: url.to_owned(),
-            admin,
-            description: description(version),
-            timeout: DEFAULT_TIMEOUT,
-            events: true,
-        })
+        Ok(RedisFactory { client, admin, description: description(version), timeout: DEFAULT_TIMEOUT, events: true })
     }
 
     /// Whether opened stores send events to the harness's sink (on by default). Off, a `set` is a
@@ -134,27 +118,26 @@ impl StoreFactory for RedisFactory {
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
         let config = self.config(&context)?;
-        let connection = connect(&self.url, self.timeout).await?;
-        Ok(Box::new(RedisStore::new(connection, config)))
+        Ok(Box::new(RedisStore::open(self.client.clone(), config).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {
         let pattern = prefix_pattern(&format!("{namespace}:"));
-        let mut connection = self.admin.clone();
+        let timeout = |what: &str| StoreError::new(ErrorKind::Timeout, format!("redis {what} did not answer"));
         let mut cursor: u64 = 0;
         loop {
             let mut scan = redis::cmd("SCAN");
             scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
-            let scanned = scan.query_async::<(u64, Vec<Vec<u8>>)>(&mut connection);
-            let (next, keys) = tokio::time::timeout(self.timeout, scanned)
-                .await
-                .map_err(|_| StoreError::new(ErrorKind::Timeout, "redis SCAN did not answer"))?
-                .map_err(|e| backend("drop namespace", e))?;
-            if !keys.is_empty() {
-                tokio::time::timeout(self.timeout, redis::cmd("DEL").arg(&keys).query_async::<()>(&mut connection))
+            let (next, keys): (u64, Vec<Vec<u8>>) =
+                tokio::time::timeout(self.timeout, self.admin.query("drop namespace", &scan))
                     .await
-                    .map_err(|_| StoreError::new(ErrorKind::Timeout, "redis DEL did not answer"))?
-                    .map_err(|e| backend("drop namespace", e))?;
+                    .map_err(|_| timeout("SCAN"))??;
+            if !keys.is_empty() {
+                let mut del = redis::cmd("DEL");
+                del.arg(&keys);
+                tokio::time::timeout(self.timeout, self.admin.query::<()>("drop namespace", &del))
+                    .await
+                    .map_err(|_| timeout("DEL"))??;
             }
             if next == 0 {
                 return Ok(());

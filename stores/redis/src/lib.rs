@@ -6,6 +6,7 @@
 //! pattern is the escaped prefix (never `KEYS`), and no sid or prefix is ever read as a pattern.
 #![warn(missing_docs)]
 
+mod connection;
 mod factory;
 mod store;
 

@@ -1,22 +1,23 @@
 //! The store: one Redis string per session under `prefix + sid`, expiring by its key's TTL.
 //! Every operation is bounded by the configured timeout and retried once when the connection
-//! had dropped (the retry runs on the reconnected connection); a closed store never sends.
+//! had dropped (the retry runs on a new connection); a closed store never sends.
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LazyLock, RwLock};
+use std::io::Write;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
-use redis::aio::ConnectionManager;
-use redis::{RedisResult, Script};
+use redis::aio::MultiplexedConnection;
+use redis::{Cmd, FromRedisValue, RedisResult, RedisWrite, Script, ToRedisArgs};
 use serde_json::{Map, Value};
 use sessionspec_contract::{
     ErrorKind, EventKind, Listed, RawAccess, RawRecord, Result, Session, Store, StoreError, StoreEvent, Tamper,
 };
 
-use crate::{RedisConfig, Ttl, backend, prefix_pattern};
+use crate::connection::Connection;
+use crate::{RedisConfig, Ttl, prefix_pattern};
 
 /// `set` when events are wanted: writes and says whether a live key was there, atomically.
 /// ARGV[2] is the TTL in milliseconds, or empty for no TTL (`disable_ttl`).
@@ -54,25 +55,23 @@ const BATCH: usize = 500;
 /// A session store on one Redis connection (multiplexed: every operation of every task shares
 /// it and pipelines), reconnecting after the server restarts.
 pub struct RedisStore {
-    connection: RwLock<Option<ConnectionManager>>,
+    connection: Connection,
     config: RedisConfig,
     pattern: Vec<u8>,
-    closed: AtomicBool,
 }
 
 impl RedisStore {
-    /// A store using `connection`. `close` drops this store's handle only: clones of the
-    /// connection held elsewhere stay usable.
-    pub fn new(connection: ConnectionManager, config: RedisConfig) -> RedisStore {
+    /// Connects to `client`'s server with a connection of the store's own, whose connection
+    /// attempts are bounded by `config.timeout`.
+    pub async fn open(client: redis::Client, config: RedisConfig) -> Result<RedisStore> {
+        let connection = Connection::open(client, config.timeout).await?;
         let pattern = prefix_pattern(&config.prefix);
-        RedisStore { connection: RwLock::new(Some(connection)), config, pattern, closed: AtomicBool::new(false) }
+        Ok(RedisStore { connection, config, pattern })
     }
 
-    /// Connects to `url` (`redis://host:port/db`) with a connection of the store's own, whose
-    /// connection attempts and responses are bounded by `config.timeout`.
+    /// Connects to `url` (`redis://host:port/db`), as [`RedisStore::open`].
     pub async fn connect(url: &str, config: RedisConfig) -> Result<RedisStore> {
-        let connection = crate::factory::connect(url, config.timeout).await?;
-        Ok(RedisStore::new(connection, config))
+        RedisStore::open(crate::factory::client(url)?, config).await
     }
 
     /// The configuration.
@@ -89,32 +88,31 @@ impl RedisStore {
     }
 
     fn check_open(&self, operation: &str) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) { Err(StoreError::closed(operation)) } else { Ok(()) }
+        if self.connection.is_closed() { Err(StoreError::closed(operation)) } else { Ok(()) }
     }
 
-    fn connection(&self, operation: &str) -> Result<ConnectionManager> {
-        self.check_open(operation)?;
-        self.connection.read().expect("lock").clone().ok_or_else(|| StoreError::closed(operation))
+    /// `name key`, with room for `args` arguments in all and `more` bytes after the key, so
+    /// building the rest of the command allocates nothing.
+    fn command(&self, name: &str, sid: &str, args: usize, more: usize) -> Cmd {
+        let mut cmd = Cmd::with_capacity(args, name.len() + self.config.prefix.len() + sid.len() + more);
+        cmd.arg(name).arg(Key(&self.config.prefix, sid));
+        cmd
     }
 
-    /// Runs `command` on the connection, once more if the connection had dropped, all within
-    /// the timeout.
-    async fn run<T, F, Fut>(&self, operation: &'static str, command: F) -> Result<T>
+    /// Sends `cmd` (once more on a new connection if the connection had dropped), within the
+    /// timeout.
+    async fn query<T: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> Result<T> {
+        self.bounded(operation, self.connection.query(operation, cmd)).await
+    }
+
+    /// Runs `commands` on the connection (once more on a new connection if it had dropped),
+    /// all within the timeout.
+    async fn run<T, F, Fut>(&self, operation: &'static str, commands: F) -> Result<T>
     where
-        F: Fn(ConnectionManager) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let connection = self.connection(operation)?;
-        self.bounded(operation, async {
-            match command(connection.clone()).await {
-                Err(e) if e.is_unrecoverable_error() => {
-                    // The manager is reconnecting; the retry waits for the new connection.
-                    command(connection).await.map_err(|e| backend(operation, e))
-                }
-                other => other.map_err(|e| backend(operation, e)),
-            }
-        })
-        .await
+        self.bounded(operation, self.connection.run(operation, commands)).await
     }
 
     async fn bounded<T>(&self, operation: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
@@ -152,22 +150,17 @@ impl RedisStore {
 
     /// Every key under the prefix, each once.
     async fn scan(&self, operation: &'static str) -> Result<Vec<Vec<u8>>> {
-        let connection = self.connection(operation)?;
+        self.check_open(operation)?;
         let count = self.config.scan_count.max(1);
         self.bounded(operation, async {
             let mut seen = HashSet::new();
             let mut keys = Vec::new();
             let mut cursor: u64 = 0;
             loop {
-                let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(&self.pattern)
-                    .arg("COUNT")
-                    .arg(count)
-                    .query_async(&mut connection.clone())
-                    .await
-                    .map_err(|e| backend(operation, e))?;
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor).arg("MATCH").arg(&self.pattern).arg("COUNT").arg(count);
+                // A cursor is valid on any connection, so a SCAN retried on a new one resumes.
+                let (next, batch): (u64, Vec<Vec<u8>>) = self.connection.query(operation, &scan).await?;
                 for key in batch {
                     // SCAN may return a key more than once.
                     if seen.insert(key.clone()) {
@@ -189,26 +182,21 @@ impl RedisStore {
 
     async fn touch_rewriting(&self, sid: &str, session: &Session, ttl: i64) -> Result<bool> {
         let key = self.key(sid);
-        let connection = self.connection("touch")?;
+        let key = &key;
         self.bounded("touch", async {
             for _ in 0..TOUCH_ATTEMPTS {
-                let current: Option<Vec<u8>> = redis::cmd("GET")
-                    .arg(&key)
-                    .query_async(&mut connection.clone())
-                    .await
-                    .map_err(|e| backend("touch", e))?;
+                let current: Option<Vec<u8>> = self.connection.query("touch", &self.command("GET", sid, 2, 0)).await?;
                 let Some(current) = current else { return Ok(false) };
                 let mut stored = self.config.serializer.deserialize(&current)?;
                 stored.replace_cookie(session);
                 let rewritten = self.config.serializer.serialize(&stored)?;
-                let outcome: i64 = TOUCH_SCRIPT
-                    .key(&key)
-                    .arg(&current)
-                    .arg(rewritten)
-                    .arg(ttl)
-                    .invoke_async(&mut connection.clone())
-                    .await
-                    .map_err(|e| backend("touch", e))?;
+                let (current, rewritten) = (&current, &rewritten);
+                let outcome: i64 = self
+                    .connection
+                    .run("touch", move |mut c| async move {
+                        TOUCH_SCRIPT.key(key).arg(current).arg(rewritten).arg(ttl).invoke_async(&mut c).await
+                    })
+                    .await?;
                 match outcome {
                     1 => return Ok(true),
                     0 => return Ok(false),
@@ -216,15 +204,22 @@ impl RedisStore {
                 }
             }
             // Writes keep winning the race: their data stays, only the TTL moves.
-            let moved: i64 = redis::cmd("PEXPIRE")
-                .arg(&key)
-                .arg(ttl)
-                .query_async(&mut connection.clone())
-                .await
-                .map_err(|e| backend("touch", e))?;
+            let mut pexpire = self.command("PEXPIRE", sid, 3, 20);
+            pexpire.arg(ttl);
+            let moved: i64 = self.connection.query("touch", &pexpire).await?;
             Ok(moved == 1)
         })
         .await
+    }
+}
+
+/// `prefix + sid`, written straight into a command's buffer.
+struct Key<'a>(&'a str, &'a str);
+
+impl ToRedisArgs for Key<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        arg.write_all(self.0.as_bytes()).and_then(|()| arg.write_all(self.1.as_bytes())).expect("writes to memory");
     }
 }
 
@@ -254,10 +249,7 @@ fn ceil_millis(d: TimeDelta) -> i64 {
 #[async_trait]
 impl Store for RedisStore {
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
-        let key = self.key(sid);
-        let key = &key;
-        let bytes: Option<Vec<u8>> =
-            self.run("get", move |mut c| async move { redis::cmd("GET").arg(key).query_async(&mut c).await }).await?;
+        let bytes: Option<Vec<u8>> = self.query("get", &self.command("GET", sid, 2, 0)).await?;
         bytes.map(|b| self.config.serializer.deserialize(&b)).transpose()
     }
 
@@ -265,31 +257,24 @@ impl Store for RedisStore {
         self.check_open("set")?;
         require_cookie(session, "set")?;
         let ttl = self.ttl_ms(session)?;
-        let key = self.key(sid);
         if ttl.is_some_and(|ms| ms <= 0) {
             // Already over: nothing to keep (connect-redis deletes too; SET-3).
-            let key = &key;
-            let removed: i64 = self
-                .run("set", move |mut c| async move { redis::cmd("DEL").arg(key).query_async(&mut c).await })
-                .await?;
+            let removed: i64 = self.query("set", &self.command("DEL", sid, 2, 0)).await?;
             self.emit(if removed > 0 { EventKind::Update } else { EventKind::Create }, sid);
             self.emit(EventKind::Set, sid);
             return Ok(());
         }
         let payload = self.config.serializer.serialize(session)?;
         if self.config.events.is_none() {
-            let (key, payload) = (&key, &payload);
-            self.run("set", move |mut c| async move {
-                let mut cmd = redis::cmd("SET");
-                cmd.arg(key).arg(payload);
-                if let Some(ms) = ttl {
-                    cmd.arg("PX").arg(ms);
-                }
-                cmd.query_async::<()>(&mut c).await
-            })
-            .await?;
-            return Ok(());
+            // `PX` and up to 20 digits after the payload.
+            let mut cmd = self.command("SET", sid, 5, payload.len() + 22);
+            cmd.arg(&payload[..]);
+            if let Some(ms) = ttl {
+                cmd.arg("PX").arg(ms);
+            }
+            return self.query("set", &cmd).await;
         }
+        let key = self.key(sid);
         let ttl_arg = ttl.map(|ms| ms.to_string()).unwrap_or_default();
         let (key, payload, ttl_arg) = (&key, &payload, &ttl_arg);
         let existed: i64 =
@@ -303,10 +288,7 @@ impl Store for RedisStore {
     }
 
     async fn destroy(&self, sid: &str) -> Result<()> {
-        let key = self.key(sid);
-        let key = &key;
-        self.run("destroy", move |mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
-            .await?;
+        self.query::<()>("destroy", &self.command("DEL", sid, 2, 0)).await?;
         self.emit(EventKind::Destroy, sid);
         Ok(())
     }
@@ -322,13 +304,9 @@ impl Store for RedisStore {
             self.touch_rewriting(sid, session, ttl).await?
         } else {
             // PEXPIRE on a missing key does nothing; a non-positive TTL deletes the key.
-            let key = self.key(sid);
-            let key = &key;
-            let moved: i64 =
-                self.run("touch", move |mut c| async move {
-                    redis::cmd("PEXPIRE").arg(key).arg(ttl).query_async(&mut c).await
-                })
-                .await?;
+            let mut cmd = self.command("PEXPIRE", sid, 3, 20);
+            cmd.arg(ttl);
+            let moved: i64 = self.query("touch", &cmd).await?;
             moved == 1
         };
         if wrote {
@@ -339,16 +317,13 @@ impl Store for RedisStore {
 
     async fn all(&self) -> Result<Vec<Listed>> {
         let keys = self.scan("all").await?;
-        let connection = self.connection("all")?;
         let values = self
             .bounded("all", async {
                 let mut values = Vec::with_capacity(keys.len());
                 for chunk in keys.chunks(BATCH) {
-                    let batch: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
-                        .arg(chunk)
-                        .query_async(&mut connection.clone())
-                        .await
-                        .map_err(|e| backend("all", e))?;
+                    let mut mget = redis::cmd("MGET");
+                    mget.arg(chunk);
+                    let batch: Vec<Option<Vec<u8>>> = self.connection.query("all", &mget).await?;
                     values.extend(batch);
                 }
                 Ok(values)
@@ -370,14 +345,11 @@ impl Store for RedisStore {
 
     async fn clear(&self) -> Result<()> {
         let keys = self.scan("clear").await?;
-        let connection = self.connection("clear")?;
         self.bounded("clear", async {
             for chunk in keys.chunks(BATCH) {
-                redis::cmd("DEL")
-                    .arg(chunk)
-                    .query_async::<()>(&mut connection.clone())
-                    .await
-                    .map_err(|e| backend("clear", e))?;
+                let mut del = redis::cmd("DEL");
+                del.arg(chunk);
+                self.connection.query::<()>("clear", &del).await?;
             }
             Ok(())
         })
@@ -391,9 +363,8 @@ impl Store for RedisStore {
     }
 
     async fn close(&self) -> Result<()> {
-        self.closed.store(true, Ordering::Release);
         // Operations already running hold their own handle and finish on it.
-        self.connection.write().expect("lock").take();
+        self.connection.close();
         Ok(())
     }
 
@@ -433,30 +404,25 @@ impl RawAccess for RedisStore {
     }
 
     async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
-        let key = self.key(sid);
-        let key = &key;
-        let length: i64 = self
-            .run("tamper", move |mut c| async move { redis::cmd("STRLEN").arg(key).query_async(&mut c).await })
-            .await?;
+        let length: i64 = self.query("tamper", &self.command("STRLEN", sid, 2, 0)).await?;
         if length == 0 {
             return Err(StoreError::new(ErrorKind::NotFound, format!("no key for `{sid}`")));
         }
-        let (offset, text): (i64, &str) = match tamper {
-            // One ASCII byte for another in the middle: the JSON breaks or changes.
-            Tamper::FlipByte => (length / 2, "\u{1}"),
-            _ => (-1, "\u{1}not json, not ciphertext"),
-        };
-        self.run("tamper", move |mut c| {
-            async move {
-                if offset >= 0 {
-                    // SETRANGE keeps the key's TTL.
-                    redis::cmd("SETRANGE").arg(key).arg(offset).arg(text).query_async::<()>(&mut c).await
-                } else {
-                    redis::cmd("SET").arg(key).arg(text).arg("KEEPTTL").query_async::<()>(&mut c).await
-                }
+        let cmd = match tamper {
+            // One ASCII byte for another in the middle: the JSON breaks or changes. SETRANGE
+            // keeps the key's TTL.
+            Tamper::FlipByte => {
+                let mut cmd = self.command("SETRANGE", sid, 4, 21);
+                cmd.arg(length / 2).arg("\u{1}");
+                cmd
             }
-        })
-        .await
+            _ => {
+                let mut cmd = self.command("SET", sid, 4, 32);
+                cmd.arg("\u{1}not json, not ciphertext").arg("KEEPTTL");
+                cmd
+            }
+        };
+        self.query("tamper", &cmd).await
     }
 }
 

@@ -401,21 +401,36 @@ async fn eventually<T>(bound: Duration, mut op: impl AsyncFnMut() -> sessionspec
     }
 }
 
+/// The ids of the server's normal clients other than `admin`.
+async fn other_clients(admin: &mut ConnectionManager) -> Vec<i64> {
+    let me: i64 = redis::cmd("CLIENT").arg("ID").query_async(admin).await.unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("normal").query_async(admin).await.unwrap();
+    let ids = list.lines().filter_map(|line| line.strip_prefix("id=")?.split(' ').next()?.parse::<i64>().ok());
+    ids.filter(|&id| id != me).collect()
+}
+
 #[tokio::test]
 async fn killed_connection_is_replaced_transparently() {
     let server = PrivateServer::start();
-    let connection = raw_connection(&server.url()).await;
-    let store = RedisStore::new(connection.clone(), RedisConfig::default());
+    let store = RedisStore::connect(&server.url(), RedisConfig::default()).await.unwrap();
     let s = session(json!({"cookie": {"expires": in_(60)}, "n": 1}));
     store.set("a", &s).await.unwrap();
-    let id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut connection.clone()).await.unwrap();
     let mut admin = raw_connection(&server.url()).await;
-    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut admin).await.unwrap();
+    let before = other_clients(&mut admin).await;
+    assert_eq!(before.len(), 1, "the store's one connection: {before:?}");
+    let killed: i64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(before[0]).query_async(&mut admin).await.unwrap();
     assert_eq!(killed, 1);
     // The first operation after the kill finds the connection dropped, and is sent again on a new one.
-    assert_eq!(store.get("a").await.expect("get after CLIENT KILL"), Some(s));
-    let new_id: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut connection.clone()).await.unwrap();
-    assert_ne!(new_id, id, "a new connection");
+    assert_eq!(store.get("a").await.expect("get after CLIENT KILL"), Some(s.clone()));
+    let after = other_clients(&mut admin).await;
+    assert_eq!(after.len(), 1, "one new connection: {after:?}");
+    assert_ne!(after, before, "a new connection");
+    // Concurrent operations that all meet a dropped connection make one new connection between them.
+    redis::cmd("CLIENT").arg("KILL").arg("ID").arg(after[0]).query_async::<i64>(&mut admin).await.unwrap();
+    let reads = futures::future::join_all((0..16).map(|_| store.get("a"))).await;
+    assert!(reads.into_iter().all(|r| r.expect("get after CLIENT KILL") == Some(s.clone())));
+    let last = other_clients(&mut admin).await;
+    assert_eq!(last.len(), 1, "still one connection: {last:?}");
 }
 
 #[tokio::test]

@@ -1,0 +1,123 @@
+//! The store's link to Redis: one multiplexed connection that every operation of every task
+//! shares (their commands are pipelined), replaced by a new one when it drops.
+//!
+//! It never waits without a bound of its own making: connecting is bounded by the store's
+//! timeout, and the operations that send commands bound them (one timer per operation, none per
+//! command). Once closed it never connects again.
+
+use std::future::Future;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisResult};
+use sessionspec_contract::{ErrorKind, Result, StoreError};
+
+use crate::backend;
+
+/// A shared multiplexed connection that reconnects when it finds itself dropped.
+pub(crate) struct Connection {
+    client: Client,
+    config: AsyncConnectionConfig,
+    /// The connection in use and how many times it was replaced; `None` once closed.
+    current: RwLock<Option<Current>>,
+    /// Held while connecting, so tasks that find the same dropped connection make one new one.
+    replacing: tokio::sync::Mutex<()>,
+    closed: AtomicBool,
+}
+
+#[derive(Clone)]
+struct Current {
+    generation: u64,
+    connection: MultiplexedConnection,
+}
+
+impl Connection {
+    /// Connects to `client`'s server; the attempt, and every later one, is bounded by `timeout`.
+    pub(crate) async fn open(client: Client, timeout: Duration) -> Result<Connection> {
+        // No response timeout in the driver: each operation runs under one timer of the store's.
+        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(None);
+        let connection =
+            match tokio::time::timeout(timeout, client.get_multiplexed_async_connection_with_config(&config)).await {
+                Ok(Ok(connection)) => connection,
+                Ok(Err(e)) => return Err(backend("connect", e)),
+                Err(_) => {
+                    return Err(StoreError::new(
+                        ErrorKind::Timeout,
+                        format!("redis connect did not finish within {timeout:?}"),
+                    ));
+                }
+            };
+        Ok(Connection {
+            client,
+            config,
+            current: RwLock::new(Some(Current { generation: 0, connection })),
+            replacing: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn current(&self, operation: &str) -> Result<Current> {
+        self.current.read().expect("lock").clone().ok_or_else(|| StoreError::closed(operation))
+    }
+
+    /// Runs `command` on the connection; when it fails because the connection dropped, once
+    /// more on a new one (every command the store sends may be sent twice). Unbounded: callers
+    /// put a timeout around it.
+    pub(crate) async fn run<T, F, Fut>(&self, operation: &'static str, command: F) -> Result<T>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let Current { generation, connection } = self.current(operation)?;
+        match command(connection).await {
+            Err(e) if e.is_unrecoverable_error() => {
+                let connection = self.replace(operation, generation).await?;
+                command(connection).await.map_err(|e| backend(operation, e))
+            }
+            other => other.map_err(|e| backend(operation, e)),
+        }
+    }
+
+    /// Sends one command and converts its reply, as [`Connection::run`] does.
+    pub(crate) async fn query<T: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> Result<T> {
+        // `send_packed_command` directly: `query_async` would box the request future.
+        self.run(operation, |mut c| async move {
+            let reply = c.send_packed_command(cmd).await?.extract_error()?;
+            Ok(redis::from_redis_value(reply)?)
+        })
+        .await
+    }
+
+    /// The connection after `generation`: a new one unless another task made it already.
+    async fn replace(&self, operation: &str, generation: u64) -> Result<MultiplexedConnection> {
+        let _replacing = self.replacing.lock().await;
+        let current = self.current(operation)?;
+        if current.generation != generation {
+            return Ok(current.connection);
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await
+            .map_err(|e| backend(operation, e))?;
+        let mut slot = self.current.write().expect("lock");
+        // Closed while connecting: the new connection is dropped here, unused.
+        let current = slot.as_mut().ok_or_else(|| StoreError::closed(operation))?;
+        *current = Current { generation: generation + 1, connection: connection.clone() };
+        Ok(connection)
+    }
+
+    /// Drops this handle on the connection: later operations fail with `closed`, the ones
+    /// running finish on the clones they hold.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.current.write().expect("lock").take();
+    }
+
+    /// Whether [`Connection::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}

@@ -45,3 +45,15 @@ fn a_good_scenario_compiles_into_the_model() {
         ]
     );
 }
+
+/// The real spec loads cleanly: every requirement heading is well-formed, and
+/// spec/capabilities.yaml lists exactly the contract's capabilities in the contract's order.
+#[test]
+fn the_published_spec_and_capability_registry_agree_with_the_contract() {
+    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spec");
+    let spec = sessionspec_scenario::Spec::load(&spec_dir).unwrap_or_else(|problems| panic!("{problems:#?}"));
+    let registry: Vec<&str> = spec.capabilities.iter().map(|c| c.name.as_str()).collect();
+    let contract: Vec<&str> = sessionspec_contract::Capability::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(registry, contract);
+    assert!(spec.requirements.len() >= 100, "{} requirements", spec.requirements.len());
+}

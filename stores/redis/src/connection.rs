@@ -70,13 +70,21 @@ impl Connection {
         F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let Current { generation, connection } = self.current(operation)?;
-        match command(connection).await {
-            Err(e) if e.is_unrecoverable_error() => {
-                let connection = self.replace(operation, generation).await?;
-                command(connection).await.map_err(|e| backend(operation, e))
+        let Current { generation, mut connection } = self.current(operation)?;
+        let mut retried = false;
+        loop {
+            // One await of `command` (a loop, not a second call in the error arm), so the
+            // future holds one command future, not two.
+            let result = command(connection).await;
+            match result {
+                Err(e) if e.is_unrecoverable_error() && !retried => {
+                    retried = true;
+                    // Boxed: connecting is a future of kilobytes, and rare; inline it would
+                    // make every operation's future that much larger.
+                    connection = Box::pin(self.replace(operation, generation)).await?;
+                }
+                other => return other.map_err(|e| backend(operation, e)),
             }
-            other => other.map_err(|e| backend(operation, e)),
         }
     }
 

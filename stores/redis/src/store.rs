@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
+use futures::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, FromRedisValue, RedisResult, RedisWrite, Script, ToRedisArgs};
 use serde_json::{Map, Value};
@@ -101,28 +102,34 @@ impl RedisStore {
 
     /// Sends `cmd` (once more on a new connection if the connection had dropped), within the
     /// timeout.
-    async fn query<T: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> Result<T> {
-        self.bounded(operation, self.connection.query(operation, cmd)).await
+    fn query<T: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> impl Future<Output = Result<T>> {
+        self.bounded(operation, self.connection.query(operation, cmd))
     }
 
     /// Runs `commands` on the connection (once more on a new connection if it had dropped),
     /// all within the timeout.
-    async fn run<T, F, Fut>(&self, operation: &'static str, commands: F) -> Result<T>
+    fn run<T, F, Fut>(&self, operation: &'static str, commands: F) -> impl Future<Output = Result<T>>
     where
         F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        self.bounded(operation, self.connection.run(operation, commands)).await
+        self.bounded(operation, self.connection.run(operation, commands))
     }
 
-    async fn bounded<T>(&self, operation: &'static str, work: impl Future<Output = Result<T>>) -> Result<T> {
-        match tokio::time::timeout(self.config.timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::new(
-                ErrorKind::Timeout,
-                format!("redis {operation} did not finish within {:?}", self.config.timeout),
-            )),
-        }
+    /// `work`, failing with `timeout` after the configured bound.
+    fn bounded<T>(
+        &self,
+        operation: &'static str,
+        work: impl Future<Output = Result<T>>,
+    ) -> impl Future<Output = Result<T>> {
+        // A combinator, not an async fn: an async fn would hold `work` twice (its argument and
+        // the `Timeout` around it), and these futures are kilobytes, copied on every call.
+        let bound = self.config.timeout;
+        tokio::time::timeout(bound, work).map(move |result| {
+            result.unwrap_or_else(|_| {
+                Err(StoreError::new(ErrorKind::Timeout, format!("redis {operation} did not finish within {bound:?}")))
+            })
+        })
     }
 
     fn emit(&self, kind: EventKind, sid: &str) {

@@ -43,7 +43,7 @@ if ! printf '%s\n' "$@" | grep -qE '^(--store|-s)(=|$)'; then
 fi
 t=$(now)
 set +e
-./target/debug/sessionspec "${args[@]}" "$@"
+"${CARGO_TARGET_DIR:-target}/debug/sessionspec" "${args[@]}" "$@"
 code=$?
 set -e
 suite_time=$(took "$t")

@@ -80,7 +80,7 @@ fn sql_bare(name: &str, backends: &Backends, store: &StoreDescription) -> Result
     Ok(SqlBare::new(flavor, url, server))
 }
 
-/// The Redis store and three bare `redis` crate loops. The store is opened without an event
+/// The Redis store and four bare `redis` crate loops. The store is opened without an event
 /// sink, as by an application that does not listen: then `set` is a plain `SET`.
 async fn redis(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogError> {
     let url = Backends::require(&backends.redis_url, "redis", "--redis-url", "SESSIONSPEC_REDIS_URL")?;
@@ -104,6 +104,9 @@ async fn redis(backends: &Backends) -> Result<Vec<Box<dyn Workload>>, CatalogErr
         // connection kind, without the store's reconnection and timeouts.
         bare(RedisConnection::Multiplexed, vec![Goal { ratio: 0.8, clients: Some(32) }])?,
         bare(RedisConnection::PerClient, Vec::new())?,
+        // The multiplexed loop plus the JSON work any application does (no goal): the part of
+        // the store's cost that is not the store's own.
+        bare(RedisConnection::MultiplexedJson, Vec::new())?,
     ])
 }
 

@@ -1,12 +1,15 @@
 //! Bare `redis` crate loops: the same pair the Redis store does (`SET key json PX ttl`, then
 //! `GET key`, with keys as long as the store's), with nothing around it: the JSON is written once
-//! and the read is not decoded. Each connection kind is a separate baseline.
+//! and the read is not decoded. Each connection kind is a separate baseline. One more loop,
+//! `redis-bare-json`, also encodes the session on every write and decodes every read as any
+//! application must: no goal rests on it; it shows how much of a store's cost is that JSON work.
 
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, MultiplexedConnection};
+use sessionspec_contract::Session;
 
 use crate::{Goal, Pairs, Role, RunContext, Workload};
 
@@ -21,6 +24,9 @@ pub enum RedisConnection {
     Multiplexed,
     /// One multiplexed connection per client: no pipelining across clients.
     PerClient,
+    /// One multiplexed connection shared by every client, encoding the session on every `SET`
+    /// and decoding every `GET` into a `Session`.
+    MultiplexedJson,
 }
 
 impl RedisConnection {
@@ -29,6 +35,7 @@ impl RedisConnection {
             RedisConnection::Manager => "redis-bare-manager",
             RedisConnection::Multiplexed => "redis-bare-multiplexed",
             RedisConnection::PerClient => "redis-bare-per-client",
+            RedisConnection::MultiplexedJson => "redis-bare-json",
         }
     }
 }
@@ -73,6 +80,9 @@ impl Workload for RedisBare {
             RedisConnection::Manager => "one ConnectionManager shared by all clients",
             RedisConnection::Multiplexed => "one MultiplexedConnection shared by all clients",
             RedisConnection::PerClient => "one MultiplexedConnection per client",
+            RedisConnection::MultiplexedJson => {
+                "one MultiplexedConnection shared by all clients, the session encoded and decoded on every pair"
+            }
         };
         let server = self.version.as_deref().map(|v| format!("redis {v}")).unwrap_or_else(|| "redis".into());
         format!("redis crate, SET PX + GET, {how}, on {server}")
@@ -81,7 +91,9 @@ impl Workload for RedisBare {
     async fn start(&self, run: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
         let connections = match self.connection {
             RedisConnection::Manager => Connections::Manager(ConnectionManager::new(self.client.clone()).await?),
-            RedisConnection::Multiplexed => Connections::Shared(self.client.get_multiplexed_async_connection().await?),
+            RedisConnection::Multiplexed | RedisConnection::MultiplexedJson => {
+                Connections::Shared(self.client.get_multiplexed_async_connection().await?)
+            }
             RedisConnection::PerClient => {
                 let mut all = Vec::with_capacity(run.clients);
                 for _ in 0..run.clients {
@@ -95,6 +107,7 @@ impl Workload for RedisBare {
             prefix: format!("{}:sess:", run.namespace),
             namespace: run.namespace.clone(),
             json: run.payload.json.clone(),
+            session: (self.connection == RedisConnection::MultiplexedJson).then(|| run.payload.session.clone()),
             ttl_ms: run.payload.ttl.as_millis() as u64,
             client: self.client.clone(),
         }))
@@ -112,6 +125,8 @@ struct BarePairs {
     prefix: String,
     namespace: String,
     json: Vec<u8>,
+    /// Set when every pair encodes this session and decodes what it reads.
+    session: Option<Session>,
     ttl_ms: u64,
     client: redis::Client,
 }
@@ -119,10 +134,19 @@ struct BarePairs {
 impl BarePairs {
     async fn pair_on<C: redis::aio::ConnectionLike>(&self, mut c: C, id: &str) -> anyhow::Result<()> {
         let key = format!("{}{id}", self.prefix);
-        redis::cmd("SET").arg(&key).arg(&self.json[..]).arg("PX").arg(self.ttl_ms).query_async::<()>(&mut c).await?;
+        let encoded;
+        let json = match &self.session {
+            Some(session) => {
+                encoded = session.to_json();
+                encoded.as_bytes()
+            }
+            None => &self.json[..],
+        };
+        redis::cmd("SET").arg(&key).arg(json).arg("PX").arg(self.ttl_ms).query_async::<()>(&mut c).await?;
         let read: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut c).await?;
-        if read.is_none() {
-            bail!("GET `{key}` found nothing right after SET");
+        let Some(read) = read else { bail!("GET `{key}` found nothing right after SET") };
+        if self.session.is_some() {
+            Session::from_json(std::str::from_utf8(&read)?)?;
         }
         Ok(())
     }

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use sessionspec_contract::{
-    EventSink, Namespace, OpenContext, Session, Store, StoreFactory, StoreOptions, SystemClock,
-};
+use sessionspec_contract::{Namespace, OpenContext, Session, Store, StoreFactory};
 
 use crate::{Pairs, Role, RunContext, Workload};
 
@@ -54,13 +52,11 @@ impl Workload for StoreWorkload {
 
     async fn start(&self, run: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
         let namespace = Namespace::new(run.namespace.clone()).map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
-        let context = OpenContext {
-            namespace: namespace.clone(),
-            options: StoreOptions::default(),
-            clock: SystemClock::shared(),
-            events: EventSink::discard(),
-        };
-        let store = self.factory.open(context).await.map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
+        let store = self
+            .factory
+            .open(OpenContext::plain(namespace.clone()))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
         Ok(Arc::new(StorePairs {
             store,
             factory: self.factory.clone(),

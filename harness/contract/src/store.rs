@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::{CapabilitySet, ErrorKind, EventSink, Result, Session, SharedClock, StoreError, StoreOptions};
+use crate::{CapabilitySet, ErrorKind, EventSink, Result, Session, SharedClock, StoreError, StoreOptions, SystemClock};
 
 /// A session store, modelled on express-session's `Store`.
 ///
@@ -214,6 +214,19 @@ pub struct OpenContext {
     pub clock: SharedClock,
     /// Where to send events (stores that declare `events`).
     pub events: EventSink,
+}
+
+impl OpenContext {
+    /// What an application opens: `namespace` with default options, the system clock and no
+    /// event listener. Change a field with struct update syntax for anything else.
+    pub fn plain(namespace: Namespace) -> OpenContext {
+        OpenContext {
+            namespace,
+            options: StoreOptions::default(),
+            clock: SystemClock::shared(),
+            events: EventSink::discard(),
+        }
+    }
 }
 
 /// Opens stores in namespaces and drops the namespaces afterwards. One factory stands for one

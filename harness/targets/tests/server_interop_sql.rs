@@ -10,9 +10,7 @@
 use chrono::{TimeDelta, Utc};
 use rstest::rstest;
 use serde_json::json;
-use sessionspec_contract::{
-    EventSink, Namespace, OpenContext, Session, Store, StoreOptions, SystemClock, format_timestamp,
-};
+use sessionspec_contract::{Namespace, OpenContext, Session, Store, SystemClock, format_timestamp};
 use sessionspec_store_postgres::{PgStore, PgStoreConfig};
 use sessionspec_store_sql::{SqlStore, SqlStoreConfig};
 use sessionspec_targets::Backends;
@@ -23,15 +21,6 @@ fn env(name: &str) -> String {
             "{name} is not set: this test needs PostgreSQL and MySQL/MariaDB (eval \"$(harness/backends/services.sh)\")"
         )
     })
-}
-
-fn context(namespace: &Namespace) -> OpenContext {
-    OpenContext {
-        namespace: namespace.clone(),
-        options: StoreOptions::default(),
-        clock: SystemClock::shared(),
-        events: EventSink::discard(),
-    }
 }
 
 fn session(n: i64, expires_in: TimeDelta) -> Session {
@@ -58,7 +47,7 @@ async fn reference_and_npm_store_share_one_table(#[case] reference: &str, #[case
     let resolved = sessionspec_targets::resolve(&[npm.to_owned()], &backends).await.unwrap_or_else(|e| panic!("{e}"));
     let node_factory = &resolved.targets[0].factory;
     let namespace = Namespace::new(format!("interop_{}_{}", reference.replace('-', "_"), std::process::id())).unwrap();
-    let node = node_factory.open(context(&namespace)).await.expect("the npm store opens");
+    let node = node_factory.open(OpenContext::plain(namespace.clone())).await.expect("the npm store opens");
     node.set("first", &session(0, TimeDelta::hours(1))).await.expect("the npm store writes (and makes its table)");
     let rust: Box<dyn Store> = match reference {
         "postgres" => {

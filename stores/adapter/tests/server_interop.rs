@@ -11,22 +11,11 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use serde_json::json;
-use sessionspec_contract::{
-    EventSink, Namespace, OpenContext, Session, StoreFactory, StoreOptions, SystemClock, format_timestamp,
-};
+use sessionspec_contract::{Namespace, OpenContext, Session, StoreFactory, format_timestamp};
 use sessionspec_store_adapter::{AdapterConfig, AdapterFactory, node};
 
 fn url(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: eval \"$(harness/backends/services.sh)\" first"))
-}
-
-fn context(namespace: &Namespace) -> OpenContext {
-    OpenContext {
-        namespace: namespace.clone(),
-        options: StoreOptions::default(),
-        clock: SystemClock::shared(),
-        events: EventSink::discard(),
-    }
 }
 
 async fn npm(preset: &str, env: &str) -> AdapterFactory {
@@ -48,8 +37,8 @@ fn session(n: i64) -> Session {
 }
 
 async fn both_directions(reference: Arc<dyn StoreFactory>, npm: Arc<dyn StoreFactory>, namespace: Namespace) {
-    let rust = reference.open(context(&namespace)).await.expect("the reference store opens");
-    let node = npm.open(context(&namespace)).await.expect("the npm store opens");
+    let rust = reference.open(OpenContext::plain(namespace.clone())).await.expect("the reference store opens");
+    let node = npm.open(OpenContext::plain(namespace.clone())).await.expect("the npm store opens");
 
     rust.set("written-by-rust", &session(1)).await.expect("reference set");
     let read = node.get("written-by-rust").await.expect("npm get").expect("the npm store sees the reference's session");

@@ -12,8 +12,7 @@ use redis::aio::ConnectionManager;
 use rstest::rstest;
 use serde_json::{Value, json};
 use sessionspec_contract::{
-    ErrorKind, EventKind, EventSink, Namespace, OpenContext, Session, Store, StoreEvent, StoreFactory, StoreOptions,
-    SystemClock, format_timestamp,
+    ErrorKind, EventKind, EventSink, Namespace, OpenContext, Session, Store, StoreEvent, StoreFactory, format_timestamp,
 };
 use sessionspec_store_redis::{RedisConfig, RedisFactory, RedisStore, Ttl, namespace_prefix};
 
@@ -287,13 +286,7 @@ async fn factory_namespaces_are_isolated_and_dropped_exactly() {
     let names = [format!("{token}_a"), format!("{token}_a_b"), format!("{token}_a0")];
     let mut stores = Vec::new();
     for name in &names {
-        let context = OpenContext {
-            namespace: Namespace::new(name.clone()).unwrap(),
-            options: StoreOptions::default(),
-            clock: SystemClock::shared(),
-            events: EventSink::discard(),
-        };
-        stores.push(factory.open(context).await.unwrap());
+        stores.push(factory.open(OpenContext::plain(Namespace::new(name.clone()).unwrap())).await.unwrap());
     }
     let s = session(json!({"cookie": {"expires": in_(60)}}));
     for store in &stores {

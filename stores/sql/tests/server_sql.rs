@@ -13,8 +13,7 @@ use futures::future::join_all;
 use rstest::rstest;
 use serde_json::{Value, json};
 use sessionspec_contract::{
-    Clock, ErrorKind, EventSink, Namespace, OpenContext, Session, Store, StoreFactory, StoreOptions, VirtualClock,
-    format_timestamp,
+    Clock, ErrorKind, Namespace, OpenContext, Session, Store, StoreFactory, VirtualClock, format_timestamp,
 };
 use sessionspec_store_sql::{
     MySqlFactory, PostgresFactory, SqlPool, SqlStore, SqlStoreConfig, mysql_pool_options, postgres_pool_options,
@@ -632,12 +631,8 @@ async fn the_factory_leaves_a_namespace_it_did_not_create(#[case] server: Server
     };
     scratch.execute(format!("CREATE TABLE {theirs} (sid varchar(255) PRIMARY KEY, sess text NOT NULL)")).await;
     scratch.execute(format!("INSERT INTO {theirs} VALUES ('theirs', '{{}}')")).await;
-    let context = |ns: &Namespace| OpenContext {
-        namespace: ns.clone(),
-        options: StoreOptions::default(),
-        clock: VirtualClock::starting_now().shared(),
-        events: EventSink::discard(),
-    };
+    let context =
+        |ns: &Namespace| OpenContext { clock: VirtualClock::starting_now().shared(), ..OpenContext::plain(ns.clone()) };
     let namespace = Namespace::new(scratch.name.clone()).unwrap();
     let refused = factory.open(context(&namespace)).await.err().expect("opened a namespace it did not create");
     assert_eq!(refused.kind(), ErrorKind::Conflict);

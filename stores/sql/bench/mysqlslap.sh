@@ -9,7 +9,7 @@ host=${1:-127.0.0.1} port=${2:-3306} user=${3:-root}
 slap=$(command -v mariadb-slap || command -v mysqlslap)
 client=$(command -v mariadb || command -v mysql)
 database="slap_sessionspec_$$"
-payload='{"cart":[{"qty":2,"sku":"A-1"},{"qty":1,"sku":"B-7"}],"cookie":{"expires":"2031-01-01T00:00:00.000Z","httpOnly":true,"originalMaxAge":86400000,"path":"/","sameSite":"lax","secure":false},"csrfSecret":"tT2mGq0v9Xy3J6bKpLw8RzQe","flash":{},"user":{"email":"ada@example.org","id":4242,"name":"Ada Lovelace","roles":["admin","editor"]},"views":17}'
+payload=$(cat "$(dirname "$0")/../../../harness/bench/payload.json")   # sessionspec bench's session
 "$client" -h "$host" -P "$port" -u "$user" -e "CREATE DATABASE \`$database\` CHARACTER SET utf8mb4;
 CREATE TABLE \`$database\`.\`sessions\` (\`sid\` VARBINARY(1020) NOT NULL, \`sess\` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   \`expired\` DATETIME(3) NOT NULL, PRIMARY KEY (\`sid\`), INDEX (\`expired\`)) DEFAULT CHARSET=utf8mb4"

@@ -24,6 +24,13 @@ fn sessionspec(args: &[&str], dir: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// `sessionspec run` on the fixtures' `run` scenarios and spec, with `args` after.
+fn run_fixtures(args: &[&str]) -> Output {
+    let mut all = vec!["run", "--scenarios", "run", "--spec", "spec"];
+    all.extend_from_slice(args);
+    sessionspec(&all, &fixtures())
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -65,22 +72,14 @@ fn lint_reports_each_problem_with_file_line_and_column() {
 #[test]
 fn run_reports_failures_with_a_diff_and_exits_1() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = sessionspec(
-        &[
-            "run",
-            "--scenarios",
-            "run",
-            "--spec",
-            "spec",
-            "--store",
-            "memory",
-            "--no-progress",
-            "--show-not-applicable",
-            "--out",
-            out_dir.path().to_str().unwrap(),
-        ],
-        &fixtures(),
-    );
+    let out = run_fixtures(&[
+        "--store",
+        "memory",
+        "--no-progress",
+        "--show-not-applicable",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     snapshot!("run-summary", text(&out.stdout));
     for file in ["results.jsonl", "matrix.md", "junit.xml"] {
@@ -101,22 +100,7 @@ fn run_reports_failures_with_a_diff_and_exits_1() {
 #[test]
 fn run_with_only_passing_scenarios_exits_0_and_json_lines_are_parseable() {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = sessionspec(
-        &[
-            "run",
-            "--scenarios",
-            "run",
-            "--spec",
-            "spec",
-            "-k",
-            "demo.pass*",
-            "--format",
-            "json",
-            "--out",
-            out_dir.path().to_str().unwrap(),
-        ],
-        &fixtures(),
-    );
+    let out = run_fixtures(&["-k", "demo.pass*", "--format", "json", "--out", out_dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let lines: Vec<serde_json::Value> =
         text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
@@ -128,7 +112,7 @@ fn run_with_only_passing_scenarios_exits_0_and_json_lines_are_parseable() {
 
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
-    let unknown = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "--store", "mystery"], &fixtures());
+    let unknown = run_fixtures(&["--store", "mystery"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
         text(&unknown.stderr).contains("unknown store `mystery`; known stores: memory, sql-sqlite"),
@@ -136,7 +120,7 @@ fn bad_input_exits_2_with_a_clear_message() {
         text(&unknown.stderr)
     );
 
-    let nothing = sessionspec(&["run", "--scenarios", "run", "--spec", "spec", "-k", "nothing.*"], &fixtures());
+    let nothing = run_fixtures(&["-k", "nothing.*"]);
     assert_eq!(nothing.status.code(), Some(2));
     assert!(text(&nothing.stderr).contains("no scenario matches the selection"));
 
@@ -148,22 +132,7 @@ fn bad_input_exits_2_with_a_clear_message() {
 fn an_incomplete_results_file_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
-    let run = sessionspec(
-        &[
-            "run",
-            "--scenarios",
-            "run",
-            "--spec",
-            "spec",
-            "-k",
-            "demo.pass*",
-            "--store",
-            "memory",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &fixtures(),
-    );
+    let run = run_fixtures(&["-k", "demo.pass*", "--store", "memory", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(0));
     let full = std::fs::read_to_string(out_dir.join("results.jsonl")).unwrap();
     let cut: String = full.lines().filter(|l| !l.contains("\"type\":\"footer\"")).map(|l| format!("{l}\n")).collect();

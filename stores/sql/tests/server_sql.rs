@@ -237,10 +237,8 @@ async fn postgres_table_is_knexs() {
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_are_knexs_both_ways(#[case] server: Server) {
+async fn rows_are_knexs_both_ways(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::new(at("2030-01-01T00:00:00.000Z"));
     let store = scratch.store(scratch.config(), &clock).await;
@@ -327,10 +325,10 @@ async fn mysql_sids_compare_byte_for_byte() {
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_nested_deeper_than_json_functions_go_still_work(#[case] server: Server) {
+async fn sessions_nested_deeper_than_json_functions_go_still_work(
+    #[values(Server::MySql, Server::Postgres)] server: Server,
+) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let store = scratch.store(scratch.config(), &clock).await;
@@ -351,10 +349,8 @@ async fn sessions_nested_deeper_than_json_functions_go_still_work(#[case] server
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_one_mebibyte_session_round_trips(#[case] server: Server) {
+async fn a_one_mebibyte_session_round_trips(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let store = scratch.store(scratch.config(), &clock).await;
@@ -440,10 +436,8 @@ async fn table_and_column_names_are_quoted(#[case] server: Server, #[case] table
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn touch_rewrites_the_cookie_even_around_u0000(#[case] server: Server) {
+async fn touch_rewrites_the_cookie_even_around_u0000(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let store = scratch.store(scratch.config(), &clock).await;
@@ -502,10 +496,8 @@ async fn kill_connections(scratch: &Scratch, tag: &str) {
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnects_after_the_server_drops_its_connections(#[case] server: Server) {
+async fn reconnects_after_the_server_drops_its_connections(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let tag = format!("{}_reconnect", scratch.name);
     let pool = scratch.pool(&tag).await;
@@ -535,10 +527,8 @@ async fn reconnects_after_the_server_drops_its_connections(#[case] server: Serve
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn close_closes_only_a_pool_the_store_created(#[case] server: Server) {
+async fn close_closes_only_a_pool_the_store_created(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let pool = scratch.pool("owner_test").await;
@@ -562,10 +552,10 @@ async fn close_closes_only_a_pool_the_store_created(#[case] server: Server) {
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cleanup_runs_on_the_stores_clock_and_stops_on_close(#[case] server: Server) {
+async fn the_cleanup_runs_on_the_stores_clock_and_stops_on_close(
+    #[values(Server::MySql, Server::Postgres)] server: Server,
+) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let config = SqlStoreConfig { cleanup_interval: Some(Duration::from_secs(60)), ..scratch.config() };
@@ -595,10 +585,8 @@ async fn the_cleanup_runs_on_the_stores_clock_and_stops_on_close(#[case] server:
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_create_table_a_missing_table_is_an_error(#[case] server: Server) {
+async fn without_create_table_a_missing_table_is_an_error(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let config = SqlStoreConfig { create_table: false, ..scratch.config() };
     let clock = VirtualClock::starting_now();
@@ -616,10 +604,8 @@ async fn without_create_table_a_missing_table_is_an_error(#[case] server: Server
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_factory_leaves_a_namespace_it_did_not_create(#[case] server: Server) {
+async fn the_factory_leaves_a_namespace_it_did_not_create(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let factory: Box<dyn StoreFactory> = match server {
         Server::MySql => Box::new(MySqlFactory::connect(&env("SESSIONSPEC_MYSQL_URL")).await.unwrap()),
@@ -659,10 +645,8 @@ async fn the_factory_leaves_a_namespace_it_did_not_create(#[case] server: Server
 }
 
 #[rstest]
-#[case::mysql(Server::MySql)]
-#[case::postgres(Server::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn instances_opening_at_once_create_the_table_once(#[case] server: Server) {
+async fn instances_opening_at_once_create_the_table_once(#[values(Server::MySql, Server::Postgres)] server: Server) {
     let scratch = Scratch::new(server).await;
     let clock = VirtualClock::starting_now();
     let opens = (0..8).map(|_| scratch.store(scratch.config(), &clock));

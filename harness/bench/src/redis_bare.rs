@@ -146,7 +146,8 @@ impl BarePairs {
         let read: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut c).await?;
         let Some(read) = read else { bail!("GET `{key}` found nothing right after SET") };
         if self.session.is_some() {
-            Session::from_json(std::str::from_utf8(&read)?)?;
+            // Decoded, not only checked: what an application that reads the session does.
+            Session::from_json_bytes(read)?.as_map();
         }
         Ok(())
     }

@@ -2,24 +2,36 @@
 //! `expires` (an ISO-8601 string, or absent for a browser-session cookie), `originalMaxAge` and
 //! the other cookie fields. Everything else is the application's data and is opaque here.
 
+use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::{ErrorKind, Result, StoreError};
 
 /// A session: a JSON object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Session(Map<String, Value>);
+///
+/// A session read from JSON text ([`Session::from_json`]) keeps that text and decodes it on first
+/// use: a store's `get` checks the text (the same parser, so a session that would not decode is an
+/// error there, never later) without building the object, and a session written back unchanged is
+/// written as the text it was read from. [`Session::as_map_mut`] decodes it and drops the text.
+#[derive(Clone)]
+pub struct Session {
+    /// The JSON text this session was read from, while nothing has changed it.
+    text: Option<Box<str>>,
+    /// The decoded object; always set when `text` is `None`.
+    map: OnceLock<Map<String, Value>>,
+}
 
 impl Session {
     /// Wraps a JSON object. Anything else is an [`ErrorKind::Invalid`] error.
     pub fn from_value(value: Value) -> Result<Session> {
         match value {
-            Value::Object(map) => Ok(Session(map)),
+            Value::Object(map) => Ok(Session::from_map(map)),
             other => Err(StoreError::new(
                 ErrorKind::Invalid,
                 format!("a session must be a JSON object, found {}", json_type(&other)),
@@ -27,36 +39,69 @@ impl Session {
         }
     }
 
-    /// Parses a session from its JSON text. Malformed text is an [`ErrorKind::Serialize`] error.
-    pub fn from_json(text: &str) -> Result<Session> {
-        let value: Value = serde_json::from_str(text)
+    /// Wraps a JSON object.
+    pub fn from_map(map: Map<String, Value>) -> Session {
+        Session { text: None, map: OnceLock::from(map) }
+    }
+
+    /// A session from its JSON text. The text is checked now and decoded on first use. Text that
+    /// is not JSON is an [`ErrorKind::Serialize`] error; JSON that is not an object too.
+    pub fn from_json(text: impl Into<String>) -> Result<Session> {
+        let text: String = text.into();
+        let mut reader = serde_json::Deserializer::from_str(&text);
+        let object = reader
+            .deserialize_any(Check)
+            .and_then(|kind| reader.end().map(|()| kind))
             .map_err(|e| StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e))?;
-        Session::from_value(value).map_err(|e| StoreError::new(ErrorKind::Serialize, e.message()))
+        if object != Kind::Object {
+            return Err(StoreError::new(
+                ErrorKind::Serialize,
+                format!("a session must be a JSON object, found {}", object.describe()),
+            ));
+        }
+        Ok(Session { text: Some(text.into_boxed_str()), map: OnceLock::new() })
     }
 
-    /// The session's JSON text.
+    /// [`Session::from_json`] on bytes, which must be UTF-8.
+    pub fn from_json_bytes(bytes: Vec<u8>) -> Result<Session> {
+        let text = String::from_utf8(bytes)
+            .map_err(|e| StoreError::new(ErrorKind::Serialize, "stored session is not UTF-8 text").with_source(e))?;
+        Session::from_json(text)
+    }
+
+    /// The session's JSON text: the text it was read from if nothing changed it since.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.0).expect("a JSON object always serializes")
+        match &self.text {
+            Some(text) => String::from(&**text),
+            None => serde_json::to_string(self.as_map()).expect("a JSON object always serializes"),
+        }
     }
 
-    /// The underlying object.
+    /// The underlying object (decoded now if this session was read from text and not yet used).
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        self.map.get_or_init(|| {
+            let text = self.text.as_deref().expect("a session holds its text or its object");
+            // `from_json` checked the text with this parser's own rules.
+            serde_json::from_str(text).expect("checked JSON object text decodes")
+        })
     }
 
-    /// The underlying object, mutably.
+    /// The underlying object, mutably. The text it was read from, if any, is dropped.
     pub fn as_map_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.0
+        self.as_map();
+        self.text = None;
+        self.map.get_mut().expect("decoded above")
     }
 
     /// The session as a JSON value.
-    pub fn into_value(self) -> Value {
-        Value::Object(self.0)
+    pub fn into_value(mut self) -> Value {
+        self.as_map();
+        Value::Object(self.map.take().expect("decoded above"))
     }
 
     /// The `cookie` object, if there is one.
     pub fn cookie(&self) -> Option<&Map<String, Value>> {
-        self.0.get("cookie").and_then(Value::as_object)
+        self.as_map().get("cookie").and_then(Value::as_object)
     }
 
     /// `cookie.expires`, parsed. `None` when the cookie has no expiry (absent or `null`); an
@@ -83,10 +128,108 @@ impl Session {
     /// Replaces this session's cookie with `other`'s (what `touch` does to a stored session in
     /// stores that rewrite the cookie).
     pub fn replace_cookie(&mut self, other: &Session) {
-        match other.0.get("cookie") {
-            Some(cookie) => self.0.insert("cookie".to_owned(), cookie.clone()),
-            None => self.0.remove("cookie"),
+        let cookie = other.as_map().get("cookie").cloned();
+        let map = self.as_map_mut();
+        match cookie {
+            Some(cookie) => map.insert("cookie".to_owned(), cookie),
+            None => map.remove("cookie"),
         };
+    }
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Session) -> bool {
+        self.as_map() == other.as_map()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Session").field(self.as_map()).finish()
+    }
+}
+
+impl Serialize for Session {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.as_map().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Session {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Session, D::Error> {
+        Map::deserialize(deserializer).map(Session::from_map)
+    }
+}
+
+/// What a JSON text holds at its top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Object,
+    Other(&'static str),
+}
+
+impl Kind {
+    fn describe(self) -> &'static str {
+        match self {
+            Kind::Object => "an object",
+            Kind::Other(what) => what,
+        }
+    }
+}
+
+/// Reads a JSON value through the same `deserialize_any` calls that decoding a [`Value`] makes
+/// (numbers converted, strings unescaped, the same depth limit), so text it accepts always
+/// decodes, but builds nothing.
+struct Check;
+
+/// One nested value, checked and dropped.
+struct Nested;
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Nested, D::Error> {
+        deserializer.deserialize_any(Check).map(|_| Nested)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = Kind;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Kind, E> {
+        Ok(Kind::Other("null"))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Kind, A::Error> {
+        while seq.next_element::<Nested>()?.is_some() {}
+        Ok(Kind::Other("an array"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Kind, A::Error> {
+        while map.next_entry::<Nested, Nested>()?.is_some() {}
+        Ok(Kind::Object)
     }
 }
 
@@ -135,5 +278,61 @@ mod tests {
         assert_eq!(bad.expires().unwrap_err().kind(), ErrorKind::Invalid);
         assert_eq!(Session::from_value(json!([1])).unwrap_err().kind(), ErrorKind::Invalid);
         assert_eq!(Session::from_json("{").unwrap_err().kind(), ErrorKind::Serialize);
+    }
+
+    #[test]
+    fn text_is_kept_until_the_session_changes() {
+        // Members in sorted order: decoded maps keep insertion order only in builds where
+        // serde_json's `preserve_order` is on.
+        let text = r#"{"a":1.50,"cookie":{"expires":null},"views":1}"#;
+        let mut session = Session::from_json(text).unwrap();
+        assert_eq!(session.to_json(), text, "unchanged: written as read");
+        assert_eq!(session.as_map()["views"], json!(1));
+        assert_eq!(session.to_json(), text, "reading does not change it");
+        session.as_map_mut().insert("views".into(), json!(2));
+        assert_eq!(session.to_json(), r#"{"a":1.5,"cookie":{"expires":null},"views":2}"#);
+        let mut other = Session::from_json(text).unwrap();
+        other.replace_cookie(&Session::from_value(json!({"cookie": {"expires": "2030-01-01T00:00:00.000Z"}})).unwrap());
+        assert_eq!(other.to_json(), r#"{"a":1.5,"cookie":{"expires":"2030-01-01T00:00:00.000Z"},"views":1}"#);
+        assert_eq!(
+            Session::from_json(text).unwrap(),
+            Session::from_value(serde_json::from_str(text).unwrap()).unwrap()
+        );
+    }
+
+    /// `from_json` accepts exactly the texts that decode into an object, so decoding later never
+    /// fails.
+    #[test]
+    fn checking_agrees_with_decoding() {
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(200), "]".repeat(200));
+        let texts = [
+            r#"{"a":1e400}"#,
+            r#"{"a":-1e400}"#,
+            r#"{"a":18446744073709551616}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\udc00x"}"#,
+            r#"{"\ud83d\ude00":"\ud83d\ude00"}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":"\x"}"#,
+            r#"{"a":01}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":1}   "#,
+            r#"{"a":1} {}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"[{"a":1}]"#,
+            r#""text""#,
+            "null",
+            "",
+            &deep,
+        ];
+        for text in texts {
+            let decodes = serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object());
+            let session = Session::from_json(text);
+            assert_eq!(session.is_ok(), decodes, "{text:?}");
+            if let Ok(session) = session {
+                assert_eq!(session.into_value(), serde_json::from_str::<Value>(text).unwrap(), "{text:?}");
+            }
+        }
+        assert_eq!(Session::from_json_bytes(vec![b'{', 0xff, b'}']).unwrap_err().kind(), ErrorKind::Serialize);
     }
 }

@@ -72,18 +72,12 @@ pub struct JsonSerializer;
 
 impl SessionSerializer for JsonSerializer {
     fn serialize(&self, session: &Session) -> Result<Vec<u8>, StoreError> {
-        // Sized for a typical session, so most writes never grow the buffer.
-        let mut out = Vec::with_capacity(512);
-        serde_json::to_writer(&mut out, session).map_err(|e| {
-            StoreError::new(ErrorKind::Serialize, "the session cannot be written as JSON").with_source(e)
-        })?;
-        Ok(out)
+        Ok(session.to_json().into_bytes())
     }
 
     fn deserialize(&self, bytes: &[u8]) -> Result<Session, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| {
-            StoreError::new(ErrorKind::Serialize, "the stored session is not a JSON object").with_source(e)
-        })
+        // Checked now, decoded when the application first reads it.
+        Session::from_json_bytes(bytes.to_vec())
     }
 }
 

@@ -73,7 +73,12 @@ impl Session {
     pub fn to_json(&self) -> String {
         match &self.text {
             Some(text) => String::from(&**text),
-            None => serde_json::to_string(self.as_map()).expect("a JSON object always serializes"),
+            None => {
+                // Room for a typical session, so most encodings never grow the buffer.
+                let mut out = Vec::with_capacity(512);
+                serde_json::to_writer(&mut out, self.as_map()).expect("a JSON object always serializes");
+                String::from_utf8(out).expect("serde_json writes UTF-8")
+            }
         }
     }
 

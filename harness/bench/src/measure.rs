@@ -1,6 +1,7 @@
-//! Running workloads: for each run, each client count and each workload in turn (interleaved,
-//! so drift on the machine spreads over all of them), a warm-up, then every id once, spread over
-//! the clients, timing each pair. Medians over runs make the rows.
+//! Running workloads: family by family; within a family, for each run and each client count,
+//! each workload in turn (interleaved, so drift on the machine spreads over all of them, and in
+//! an order that rotates, so no workload always goes first), a warm-up, then every id once,
+//! spread over the clients, timing each pair. Medians over runs make the rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,17 +49,25 @@ pub async fn run(
     let load_before = crate::report::load_average();
     let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); settings.clients.len()]; workloads.len()];
     let mut number = 0usize;
-    for run in 0..settings.runs {
-        for (c, &clients) in settings.clients.iter().enumerate() {
-            for (w, workload) in workloads.iter().enumerate() {
-                progress(&format!("run {}/{}: {} with {clients} client(s)", run + 1, settings.runs, workload.name()));
-                number += 1;
-                let context =
-                    RunContext { clients, namespace: format!("sb{token}_{number}"), payload: payload.clone() };
-                let sample = once(workload.as_ref(), &context, &ids, &warm)
-                    .await
-                    .with_context(|| format!("{} with {clients} client(s), run {}", workload.name(), run + 1))?;
-                samples[w][c].push(sample);
+    for family in families(workloads) {
+        for run in 0..settings.runs {
+            for (c, &clients) in settings.clients.iter().enumerate() {
+                for w in rotated(&family, run * settings.clients.len() + c) {
+                    let workload = &workloads[w];
+                    progress(&format!(
+                        "run {}/{}: {} with {clients} client(s)",
+                        run + 1,
+                        settings.runs,
+                        workload.name()
+                    ));
+                    number += 1;
+                    let context =
+                        RunContext { clients, namespace: format!("sb{token}_{number}"), payload: payload.clone() };
+                    let sample = once(workload.as_ref(), &context, &ids, &warm)
+                        .await
+                        .with_context(|| format!("{} with {clients} client(s), run {}", workload.name(), run + 1))?;
+                    samples[w][c].push(sample);
+                }
             }
         }
     }
@@ -79,6 +88,29 @@ pub async fn run(
         rows,
         ratios,
     })
+}
+
+/// The workloads' indices grouped by family, families in order of first appearance. Ratios
+/// compare rows of one family only, so families run one after another: a family's runs never
+/// sit between another server's heavy writes and the background work that follows them.
+fn families(workloads: &[Box<dyn Workload>]) -> Vec<Vec<usize>> {
+    let mut families: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (w, workload) in workloads.iter().enumerate() {
+        match families.iter_mut().find(|(name, _)| *name == workload.family()) {
+            Some((_, members)) => members.push(w),
+            None => families.push((workload.family(), vec![w])),
+        }
+    }
+    families.into_iter().map(|(_, members)| members).collect()
+}
+
+/// `family` in order, starting at member number `step` (modulo its length): from one run and
+/// client count to the next, a different workload goes first, so none always runs straight
+/// after a change of client count or family.
+fn rotated(family: &[usize], step: usize) -> Vec<usize> {
+    let mut order = family.to_vec();
+    order.rotate_left(step % family.len().max(1));
+    order
 }
 
 /// One timed run of one workload.
@@ -221,5 +253,75 @@ mod tests {
         assert_eq!(ratios, [("counting", 1, None), ("counting", 4, Some(0.5))]);
         let table = crate::render_table(&report);
         assert!(table.contains("memory / counting"), "{table}");
+    }
+
+    /// Workloads `(name, family)` in the order `run` measures them, with the client count.
+    async fn order(workloads: &[(&'static str, &'static str)], runs: usize) -> Vec<String> {
+        struct Named(&'static str, &'static str);
+        #[async_trait]
+        impl Workload for Named {
+            fn name(&self) -> &str {
+                self.0
+            }
+            fn family(&self) -> &str {
+                self.1
+            }
+            fn role(&self) -> Role {
+                Role::Store
+            }
+            fn detail(&self) -> String {
+                String::new()
+            }
+            async fn start(&self, _: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
+                Ok(Arc::new(Idle))
+            }
+        }
+        struct Idle;
+        #[async_trait]
+        impl Pairs for Idle {
+            async fn pair(&self, _: usize, _: &str) -> anyhow::Result<()> {
+                Ok(())
+            }
+            async fn finish(&self) -> anyhow::Result<()> {
+                Ok(())
+            }
+        }
+        let workloads: Vec<Box<dyn Workload>> =
+            workloads.iter().map(|&(name, family)| Box::new(Named(name, family)) as Box<dyn Workload>).collect();
+        let settings = Settings { ids: 1, clients: vec![1, 32], runs, warmup: 0 };
+        let mut seen = Vec::new();
+        run(&workloads, &settings, |line| seen.push(line.split(": ").nth(1).unwrap().to_owned())).await.unwrap();
+        seen
+    }
+
+    #[tokio::test]
+    async fn families_run_in_blocks_and_the_first_workload_rotates() {
+        let seen = order(&[("a", "x"), ("b", "y"), ("a-bare", "x"), ("a-json", "x")], 2).await;
+        let short: Vec<String> =
+            seen.iter().map(|s| format!("{}@{}", s.split(' ').next().unwrap(), s.split(' ').nth(2).unwrap())).collect();
+        assert_eq!(
+            short,
+            [
+                // Family x, run 1: at 1 client from its first member, at 32 from its second.
+                "a@1",
+                "a-bare@1",
+                "a-json@1",
+                "a-bare@32",
+                "a-json@32",
+                "a@32",
+                // Run 2 goes on rotating.
+                "a-json@1",
+                "a@1",
+                "a-bare@1",
+                "a@32",
+                "a-bare@32",
+                "a-json@32",
+                // Family y after all of x.
+                "b@1",
+                "b@32",
+                "b@1",
+                "b@32",
+            ]
+        );
     }
 }

@@ -49,14 +49,14 @@ impl Session {
     pub fn from_json(text: impl Into<String>) -> Result<Session> {
         let text: String = text.into();
         let mut reader = serde_json::Deserializer::from_str(&text);
-        let object = reader
+        let found = reader
             .deserialize_any(Check)
-            .and_then(|kind| reader.end().map(|()| kind))
+            .and_then(|found| reader.end().map(|()| found))
             .map_err(|e| StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e))?;
-        if object != Kind::Object {
+        if found != OBJECT {
             return Err(StoreError::new(
                 ErrorKind::Serialize,
-                format!("a session must be a JSON object, found {}", object.describe()),
+                format!("a session must be a JSON object, found {found}"),
             ));
         }
         Ok(Session { text: Some(text.into_boxed_str()), map: OnceLock::new() })
@@ -166,25 +166,12 @@ impl<'de> Deserialize<'de> for Session {
     }
 }
 
-/// What a JSON text holds at its top level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Object,
-    Other(&'static str),
-}
-
-impl Kind {
-    fn describe(self) -> &'static str {
-        match self {
-            Kind::Object => "an object",
-            Kind::Other(what) => what,
-        }
-    }
-}
+/// What [`Check`] says of an object; anything else is described as [`json_type`] would.
+const OBJECT: &str = "an object";
 
 /// Reads a JSON value through the same `deserialize_any` calls that decoding a [`Value`] makes
 /// (numbers converted, strings unescaped, the same depth limit), so text it accepts always
-/// decodes, but builds nothing.
+/// decodes, but builds nothing. It says what the value was.
 struct Check;
 
 /// One nested value, checked and dropped.
@@ -197,44 +184,44 @@ impl<'de> Deserialize<'de> for Nested {
 }
 
 impl<'de> Visitor<'de> for Check {
-    type Value = Kind;
+    type Value = &'static str;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("a boolean"))
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<&'static str, E> {
+        Ok("a boolean")
     }
 
-    fn visit_i64<E>(self, _: i64) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("a number"))
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<&'static str, E> {
+        Ok("a number")
     }
 
-    fn visit_u64<E>(self, _: u64) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("a number"))
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<&'static str, E> {
+        Ok("a number")
     }
 
-    fn visit_f64<E>(self, _: f64) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("a number"))
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<&'static str, E> {
+        Ok("a number")
     }
 
-    fn visit_str<E>(self, _: &str) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("a string"))
+    fn visit_str<E>(self, _: &str) -> std::result::Result<&'static str, E> {
+        Ok("a string")
     }
 
-    fn visit_unit<E>(self) -> std::result::Result<Kind, E> {
-        Ok(Kind::Other("null"))
+    fn visit_unit<E>(self) -> std::result::Result<&'static str, E> {
+        Ok("null")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Kind, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<&'static str, A::Error> {
         while seq.next_element::<Nested>()?.is_some() {}
-        Ok(Kind::Other("an array"))
+        Ok("an array")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Kind, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<&'static str, A::Error> {
         while map.next_entry::<Nested, Nested>()?.is_some() {}
-        Ok(Kind::Object)
+        Ok(OBJECT)
     }
 }
 
@@ -257,7 +244,7 @@ fn json_type(value: &Value) -> &'static str {
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::Object(_) => OBJECT,
     }
 }
 
@@ -339,5 +326,6 @@ mod tests {
             }
         }
         assert_eq!(Session::from_json_bytes(vec![b'{', 0xff, b'}']).unwrap_err().kind(), ErrorKind::Serialize);
+        assert!(Session::from_json("[1]").unwrap_err().message().ends_with("found an array"));
     }
 }

@@ -144,7 +144,7 @@ impl BrokenStore {
     async fn stored(&self, sid: &str) -> Result<Option<Session>> {
         match self.raw_access().record(sid).await? {
             Some(record) => match record.payload {
-                Value::String(text) => Session::from_json(&text).map(Some),
+                Value::String(text) => Session::from_json(text).map(Some),
                 other => Session::from_value(other).map(Some),
             },
             None => Ok(None),

@@ -36,7 +36,7 @@ pub fn encrypt_session(cipher: &dyn Cipher, session: &Session) -> String {
 /// Decrypts a stored payload and parses the session in it: [`ErrorKind::Decrypt`] when it does
 /// not decrypt, [`ErrorKind::Serialize`] when the plaintext is not a JSON object.
 pub fn decrypt_session(cipher: &dyn Cipher, payload: &str) -> Result<Session> {
-    Session::from_json(&cipher.decrypt(payload)?)
+    Session::from_json(cipher.decrypt(payload)?)
 }
 
 /// How the bytes `IV ‖ ciphertext ‖ tag` are written as text (connect-mongo's `encoding`).

@@ -493,7 +493,7 @@ impl Store for PgStore {
             .await?;
         // A payload that does not decode is reported and left in place (GET-4, GET-5), where
         // connect-pg-simple deletes the row.
-        text.map(|t| Session::from_json(&t)).transpose()
+        text.map(Session::from_json).transpose()
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
@@ -577,7 +577,7 @@ impl Store for PgStore {
             .map(|row| {
                 let sid: String = row.try_get(0).map_err(|e| backend("all", e))?;
                 let text: String = row.try_get(1).map_err(|e| backend("all", e))?;
-                Ok(Listed { sid: Some(sid), session: Session::from_json(&text)? })
+                Ok(Listed { sid: Some(sid), session: Session::from_json(text)? })
             })
             .collect()
     }

@@ -62,8 +62,8 @@ impl fmt::Debug for Ttl {
 pub trait SessionSerializer: Send + Sync {
     /// The bytes to store for `session`.
     fn serialize(&self, session: &Session) -> Result<Vec<u8>, StoreError>;
-    /// The session stored as `bytes`.
-    fn deserialize(&self, bytes: &[u8]) -> Result<Session, StoreError>;
+    /// The session stored as `bytes` (the value as read, handed over).
+    fn deserialize(&self, bytes: Vec<u8>) -> Result<Session, StoreError>;
 }
 
 /// JSON text, as `JSON.stringify` and `JSON.parse` in connect-redis's default serializer.
@@ -75,9 +75,9 @@ impl SessionSerializer for JsonSerializer {
         Ok(session.to_json().into_bytes())
     }
 
-    fn deserialize(&self, bytes: &[u8]) -> Result<Session, StoreError> {
+    fn deserialize(&self, bytes: Vec<u8>) -> Result<Session, StoreError> {
         // Checked now, decoded when the application first reads it.
-        Session::from_json_bytes(bytes.to_vec())
+        Session::from_json_bytes(bytes)
     }
 }
 
@@ -180,9 +180,9 @@ mod tests {
     fn json_serializer_round_trips_and_rejects_non_objects() {
         let session = Session::from_value(json!({"cookie": {"expires": null}, "n": [1, {}], "s": "é😀"})).unwrap();
         let bytes = JsonSerializer.serialize(&session).unwrap();
-        assert_eq!(JsonSerializer.deserialize(&bytes).unwrap(), session);
+        assert_eq!(JsonSerializer.deserialize(bytes).unwrap(), session);
         for bad in [&b"[1]"[..], b"\"text\"", b"{", b"\x01not json"] {
-            assert_eq!(JsonSerializer.deserialize(bad).unwrap_err().kind(), ErrorKind::Serialize);
+            assert_eq!(JsonSerializer.deserialize(bad.to_vec()).unwrap_err().kind(), ErrorKind::Serialize);
         }
     }
 }

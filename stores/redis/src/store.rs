@@ -194,7 +194,7 @@ impl RedisStore {
             for _ in 0..TOUCH_ATTEMPTS {
                 let current: Option<Vec<u8>> = self.connection.query("touch", &self.command("GET", sid, 2, 0)).await?;
                 let Some(current) = current else { return Ok(false) };
-                let mut stored = self.config.serializer.deserialize(&current)?;
+                let mut stored = self.config.serializer.deserialize(current.clone())?;
                 stored.replace_cookie(session);
                 let rewritten = self.config.serializer.serialize(&stored)?;
                 let (current, rewritten) = (&current, &rewritten);
@@ -257,7 +257,7 @@ fn ceil_millis(d: TimeDelta) -> i64 {
 impl Store for RedisStore {
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
         let bytes: Option<Vec<u8>> = self.query("get", &self.command("GET", sid, 2, 0)).await?;
-        bytes.map(|b| self.config.serializer.deserialize(&b)).transpose()
+        bytes.map(|b| self.config.serializer.deserialize(b)).transpose()
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
@@ -340,7 +340,7 @@ impl Store for RedisStore {
         for (key, value) in keys.iter().zip(values) {
             // Gone between the SCAN and the MGET: expired or destroyed meanwhile.
             let Some(bytes) = value else { continue };
-            listed.push(Listed { sid: Some(self.sid_of(key)), session: self.config.serializer.deserialize(&bytes)? });
+            listed.push(Listed { sid: Some(self.sid_of(key)), session: self.config.serializer.deserialize(bytes)? });
         }
         listed.sort_by(|a, b| a.sid.cmp(&b.sid));
         Ok(listed)

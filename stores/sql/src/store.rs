@@ -570,7 +570,7 @@ impl Store for SqlStore {
             })
             .await?;
         // A payload that does not decode is reported and left in place (GET-4, GET-5).
-        text.map(|t| Session::from_json(&t)).transpose()
+        text.map(Session::from_json).transpose()
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
@@ -649,7 +649,7 @@ impl Store for SqlStore {
                 on_pool!(pool, p => sqlx::query(statement.clone()).bind(now).fetch_all(p).await.and_then(pairs))
             })
             .await?;
-        rows.into_iter().map(|(sid, text)| Ok(Listed { sid: Some(sid), session: Session::from_json(&text)? })).collect()
+        rows.into_iter().map(|(sid, text)| Ok(Listed { sid: Some(sid), session: Session::from_json(text)? })).collect()
     }
 
     async fn length(&self) -> Result<u64> {

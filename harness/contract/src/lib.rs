@@ -10,6 +10,7 @@ mod clock;
 mod error;
 mod event;
 mod options;
+mod quick_json;
 mod session;
 mod store;
 

@@ -44,10 +44,14 @@ impl Session {
         Session { text: None, map: OnceLock::from(map) }
     }
 
-    /// A session from its JSON text. The text is checked now and decoded on first use. Text that
+    /// A session from its JSON text. The text is checked now (a plain scan for the usual shape of
+    /// a session, the decoder's own rules for anything else) and decoded on first use. Text that
     /// is not JSON is an [`ErrorKind::Serialize`] error; JSON that is not an object too.
     pub fn from_json(text: impl Into<String>) -> Result<Session> {
         let text: String = text.into();
+        if crate::quick_json::certainly_an_object(text.as_bytes()) {
+            return Ok(Session { text: Some(text.into_boxed_str()), map: OnceLock::new() });
+        }
         let mut reader = serde_json::Deserializer::from_str(&text);
         let found = reader
             .deserialize_any(Check)
@@ -112,7 +116,16 @@ impl Session {
     /// `cookie.expires`, parsed. `None` when the cookie has no expiry (absent or `null`); an
     /// [`ErrorKind::Invalid`] error when it is present but not an ISO-8601 time.
     pub fn expires(&self) -> Result<Option<DateTime<Utc>>> {
-        match self.cookie().and_then(|c| c.get("expires")) {
+        match self.cookie() {
+            Some(cookie) => Session::cookie_expires(cookie),
+            None => Ok(None),
+        }
+    }
+
+    /// `expires` of a `cookie` object, parsed, as [`Session::expires`] reads it: for a store that
+    /// holds the cookie already and need not look it up again.
+    pub fn cookie_expires(cookie: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
+        match cookie.get("expires") {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) => parse_timestamp(text).map(Some),
             Some(other) => Err(StoreError::new(
@@ -227,9 +240,34 @@ impl<'de> Visitor<'de> for Check {
 
 /// Parses an ISO-8601 / RFC 3339 time as JavaScript's `Date#toISOString` writes it.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>> {
+    if let Some(at) = parse_iso_millis(text.as_bytes()) {
+        return Ok(at);
+    }
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::new(ErrorKind::Invalid, format!("`{text}` is not an ISO-8601 time")).with_source(e))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the form `Date#toISOString` writes and nearly every stored cookie
+/// holds, read without the general parser; `None` for anything else (other forms, leap seconds,
+/// impossible dates), which the general parser then reads or rejects.
+fn parse_iso_millis(text: &[u8]) -> Option<DateTime<Utc>> {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, b'T', h0, h1, b':', n0, n1, b':', s0, s1, b'.', f0, f1, f2, b'Z'] =
+        *text
+    else {
+        return None;
+    };
+    let number = |digits: &[u8]| -> Option<u32> {
+        digits.iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let year = i32::try_from(number(&[y0, y1, y2, y3])?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, number(&[m0, m1])?, number(&[d0, d1])?)?;
+    let (hour, minute, second) = (number(&[h0, h1])?, number(&[n0, n1])?, number(&[s0, s1])?);
+    if second > 59 {
+        return None;
+    }
+    let time = date.and_hms_milli_opt(hour, minute, second, number(&[f0, f1, f2])?)?;
+    Some(time.and_utc())
 }
 
 /// Writes a time as JavaScript's `Date#toISOString` does: UTC, milliseconds, `Z`.
@@ -262,6 +300,41 @@ mod tests {
         assert_eq!(with.expiry(now, Duration::from_secs(60)).unwrap(), now + TimeDelta::seconds(10));
         assert_eq!(without.expiry(now, Duration::from_secs(60)).unwrap(), now + TimeDelta::seconds(60));
         assert_eq!(format_timestamp(now), "2030-01-01T00:00:00.000Z");
+    }
+
+    /// The fast path reads what the general parser reads, and leaves it everything else.
+    #[test]
+    fn timestamps_read_alike_on_both_paths() {
+        for text in [
+            "2030-01-01T00:00:00.000Z",
+            "1970-01-01T00:00:00.001Z",
+            "2024-02-29T23:59:59.999Z",
+            "0000-03-01T12:34:56.789Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            let general = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+            assert_eq!(parse_iso_millis(text.as_bytes()), Some(general), "{text}");
+            assert_eq!(format_timestamp(general), text);
+        }
+        for text in [
+            "2023-02-29T00:00:00.000Z",
+            "2030-13-01T00:00:00.000Z",
+            "2030-01-01T24:00:00.000Z",
+            "2030-01-01T00:60:00.000Z",
+            "2016-12-31T23:59:60.000Z",
+            "2030-01-01T00:00:00.000+00:00",
+            "2030-01-01T00:00:00Z",
+            "2030-01-01t00:00:00.000z",
+            "2030-01-01T00:00:00.0a0Z",
+            "+2030-01-01T00:00:00.00Z",
+        ] {
+            assert_eq!(parse_iso_millis(text.as_bytes()), None, "{text}");
+            assert_eq!(
+                parse_timestamp(text).ok(),
+                DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc)),
+                "{text}"
+            );
+        }
     }
 
     #[test]

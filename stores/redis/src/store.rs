@@ -138,15 +138,15 @@ impl RedisStore {
         }
     }
 
-    /// The key's time to live in milliseconds for `session`; `None` without TTLs. Zero or less
-    /// means the session is already over.
-    fn ttl_ms(&self, session: &Session) -> Result<Option<i64>> {
+    /// The key's time to live in milliseconds for `session`, whose cookie is `cookie`; `None`
+    /// without TTLs. Zero or less means the session is already over.
+    fn ttl_ms(&self, session: &Session, cookie: &Map<String, Value>) -> Result<Option<i64>> {
         if self.config.disable_ttl {
             return Ok(None);
         }
         let ms = match &self.config.ttl {
             Ttl::Function(f) => millis(f(session)),
-            Ttl::Fallback(fallback) => match session.expires()? {
+            Ttl::Fallback(fallback) => match Session::cookie_expires(cookie)? {
                 // Rounded up to the millisecond, as connect-redis rounds up to the second.
                 Some(at) => ceil_millis(at - Utc::now()),
                 None => millis(*fallback),
@@ -231,9 +231,9 @@ impl ToRedisArgs for Key<'_> {
 }
 
 /// A session must carry a `cookie` object: express-session cannot load one without it (SET-5).
-fn require_cookie(session: &Session, operation: &str) -> Result<()> {
+fn require_cookie<'s>(session: &'s Session, operation: &str) -> Result<&'s Map<String, Value>> {
     match session.as_map().get("cookie") {
-        Some(Value::Object(_)) => Ok(()),
+        Some(Value::Object(cookie)) => Ok(cookie),
         _ => Err(StoreError::new(
             ErrorKind::Invalid,
             format!("{operation}: a session needs a `cookie` object; express-session cannot load one without it"),
@@ -262,8 +262,8 @@ impl Store for RedisStore {
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("set")?;
-        require_cookie(session, "set")?;
-        let ttl = self.ttl_ms(session)?;
+        let cookie = require_cookie(session, "set")?;
+        let ttl = self.ttl_ms(session, cookie)?;
         if ttl.is_some_and(|ms| ms <= 0) {
             // Already over: nothing to keep (connect-redis deletes too; SET-3).
             let removed: i64 = self.query("set", &self.command("DEL", sid, 2, 0)).await?;
@@ -305,8 +305,8 @@ impl Store for RedisStore {
         if self.config.disable_touch || self.config.disable_ttl {
             return Ok(());
         }
-        require_cookie(session, "touch")?;
-        let Some(ttl) = self.ttl_ms(session)? else { return Ok(()) };
+        let cookie = require_cookie(session, "touch")?;
+        let Some(ttl) = self.ttl_ms(session, cookie)? else { return Ok(()) };
         let wrote = if self.config.touch_rewrites_cookie && ttl > 0 {
             self.touch_rewriting(sid, session, ttl).await?
         } else {

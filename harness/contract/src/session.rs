@@ -79,9 +79,9 @@ impl Session {
             Some(text) => String::from(&**text),
             None => {
                 // Room for a typical session, so most encodings never grow the buffer.
-                let mut out = Vec::with_capacity(512);
-                serde_json::to_writer(&mut out, self.as_map()).expect("a JSON object always serializes");
-                String::from_utf8(out).expect("serde_json writes UTF-8")
+                let mut out = String::with_capacity(512);
+                crate::quick_json::write_object(&mut out, self.as_map());
+                out
             }
         }
     }

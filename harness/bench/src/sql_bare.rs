@@ -48,12 +48,36 @@ pub struct SqlBare {
     flavor: SqlFlavor,
     url: String,
     server: String,
+    /// One pool for every run, as the store's factory keeps one: at 1 client after 32, both
+    /// then hand out connections from a pool that holds many (sqlx's idle queue is first in,
+    /// first out, so a lone client goes round all of them).
+    pool: tokio::sync::OnceCell<Db>,
 }
 
 impl SqlBare {
     /// A loop mirroring `flavor` on the server at `url`, described as `server` (`postgres 15.2`).
     pub fn new(flavor: SqlFlavor, url: &str, server: String) -> SqlBare {
-        SqlBare { flavor, url: url.to_owned(), server }
+        SqlBare { flavor, url: url.to_owned(), server, pool: tokio::sync::OnceCell::new() }
+    }
+
+    async fn connect(&self) -> anyhow::Result<Db> {
+        Ok(match self.flavor {
+            SqlFlavor::PgSimple | SqlFlavor::KnexPostgres => Db::Postgres(
+                sessionspec_store_postgres::pool_options()
+                    .connect_with(
+                        sessionspec_store_postgres::connect_options(&self.url)
+                            .map_err(|e| anyhow::anyhow!("{}", e.chain()))?,
+                    )
+                    .await
+                    .context("cannot connect to PostgreSQL")?,
+            ),
+            SqlFlavor::KnexMySql => Db::MySql(
+                sessionspec_store_sql::mysql_pool_options()
+                    .connect(&self.url)
+                    .await
+                    .context("cannot connect to MySQL")?,
+            ),
+        })
     }
 }
 
@@ -90,15 +114,9 @@ impl Workload for SqlBare {
             .expires()
             .map_err(|e| anyhow::anyhow!("{}", e.chain()))?
             .context("the payload's cookie has an expiry")?;
-        let pool = match self.flavor {
-            SqlFlavor::PgSimple | SqlFlavor::KnexPostgres => {
-                let pool = sessionspec_store_postgres::pool_options()
-                    .connect_with(
-                        sessionspec_store_postgres::connect_options(&self.url)
-                            .map_err(|e| anyhow::anyhow!("{}", e.chain()))?,
-                    )
-                    .await
-                    .context("cannot connect to PostgreSQL")?;
+        let pool = self.pool.get_or_try_init(|| self.connect()).await?.clone();
+        match &pool {
+            Db::Postgres(pool) => {
                 let table = if self.flavor == SqlFlavor::PgSimple {
                     format!(
                         "CREATE TABLE \"{ns}\".\"session\" (\"sid\" varchar NOT NULL COLLATE \"default\" PRIMARY KEY, \
@@ -113,22 +131,16 @@ impl Workload for SqlBare {
                     )
                 };
                 pool.execute(AssertSqlSafe(format!("CREATE SCHEMA \"{ns}\"; {table}"))).await?;
-                Db::Postgres(pool)
             }
-            SqlFlavor::KnexMySql => {
-                let pool = sessionspec_store_sql::mysql_pool_options()
-                    .connect(&self.url)
-                    .await
-                    .context("cannot connect to MySQL")?;
+            Db::MySql(pool) => {
                 pool.execute(AssertSqlSafe(format!("CREATE DATABASE `{ns}` CHARACTER SET utf8mb4"))).await?;
                 pool.execute(AssertSqlSafe(format!(
                     "CREATE TABLE `{ns}`.`sessions` (`sid` VARBINARY(1020) NOT NULL, `sess` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
                      `expired` DATETIME(3) NOT NULL, PRIMARY KEY (`sid`), INDEX (`expired`)) DEFAULT CHARSET=utf8mb4"
                 )))
                 .await?;
-                Db::MySql(pool)
             }
-        };
+        }
         let (upsert, read) = match self.flavor {
             SqlFlavor::PgSimple => (
                 format!(
@@ -156,6 +168,7 @@ impl Workload for SqlBare {
     }
 }
 
+#[derive(Clone)]
 enum Db {
     Postgres(PgPool),
     MySql(MySqlPool),
@@ -203,11 +216,9 @@ impl Pairs for SqlPairs {
         match &self.db {
             Db::Postgres(pool) => {
                 pool.execute(AssertSqlSafe(format!("DROP SCHEMA \"{ns}\" CASCADE"))).await?;
-                pool.close().await;
             }
             Db::MySql(pool) => {
                 pool.execute(AssertSqlSafe(format!("DROP DATABASE `{ns}`"))).await?;
-                pool.close().await;
             }
         }
         Ok(())

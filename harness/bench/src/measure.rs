@@ -29,7 +29,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { ids: 10_000, clients: vec![1, 32], runs: 3, warmup: 1_000 }
+        Settings { ids: 10_000, clients: vec![1, 32], runs: 5, warmup: 1_000 }
     }
 }
 

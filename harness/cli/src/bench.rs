@@ -26,8 +26,9 @@ pub struct BenchArgs {
     /// Concurrent client counts to measure at, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,32", value_name = "N,N")]
     clients: Vec<usize>,
-    /// Runs per workload and client count; the table shows medians.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    /// Runs per workload and client count; the table shows medians. Five by default: with three,
+    /// one slow run of a store or of its loop moves a ratio by a tenth.
+    #[arg(long, default_value_t = 5, value_name = "N")]
     runs: usize,
     /// Untimed pairs on other ids before each run.
     #[arg(long, default_value_t = 1_000, value_name = "N")]

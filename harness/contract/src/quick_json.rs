@@ -12,8 +12,9 @@
 //! by `serde_json` itself.
 //!
 //! A session as stores hold it (a few hundred bytes of ASCII keys, short strings and small
-//! numbers) never needs the full check; scanning takes about a third of its time, and writing
-//! about half of `serde_json::to_writer`'s.
+//! numbers) never needs the full check. For the benchmark's 343-byte session on this project's
+//! machine (2026-12-06, same minute): writing 410 ns against 555 for `serde_json::to_writer`,
+//! checking 395 ns (harness/bench/README.md has the rest).
 
 use std::fmt::Write;
 

@@ -85,59 +85,47 @@ impl Scan<'_> {
 
     /// At `{`.
     fn object(&mut self, depth: u32) -> bool {
-        if depth > MAX_DEPTH {
-            return false;
-        }
-        self.at += 1;
-        self.whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return true;
-        }
-        loop {
-            self.whitespace();
-            if self.peek() != Some(b'"') || !self.string() {
-                return false;
-            }
-            self.whitespace();
-            if self.peek() != Some(b':') {
-                return false;
-            }
-            self.at += 1;
-            if !self.value(depth) {
-                return false;
-            }
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return true;
-                }
-                _ => return false,
-            }
-        }
+        self.sequence(depth, b'}', |scan| scan.member(depth))
     }
 
     /// At `[`.
     fn array(&mut self, depth: u32) -> bool {
+        self.sequence(depth, b']', |scan| scan.value(depth))
+    }
+
+    /// `"key": value` inside an object.
+    fn member(&mut self, depth: u32) -> bool {
+        self.whitespace();
+        if self.peek() != Some(b'"') || !self.string() {
+            return false;
+        }
+        self.whitespace();
+        if self.peek() != Some(b':') {
+            return false;
+        }
+        self.at += 1;
+        self.value(depth)
+    }
+
+    /// At an opening bracket: `item`s separated by commas up to `close`, none after a comma.
+    fn sequence(&mut self, depth: u32, close: u8, mut item: impl FnMut(&mut Self) -> bool) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
         self.at += 1;
         self.whitespace();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return true;
         }
         loop {
-            if !self.value(depth) {
+            if !item(self) {
                 return false;
             }
             self.whitespace();
             match self.peek() {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
+                Some(byte) if byte == close => {
                     self.at += 1;
                     return true;
                 }

@@ -49,19 +49,17 @@ impl Session {
     /// is not JSON is an [`ErrorKind::Serialize`] error; JSON that is not an object too.
     pub fn from_json(text: impl Into<String>) -> Result<Session> {
         let text: String = text.into();
-        if crate::quick_json::certainly_an_object(text.as_bytes()) {
-            return Ok(Session { text: Some(text.into_boxed_str()), map: OnceLock::new() });
-        }
-        let mut reader = serde_json::Deserializer::from_str(&text);
-        let found = reader
-            .deserialize_any(Check)
-            .and_then(|found| reader.end().map(|()| found))
-            .map_err(|e| StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e))?;
-        if found != OBJECT {
-            return Err(StoreError::new(
-                ErrorKind::Serialize,
-                format!("a session must be a JSON object, found {found}"),
-            ));
+        if !crate::quick_json::certainly_an_object(text.as_bytes()) {
+            let mut reader = serde_json::Deserializer::from_str(&text);
+            let found = reader.deserialize_any(Check).and_then(|found| reader.end().map(|()| found)).map_err(|e| {
+                StoreError::new(ErrorKind::Serialize, "stored session is not valid JSON").with_source(e)
+            })?;
+            if found != OBJECT {
+                return Err(StoreError::new(
+                    ErrorKind::Serialize,
+                    format!("a session must be a JSON object, found {found}"),
+                ));
+            }
         }
         Ok(Session { text: Some(text.into_boxed_str()), map: OnceLock::new() })
     }

@@ -232,13 +232,12 @@ impl ToRedisArgs for Key<'_> {
 
 /// A session must carry a `cookie` object: express-session cannot load one without it (SET-5).
 fn require_cookie<'s>(session: &'s Session, operation: &str) -> Result<&'s Map<String, Value>> {
-    match session.as_map().get("cookie") {
-        Some(Value::Object(cookie)) => Ok(cookie),
-        _ => Err(StoreError::new(
+    session.cookie().ok_or_else(|| {
+        StoreError::new(
             ErrorKind::Invalid,
             format!("{operation}: a session needs a `cookie` object; express-session cannot load one without it"),
-        )),
-    }
+        )
+    })
 }
 
 fn millis(d: std::time::Duration) -> i64 {

@@ -1,7 +1,8 @@
 //! Running workloads: family by family; within a family, for each run and each client count,
-//! each workload in turn (interleaved, so drift on the machine spreads over all of them, and in
-//! an order that rotates, so no workload always goes first), a warm-up, then every id once,
-//! spread over the clients, timing each pair. Medians over runs make the rows.
+//! every workload of the family is started and warmed up, then the run's ids are cut into slices
+//! and the workloads take turns slice by slice (in an order that rotates, so no workload always
+//! goes first), timing each pair. A workload's figures for the run are its pairs over the sum of
+//! its slices' time. Medians over runs make the rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +15,10 @@ use tokio::task::JoinSet;
 use crate::report::{Machine, Report, Row, Sample, ratios};
 use crate::{Pairs, Payload, RunContext, Workload, pair_id};
 
+/// The fewest pairs a slice gives each client: fewer, and the time clients spend waiting for the
+/// slowest one at the end of a slice would weigh on the figure.
+const PAIRS_PER_CLIENT_IN_A_SLICE: usize = 100;
+
 /// How much to measure.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -25,16 +30,26 @@ pub struct Settings {
     pub runs: usize,
     /// Pairs on other ids before each timed run, not counted.
     pub warmup: usize,
+    /// The most slices a run is cut into (fewer where a slice would give a client fewer than
+    /// 100 pairs); 1 runs each workload's ids in one go.
+    pub slices: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { ids: 10_000, clients: vec![1, 32], runs: 5, warmup: 1_000 }
+        Settings { ids: 10_000, clients: vec![1, 32], runs: 5, warmup: 1_000, slices: 10 }
+    }
+}
+
+impl Settings {
+    /// How many slices a run at `clients` clients is cut into.
+    pub fn slices_at(&self, clients: usize) -> usize {
+        (self.ids / (clients.max(1) * PAIRS_PER_CLIENT_IN_A_SLICE)).clamp(1, self.slices.max(1))
     }
 }
 
 /// Measures every workload at every client count, `settings.runs` times, calling `progress`
-/// before each run with a line saying what runs.
+/// before each round (one run of a family at one client count) with a line saying what runs.
 pub async fn run(
     workloads: &[Box<dyn Workload>],
     settings: &Settings,
@@ -43,29 +58,34 @@ pub async fn run(
     anyhow::ensure!(settings.ids > 0 && settings.runs > 0, "ids and runs must be at least 1");
     anyhow::ensure!(!settings.clients.is_empty() && !settings.clients.contains(&0), "client counts must be at least 1");
     let payload = Arc::new(Payload::express_session(Utc::now()));
-    let ids: Arc<Vec<String>> = Arc::new((0..settings.ids).map(|i| pair_id('s', i)).collect());
+    let ids: Vec<String> = (0..settings.ids).map(|i| pair_id('s', i)).collect();
     let warm: Arc<Vec<String>> = Arc::new((0..settings.warmup).map(|i| pair_id('w', i)).collect());
     let token = sessionspec_runner::run_token();
     let load_before = crate::report::load_average();
     let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); settings.clients.len()]; workloads.len()];
     let mut number = 0usize;
     for family in families(workloads) {
+        let names: Vec<&str> = family.iter().map(|&w| workloads[w].name()).collect();
         for run in 0..settings.runs {
             for (c, &clients) in settings.clients.iter().enumerate() {
-                for w in rotated(&family, run + c) {
-                    let workload = &workloads[w];
-                    progress(&format!(
-                        "run {}/{}: {} with {clients} client(s)",
-                        run + 1,
-                        settings.runs,
-                        workload.name()
-                    ));
-                    number += 1;
-                    let context =
-                        RunContext { clients, namespace: format!("sb{token}_{number}"), payload: payload.clone() };
-                    let sample = once(workload.as_ref(), &context, &ids, &warm)
-                        .await
-                        .with_context(|| format!("{} with {clients} client(s), run {}", workload.name(), run + 1))?;
+                let slices = settings.slices_at(clients);
+                progress(&format!(
+                    "run {}/{}: {} with {clients} client(s), {slices} slice(s)",
+                    run + 1,
+                    settings.runs,
+                    names.join(", ")
+                ));
+                let parts: Vec<Arc<Vec<String>>> =
+                    ids.chunks(ids.len().div_ceil(slices)).map(|part| Arc::new(part.to_vec())).collect();
+                let round = Round { workloads, family: &family, clients, step: run + c, parts: &parts, warm: &warm };
+                let measured = round
+                    .measure(|| {
+                        number += 1;
+                        RunContext { clients, namespace: format!("sb{token}_{number}"), payload: payload.clone() }
+                    })
+                    .await
+                    .with_context(|| format!("run {} with {clients} client(s)", run + 1))?;
+                for (&w, sample) in family.iter().zip(measured) {
                     samples[w][c].push(sample);
                 }
             }
@@ -82,6 +102,7 @@ pub async fn run(
         ids: settings.ids,
         runs: settings.runs,
         clients: settings.clients.clone(),
+        slices: settings.clients.iter().map(|&c| settings.slices_at(c)).collect(),
         machine: Machine::this(),
         load_average: load_before.zip(crate::report::load_average()),
         payload_bytes: payload.json.len(),
@@ -104,44 +125,102 @@ fn families(workloads: &[Box<dyn Workload>]) -> Vec<Vec<usize>> {
     families.into_iter().map(|(_, members)| members).collect()
 }
 
-/// `family` in order, starting at member number `step` (modulo its length). The step is the
-/// run's number plus the client count's, so at each client count the first workload changes
-/// from one run to the next, whatever the family's size: none always runs straight after a
-/// change of client count or family. (Until 2026-12-06 the step counted runs and client counts
-/// together, so with two client counts a family of two put the store first at 1 client in every
-/// run, straight after the 32-client runs and the server's work that follows them: the Postgres
-/// store measured 0.88-0.90 of its loop at 1 client that way, 0.96 alone.)
-fn rotated(family: &[usize], step: usize) -> Vec<usize> {
-    let mut order = family.to_vec();
-    order.rotate_left(step % family.len().max(1));
+/// Positions `0..len` in order, starting at `step` (modulo `len`). A round's step is its run's
+/// number plus its client count's, and each slice adds one, so the first workload changes from
+/// slice to slice and from one run to the next at each client count, whatever the family's
+/// size: none always runs straight after a change of client count or family. (Until 2026-12-06
+/// the step counted runs and client counts together, so with two client counts a family of two
+/// put the store first at 1 client in every run, straight after the 32-client runs and the
+/// server's work that follows them: the Postgres store measured 0.88-0.90 of its loop at 1
+/// client that way, 0.96 alone.)
+fn rotated(len: usize, step: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    order.rotate_left(step % len.max(1));
     order
 }
 
-/// One timed run of one workload.
-async fn once(
-    workload: &dyn Workload,
-    context: &RunContext,
-    ids: &Arc<Vec<String>>,
-    warm: &Arc<Vec<String>>,
-) -> anyhow::Result<Sample> {
-    let pairs = workload.start(context).await.context("start")?;
-    let result = async {
-        if !warm.is_empty() {
-            drive(&pairs, context.clients, warm).await.context("warm-up")?;
+/// One run of one family at one client count.
+struct Round<'a> {
+    workloads: &'a [Box<dyn Workload>],
+    /// The family's workloads, as indices into `workloads`.
+    family: &'a [usize],
+    clients: usize,
+    step: usize,
+    /// The run's ids, slice by slice.
+    parts: &'a [Arc<Vec<String>>],
+    warm: &'a Arc<Vec<String>>,
+}
+
+/// What one workload has done so far in a round.
+#[derive(Default)]
+struct Tally {
+    elapsed: Duration,
+    cpu: Option<Duration>,
+    latencies: Vec<Duration>,
+}
+
+impl Round<'_> {
+    /// Starts every workload of the family (each with the context `context` makes), warms each
+    /// up, runs the slices, and finishes every workload that started whatever happened. Returns a
+    /// sample per workload, in the family's order.
+    async fn measure(&self, mut context: impl FnMut() -> RunContext) -> anyhow::Result<Vec<Sample>> {
+        let mut started: Vec<(usize, Arc<dyn Pairs>)> = Vec::new();
+        let result = self.timed(&mut started, &mut context).await;
+        // Clean up whatever happened; a failed run's error wins over a failed clean-up.
+        let mut finished = Ok(());
+        for (m, pairs) in started {
+            let done = pairs.finish().await.with_context(|| format!("{}: clean-up", self.name(m)));
+            if finished.is_ok() {
+                finished = done;
+            }
         }
-        let cpu_before = process_cpu();
-        let started = Instant::now();
-        let latencies = drive(&pairs, context.clients, ids).await?;
-        let elapsed = started.elapsed();
-        let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
-        Ok::<_, anyhow::Error>(Sample::from_latencies(elapsed, latencies, cpu))
+        let samples = result?;
+        finished?;
+        Ok(samples)
     }
-    .await;
-    // Clean up whatever happened; a failed run's error wins over a failed clean-up.
-    let finished = pairs.finish().await.context("clean-up");
-    let sample = result?;
-    finished?;
-    Ok(sample)
+
+    fn name(&self, member: usize) -> &str {
+        self.workloads[self.family[member]].name()
+    }
+
+    async fn timed(
+        &self,
+        started: &mut Vec<(usize, Arc<dyn Pairs>)>,
+        context: &mut impl FnMut() -> RunContext,
+    ) -> anyhow::Result<Vec<Sample>> {
+        let size = self.family.len();
+        for m in rotated(size, self.step) {
+            let pairs = self.workloads[self.family[m]]
+                .start(&context())
+                .await
+                .with_context(|| format!("{}: start", self.name(m)))?;
+            started.push((m, pairs));
+        }
+        started.sort_by_key(|&(m, _)| m);
+        if !self.warm.is_empty() {
+            for m in rotated(size, self.step) {
+                drive(&started[m].1, self.clients, self.warm)
+                    .await
+                    .with_context(|| format!("{}: warm-up", self.name(m)))?;
+            }
+        }
+        let mut tallies: Vec<Tally> = (0..size).map(|_| Tally::default()).collect();
+        for (s, part) in self.parts.iter().enumerate() {
+            for m in rotated(size, self.step + s) {
+                let cpu_before = process_cpu();
+                let began = Instant::now();
+                let latencies = drive(&started[m].1, self.clients, part)
+                    .await
+                    .with_context(|| format!("{}: slice {}", self.name(m), s + 1))?;
+                let tally = &mut tallies[m];
+                tally.elapsed += began.elapsed();
+                let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+                tally.cpu = if s == 0 { cpu } else { tally.cpu.zip(cpu).map(|(sum, more)| sum + more) };
+                tally.latencies.extend(latencies);
+            }
+        }
+        Ok(tallies.into_iter().map(|t| Sample::from_latencies(t.elapsed, t.latencies, t.cpu)).collect())
+    }
 }
 
 /// CPU time used so far by every thread of this process (Linux: the sum of
@@ -240,7 +319,7 @@ mod tests {
         let runs = counting.runs.clone();
         let workloads: Vec<Box<dyn Workload>> =
             vec![Box::new(StoreWorkload::new("memory", Arc::new(MemoryFactory::new()))), Box::new(counting)];
-        let settings = Settings { ids: 300, clients: vec![1, 4], runs: 3, warmup: 20 };
+        let settings = Settings { ids: 300, clients: vec![1, 4], runs: 3, warmup: 20, slices: 10 };
         let report = run(&workloads, &settings, |_| {}).await.unwrap();
 
         let runs = runs.lock().unwrap();
@@ -259,86 +338,158 @@ mod tests {
         assert!(table.contains("memory / counting"), "{table}");
     }
 
-    /// Workloads `(name, family)` in the order `run` measures them, with the client count.
-    async fn order(workloads: &[(&'static str, &'static str)], runs: usize) -> Vec<String> {
-        struct Named(&'static str, &'static str);
-        #[async_trait]
-        impl Workload for Named {
-            fn name(&self) -> &str {
-                self.0
-            }
-            fn family(&self) -> &str {
-                self.1
-            }
-            fn role(&self) -> Role {
-                Role::Store
-            }
-            fn detail(&self) -> String {
-                String::new()
-            }
-            async fn start(&self, _: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
-                Ok(Arc::new(Idle))
-            }
+    /// A workload that logs `name@clients#slice` for every pair it runs (the slice from the
+    /// pair's id, for runs of 300 ids in slices of 100 at 1 client and one slice at 32), and
+    /// fails its pairs if told to.
+    struct Logged {
+        name: &'static str,
+        family: &'static str,
+        log: Arc<Mutex<Vec<String>>>,
+        fail: bool,
+    }
+
+    struct LoggedRun {
+        label: String,
+        per_slice: usize,
+        log: Arc<Mutex<Vec<String>>>,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Workload for Logged {
+        fn name(&self) -> &str {
+            self.name
         }
-        struct Idle;
-        #[async_trait]
-        impl Pairs for Idle {
-            async fn pair(&self, _: usize, _: &str) -> anyhow::Result<()> {
-                Ok(())
-            }
-            async fn finish(&self) -> anyhow::Result<()> {
-                Ok(())
-            }
+        fn family(&self) -> &str {
+            self.family
         }
-        let workloads: Vec<Box<dyn Workload>> =
-            workloads.iter().map(|&(name, family)| Box::new(Named(name, family)) as Box<dyn Workload>).collect();
-        let settings = Settings { ids: 1, clients: vec![1, 32], runs, warmup: 0 };
-        let mut seen = Vec::new();
-        run(&workloads, &settings, |line| seen.push(line.split(": ").nth(1).unwrap().to_owned())).await.unwrap();
-        seen
+        fn role(&self) -> Role {
+            Role::Store
+        }
+        fn detail(&self) -> String {
+            String::new()
+        }
+        async fn start(&self, run: &RunContext) -> anyhow::Result<Arc<dyn Pairs>> {
+            self.log.lock().unwrap().push(format!("start {}", self.name));
+            Ok(Arc::new(LoggedRun {
+                label: format!("{}@{}", self.name, run.clients),
+                per_slice: if run.clients == 1 { 100 } else { 300 },
+                log: self.log.clone(),
+                fail: self.fail,
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl Pairs for LoggedRun {
+        async fn pair(&self, _: usize, id: &str) -> anyhow::Result<()> {
+            anyhow::ensure!(!self.fail, "told to fail");
+            let index = usize::from_str_radix(&id[1..16], 16).unwrap();
+            let line = format!("{}#{}", self.label, index / self.per_slice);
+            let mut log = self.log.lock().unwrap();
+            if log.last() != Some(&line) {
+                log.push(line);
+            }
+            Ok(())
+        }
+        async fn finish(&self) -> anyhow::Result<()> {
+            self.log.lock().unwrap().push(format!("finish {}", self.label.split('@').next().unwrap()));
+            Ok(())
+        }
+    }
+
+    /// Runs `(name, family, fail)` workloads at 1 and 32 clients in runs of 300 ids, cut into
+    /// 3 slices at 1 client, and returns the log and the outcome.
+    async fn logged(
+        workloads: &[(&'static str, &'static str, bool)],
+        runs: usize,
+    ) -> (Vec<String>, anyhow::Result<()>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let workloads: Vec<Box<dyn Workload>> = workloads
+            .iter()
+            .map(|&(name, family, fail)| Box::new(Logged { name, family, log: log.clone(), fail }) as Box<dyn Workload>)
+            .collect();
+        let settings = Settings { ids: 300, clients: vec![1, 32], runs, warmup: 0, slices: 3 };
+        assert_eq!((settings.slices_at(1), settings.slices_at(32)), (3, 1));
+        let outcome = run(&workloads, &settings, |_| {}).await.map(|_| ());
+        let log = log.lock().unwrap().clone();
+        (log, outcome)
+    }
+
+    /// The pairs' part of the log: which workload ran which slice, in order.
+    fn slices(log: &[String]) -> Vec<&str> {
+        log.iter().filter(|l| l.contains('#')).map(String::as_str).collect()
     }
 
     #[tokio::test]
-    async fn families_run_in_blocks_and_the_first_workload_rotates() {
-        let seen = order(&[("a", "x"), ("b", "y"), ("a-bare", "x"), ("a-json", "x")], 2).await;
-        let short: Vec<String> =
-            seen.iter().map(|s| format!("{}@{}", s.split(' ').next().unwrap(), s.split(' ').nth(2).unwrap())).collect();
+    async fn families_run_in_blocks_and_workloads_take_turns_slice_by_slice() {
+        let (log, outcome) = logged(&[("a", "x", false), ("b", "y", false), ("a-bare", "x", false)], 2).await;
+        outcome.unwrap();
         assert_eq!(
-            short,
+            slices(&log),
             [
-                // Family x, run 1: at 1 client from its first member, at 32 from its second.
-                "a@1",
-                "a-bare@1",
-                "a-json@1",
-                "a-bare@32",
-                "a-json@32",
-                "a@32",
-                // Run 2: one further at each client count.
-                "a-bare@1",
-                "a-json@1",
-                "a@1",
-                "a-json@32",
-                "a@32",
-                "a-bare@32",
+                // Family x, run 1, 1 client: each slice from the next member.
+                "a@1#0",
+                "a-bare@1#0",
+                "a-bare@1#1",
+                "a@1#1",
+                "a@1#2",
+                "a-bare@1#2",
+                // 32 clients, one slice, one further.
+                "a-bare@32#0",
+                "a@32#0",
+                // Run 2: one further again at each client count.
+                "a-bare@1#0",
+                "a@1#0",
+                "a@1#1",
+                "a-bare@1#1",
+                "a-bare@1#2",
+                "a@1#2",
+                "a@32#0",
+                "a-bare@32#0",
                 // Family y after all of x.
-                "b@1",
-                "b@32",
-                "b@1",
-                "b@32",
+                "b@1#0",
+                "b@1#1",
+                "b@1#2",
+                "b@32#0",
+                "b@1#0",
+                "b@1#1",
+                "b@1#2",
+                "b@32#0",
+            ]
+        );
+        // Every workload of a round starts before its first pair and finishes after its last.
+        let first_round: Vec<&str> = log.iter().take(10).map(String::as_str).collect();
+        assert_eq!(
+            first_round,
+            [
+                "start a",
+                "start a-bare",
+                "a@1#0",
+                "a-bare@1#0",
+                "a-bare@1#1",
+                "a@1#1",
+                "a@1#2",
+                "a-bare@1#2",
+                "finish a",
+                "finish a-bare"
             ]
         );
     }
 
-    /// A family of two, as every SQL store's, with two client counts: at each client count the
-    /// store and its loop take turns going first.
     #[tokio::test]
-    async fn a_pair_of_workloads_takes_turns_at_each_client_count() {
-        let seen = order(&[("s", "x"), ("s-bare", "x")], 4).await;
-        let first_at = |clients: &str| -> Vec<String> {
-            let at: Vec<&String> = seen.iter().filter(|s| s.split(' ').nth(2) == Some(clients)).collect();
-            at.chunks(2).map(|run| run[0].split(' ').next().unwrap().to_owned()).collect()
-        };
-        assert_eq!(first_at("1"), ["s", "s-bare", "s", "s-bare"]);
-        assert_eq!(first_at("32"), ["s-bare", "s", "s-bare", "s"]);
+    async fn a_failing_workload_fails_the_run_and_every_started_workload_is_finished() {
+        let (log, outcome) = logged(&[("a", "x", false), ("a-broken", "x", true)], 1).await;
+        let error = format!("{:#}", outcome.unwrap_err());
+        assert!(error.contains("a-broken: slice 1") && error.contains("told to fail"), "{error}");
+        assert_eq!(log, ["start a", "start a-broken", "a@1#0", "finish a", "finish a-broken"]);
+    }
+
+    #[test]
+    fn slices_give_every_client_at_least_a_hundred_pairs() {
+        let settings = Settings::default();
+        assert_eq!((settings.slices_at(1), settings.slices_at(32)), (10, 3));
+        let settings = Settings { ids: 50, slices: 10, ..Settings::default() };
+        assert_eq!(settings.slices_at(1), 1, "a run shorter than a slice is one slice");
     }
 }

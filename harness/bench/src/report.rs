@@ -17,6 +17,9 @@ pub struct Report {
     pub runs: usize,
     /// The client counts measured.
     pub clients: Vec<usize>,
+    /// How many slices a run was cut into at each client count (in the order of `clients`):
+    /// the workloads of a family took turns slice by slice.
+    pub slices: Vec<usize>,
     /// Where it ran.
     pub machine: Machine,
     /// The machine's 1-minute load average before the first run and after the last (Linux
@@ -37,6 +40,9 @@ pub struct Machine {
     pub cpus: usize,
     /// The first `model name` in /proc/cpuinfo.
     pub cpu_model: Option<String>,
+    /// The tokio runtime the clients and drivers ran on: `single-threaded`, or `N worker
+    /// threads`.
+    pub runtime: String,
 }
 
 impl Machine {
@@ -49,7 +55,14 @@ impl Machine {
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_owned())
         });
-        Machine { cpus, cpu_model }
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread => {
+                "single-threaded".to_owned()
+            }
+            Ok(handle) => format!("{} worker threads", handle.metrics().num_workers()),
+            Err(_) => "none".to_owned(),
+        };
+        Machine { cpus, cpu_model, runtime }
     }
 }
 
@@ -214,14 +227,19 @@ pub fn render_table(report: &Report) -> String {
         Some((before, after)) => format!("; load average {before:.2} before, {after:.2} after"),
         None => String::new(),
     };
+    let slices: Vec<String> =
+        report.clients.iter().zip(&report.slices).map(|(c, s)| format!("{s} at {c} client{}", plural(*c))).collect();
     let _ = writeln!(
         out,
-        "{} ids per run, medians of {} run{}, session JSON {} bytes; {} CPUs ({cpu}){load}\n",
+        "{} ids per run, medians of {} run{}, runs cut into slices taken in turn ({}), session JSON {} bytes; \
+         {} CPUs ({cpu}), tokio {}{load}\n",
         report.ids,
         report.runs,
-        if report.runs == 1 { "" } else { "s" },
+        plural(report.runs),
+        slices.join(", "),
         report.payload_bytes,
-        report.machine.cpus
+        report.machine.cpus,
+        report.machine.runtime
     );
     let width = report.rows.iter().map(|r| r.workload.len()).max().unwrap_or(8).max(8);
     let _ = writeln!(
@@ -266,6 +284,10 @@ pub fn render_table(report: &Report) -> String {
         }
     }
     out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn thousands(value: f64) -> String {

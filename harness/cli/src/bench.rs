@@ -33,14 +33,24 @@ pub struct BenchArgs {
     /// Untimed pairs on other ids before each run.
     #[arg(long, default_value_t = 1_000, value_name = "N")]
     warmup: usize,
+    /// The most slices a run is cut into: the workloads compared take turns slice by slice, so
+    /// a spell of slowness on the machine falls on all of them. Fewer where a slice would give a
+    /// client fewer than 100 pairs (10,000 ids: 10 at 1 client, 3 at 32); 1 runs each
+    /// workload's ids in one go.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    slices: usize,
     /// Measure only these workloads of the stores' (repeatable, by the names the table shows),
     /// e.g. to profile one of them
     #[arg(long = "only", value_name = "WORKLOAD")]
     only: Vec<String>,
-    /// Tokio worker threads for the clients and the drivers [default: one per CPU]; 1 runs
-    /// everything on a single-threaded runtime
-    #[arg(long, value_name = "N")]
-    threads: Option<usize>,
+    /// Tokio worker threads for the clients and the drivers. 1, the default, runs everything on
+    /// one thread (a current-thread runtime): with worker threads on a machine whose cores the
+    /// server shares, their wake-ups of one another cost each run a different amount (on 2 CPUs
+    /// up to 20 µs of CPU per pair and a third of the throughput at 1 client), which is not the
+    /// store's cost and lands on whichever workload draws it. More measures the runtime a
+    /// multi-threaded application uses.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
     /// Also write the results as JSON to this file (`-` for stdout, instead of the table).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -49,21 +59,20 @@ pub struct BenchArgs {
 /// Runs the benchmark on a runtime of the asked size.
 pub fn main(args: BenchArgs) -> anyhow::Result<u8> {
     let runtime = match args.threads {
-        Some(0) => {
+        0 => {
             eprintln!("error: --threads must be at least 1");
             return Ok(EXIT_BAD_INPUT);
         }
-        Some(1) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
-        None => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build(),
     }
     .context("cannot start the tokio runtime")?;
     runtime.block_on(bench(args))
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
-    if args.ids == 0 || args.runs == 0 || args.clients.is_empty() || args.clients.contains(&0) {
-        eprintln!("error: --ids, --runs and every --clients count must be at least 1");
+    if args.ids == 0 || args.runs == 0 || args.slices == 0 || args.clients.is_empty() || args.clients.contains(&0) {
+        eprintln!("error: --ids, --runs, --slices and every --clients count must be at least 1");
         return Ok(EXIT_BAD_INPUT);
     }
     let mut catalog = match sessionspec_bench::workloads(&args.stores, &args.backends.backends()).await {
@@ -81,7 +90,13 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         }
         catalog.workloads.retain(|w| args.only.iter().any(|o| o == w.name()));
     }
-    let settings = Settings { ids: args.ids, clients: args.clients.clone(), runs: args.runs, warmup: args.warmup };
+    let settings = Settings {
+        ids: args.ids,
+        clients: args.clients.clone(),
+        runs: args.runs,
+        warmup: args.warmup,
+        slices: args.slices,
+    };
     let terminal = std::io::stderr().is_terminal();
     let report = sessionspec_bench::run(&catalog.workloads, &settings, |line| {
         if terminal {

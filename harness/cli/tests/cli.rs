@@ -162,3 +162,54 @@ fn the_published_schema_is_current() {
         "spec/scenario.schema.json is stale: regenerate it with `just schema` (sessionspec schema > spec/scenario.schema.json)"
     );
 }
+
+#[test]
+fn bench_measures_a_store_in_slices_on_one_thread_and_refuses_zero_counts() {
+    let out = sessionspec(
+        &[
+            "bench",
+            "--store",
+            "memory",
+            "--ids",
+            "300",
+            "--runs",
+            "2",
+            "--warmup",
+            "10",
+            "--clients",
+            "1,4",
+            "--json",
+            "-",
+        ],
+        &fixtures(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the report is JSON");
+    assert_eq!(report["machine"]["runtime"], "single-threaded");
+    assert_eq!(report["slices"], serde_json::json!([3, 1]), "100 pairs a client at least: 3 slices at 1, 1 at 4");
+    let rows: Vec<(String, u64, usize)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["workload"].as_str().unwrap().to_owned(),
+                r["clients"].as_u64().unwrap(),
+                r["runs"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("memory".to_owned(), 1, 2), ("memory".to_owned(), 4, 2)]);
+    assert!(report["rows"][0]["median"]["pairs_per_sec"].as_f64().unwrap() > 0.0);
+
+    let threaded =
+        sessionspec(&["bench", "--store", "memory", "--ids", "50", "--runs", "1", "--threads", "2"], &fixtures());
+    assert_eq!(threaded.status.code(), Some(0), "{}", text(&threaded.stderr));
+    assert!(text(&threaded.stdout).contains("tokio 2 worker threads"), "{}", text(&threaded.stdout));
+
+    for zero in ["--slices", "--runs", "--threads"] {
+        let refused = sessionspec(&["bench", "--store", "memory", zero, "0"], &fixtures());
+        assert_eq!(refused.status.code(), Some(2), "{zero} 0");
+        assert!(text(&refused.stderr).contains("must be at least 1"), "{zero}: {}", text(&refused.stderr));
+    }
+}

@@ -59,6 +59,14 @@ pub async fn run(
     anyhow::ensure!(!settings.clients.is_empty() && !settings.clients.contains(&0), "client counts must be at least 1");
     let payload = Arc::new(Payload::express_session(Utc::now()));
     let ids: Vec<String> = (0..settings.ids).map(|i| pair_id('s', i)).collect();
+    // The run's ids, slice by slice, at each client count: the same for every run.
+    let parts: Vec<Vec<Arc<Vec<String>>>> = settings
+        .clients
+        .iter()
+        .map(|&clients| {
+            ids.chunks(ids.len().div_ceil(settings.slices_at(clients))).map(|p| Arc::new(p.to_vec())).collect()
+        })
+        .collect();
     let warm: Arc<Vec<String>> = Arc::new((0..settings.warmup).map(|i| pair_id('w', i)).collect());
     let token = sessionspec_runner::run_token();
     let load_before = crate::report::load_average();
@@ -68,16 +76,14 @@ pub async fn run(
         let names: Vec<&str> = family.iter().map(|&w| workloads[w].name()).collect();
         for run in 0..settings.runs {
             for (c, &clients) in settings.clients.iter().enumerate() {
-                let slices = settings.slices_at(clients);
                 progress(&format!(
-                    "run {}/{}: {} with {clients} client(s), {slices} slice(s)",
+                    "run {}/{}: {} with {clients} client(s), {} slice(s)",
                     run + 1,
                     settings.runs,
-                    names.join(", ")
+                    names.join(", "),
+                    parts[c].len()
                 ));
-                let parts: Vec<Arc<Vec<String>>> =
-                    ids.chunks(ids.len().div_ceil(slices)).map(|part| Arc::new(part.to_vec())).collect();
-                let round = Round { workloads, family: &family, clients, step: run + c, parts: &parts, warm: &warm };
+                let round = Round { workloads, family: &family, clients, step: run + c, parts: &parts[c], warm: &warm };
                 let measured = round
                     .measure(|| {
                         number += 1;
@@ -102,7 +108,7 @@ pub async fn run(
         ids: settings.ids,
         runs: settings.runs,
         clients: settings.clients.clone(),
-        slices: settings.clients.iter().map(|&c| settings.slices_at(c)).collect(),
+        slices: parts.iter().map(Vec::len).collect(),
         machine: Machine::this(),
         load_average: load_before.zip(crate::report::load_average()),
         payload_bytes: payload.json.len(),
@@ -164,11 +170,12 @@ impl Round<'_> {
     /// up, runs the slices, and finishes every workload that started whatever happened. Returns a
     /// sample per workload, in the family's order.
     async fn measure(&self, mut context: impl FnMut() -> RunContext) -> anyhow::Result<Vec<Sample>> {
-        let mut started: Vec<(usize, Arc<dyn Pairs>)> = Vec::new();
+        // The family's workloads that have started, in the family's order.
+        let mut started: Vec<Arc<dyn Pairs>> = Vec::new();
         let result = self.timed(&mut started, &mut context).await;
         // Clean up whatever happened; a failed run's error wins over a failed clean-up.
         let mut finished = Ok(());
-        for (m, pairs) in started {
+        for (m, pairs) in started.into_iter().enumerate() {
             let done = pairs.finish().await.with_context(|| format!("{}: clean-up", self.name(m)));
             if finished.is_ok() {
                 finished = done;
@@ -185,21 +192,20 @@ impl Round<'_> {
 
     async fn timed(
         &self,
-        started: &mut Vec<(usize, Arc<dyn Pairs>)>,
+        started: &mut Vec<Arc<dyn Pairs>>,
         context: &mut impl FnMut() -> RunContext,
     ) -> anyhow::Result<Vec<Sample>> {
         let size = self.family.len();
-        for m in rotated(size, self.step) {
+        for m in 0..size {
             let pairs = self.workloads[self.family[m]]
                 .start(&context())
                 .await
                 .with_context(|| format!("{}: start", self.name(m)))?;
-            started.push((m, pairs));
+            started.push(pairs);
         }
-        started.sort_by_key(|&(m, _)| m);
         if !self.warm.is_empty() {
             for m in rotated(size, self.step) {
-                drive(&started[m].1, self.clients, self.warm)
+                drive(&started[m], self.clients, self.warm)
                     .await
                     .with_context(|| format!("{}: warm-up", self.name(m)))?;
             }
@@ -209,7 +215,7 @@ impl Round<'_> {
             for m in rotated(size, self.step + s) {
                 let cpu_before = process_cpu();
                 let began = Instant::now();
-                let latencies = drive(&started[m].1, self.clients, part)
+                let latencies = drive(&started[m], self.clients, part)
                     .await
                     .with_context(|| format!("{}: slice {}", self.name(m), s + 1))?;
                 let tally = &mut tallies[m];

@@ -1,11 +1,11 @@
 //! Which workloads a store name stands for: the store itself, opened by its factory, and the
-//! bare-driver loops it is compared with. A store added to the catalog here gets one arm; a
-//! store without one is measured alone, through `sessionspec-targets`.
+//! bare-driver loops it is compared with, chosen by how the store catalog (sessionspec-targets)
+//! opens it. A store without bare loops is measured alone.
 
 use std::sync::Arc;
 
 use sessionspec_contract::{StoreDescription, StoreFactory};
-use sessionspec_targets::{Backends, Resolved, TargetError};
+use sessionspec_targets::{Backends, Opens, Resolved, TargetError};
 
 use crate::{Goal, MongoBare, RedisBare, RedisConnection, SqlBare, SqlFlavor, StoreWorkload, Workload};
 
@@ -39,19 +39,19 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
     let mut workloads: Vec<Box<dyn Workload>> = Vec::new();
     let mut resolved = Vec::new();
     for name in names {
-        match name.as_str() {
-            "redis" => workloads.extend(redis(backends).await?),
-            "mongo" => workloads.extend(mongo(backends).await?),
-            "postgres" | "sql-postgres" | "sql-mysql" => {
+        match sessionspec_targets::StoreKind::find(name).map(|k| k.opens) {
+            Some(Opens::Redis) => workloads.extend(redis(backends).await?),
+            Some(Opens::Mongo) => workloads.extend(mongo(backends).await?),
+            Some(opens @ (Opens::Postgres | Opens::SqlPostgres | Opens::SqlMysql)) => {
                 let r = sessionspec_targets::resolve(std::slice::from_ref(name), backends).await?;
                 for target in &r.targets {
                     workloads.push(Box::new(StoreWorkload::new(&target.id, target.factory.clone())));
-                    workloads.push(Box::new(sql_bare(name, backends, target.factory.describe())?));
+                    workloads.push(Box::new(sql_bare(name, opens, backends, target.factory.describe())?));
                 }
                 resolved.push(r);
             }
-            other => {
-                let r = sessionspec_targets::resolve(&[other.to_owned()], backends).await?;
+            _ => {
+                let r = sessionspec_targets::resolve(std::slice::from_ref(name), backends).await?;
                 for target in &r.targets {
                     workloads.push(Box::new(StoreWorkload::new(&target.id, target.factory.clone())));
                 }
@@ -64,10 +64,10 @@ pub async fn workloads(names: &[String], backends: &Backends) -> Result<Catalog,
 
 /// The bare `sqlx` loop a SQL store is compared with: same server, same layout, same pool
 /// settings.
-fn sql_bare(name: &str, backends: &Backends, store: &StoreDescription) -> Result<SqlBare, CatalogError> {
-    let (flavor, url) = match name {
-        "postgres" => (SqlFlavor::PgSimple, &backends.postgres_url),
-        "sql-postgres" => (SqlFlavor::KnexPostgres, &backends.postgres_url),
+fn sql_bare(name: &str, opens: Opens, backends: &Backends, store: &StoreDescription) -> Result<SqlBare, CatalogError> {
+    let (flavor, url) = match opens {
+        Opens::Postgres => (SqlFlavor::PgSimple, &backends.postgres_url),
+        Opens::SqlPostgres => (SqlFlavor::KnexPostgres, &backends.postgres_url),
         _ => (SqlFlavor::KnexMySql, &backends.mysql_url),
     };
     let url = url

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
+use sessionspec_report::plural;
 
 use crate::{Role, Workload};
 
@@ -227,15 +228,18 @@ pub fn render_table(report: &Report) -> String {
         Some((before, after)) => format!("; load average {before:.2} before, {after:.2} after"),
         None => String::new(),
     };
-    let slices: Vec<String> =
-        report.clients.iter().zip(&report.slices).map(|(c, s)| format!("{s} at {c} client{}", plural(*c))).collect();
+    let slices: Vec<String> = report
+        .clients
+        .iter()
+        .zip(&report.slices)
+        .map(|(c, s)| format!("{s} at {}", plural(*c, "client", "clients")))
+        .collect();
     let _ = writeln!(
         out,
-        "{} ids per run, medians of {} run{}, runs cut into slices taken in turn ({}), session JSON {} bytes; \
+        "{} ids per run, medians of {}, runs cut into slices taken in turn ({}), session JSON {} bytes; \
          {} CPUs ({cpu}), tokio {}{load}\n",
         report.ids,
-        report.runs,
-        plural(report.runs),
+        plural(report.runs, "run", "runs"),
         slices.join(", "),
         report.payload_bytes,
         report.machine.cpus,
@@ -284,10 +288,6 @@ pub fn render_table(report: &Report) -> String {
         }
     }
     out
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn thousands(value: f64) -> String {

@@ -112,7 +112,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
     let json = serde_json::to_string_pretty(&report).context("cannot write the report as JSON")?;
     match args.json.as_deref() {
         Some(path) if path.as_os_str() == "-" => {
-            println!("{json}");
+            outln!("{json}");
             return Ok(EXIT_OK);
         }
         Some(path) => {
@@ -120,6 +120,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<u8> {
         }
         None => {}
     }
-    print!("{}", render_table(&report));
+    out!("{}", render_table(&report));
     Ok(EXIT_OK)
 }

@@ -42,9 +42,9 @@ pub fn finish(args: &ExpectArgs, results: &Results, suite: &BTreeSet<String>, co
             let path = dir.join(Expectations::file_name(&target));
             std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!(
-                "wrote {}: {count} known failure{} of {target}; check each reason and link, then pass it with --expectations",
+                "wrote {}: {} of {target}; check each reason and link, then pass it with --expectations",
                 path.display(),
-                if count == 1 { "" } else { "s" }
+                sessionspec_report::plural(count, "known failure", "known failures")
             );
         }
     }
@@ -52,7 +52,7 @@ pub fn finish(args: &ExpectArgs, results: &Results, suite: &BTreeSet<String>, co
         return Ok(code);
     }
     let verdict = expectations::check(results, &plain, suite);
-    print!("{}", expectations::render(&verdict, &files));
+    out!("{}", expectations::render(&verdict, &files));
     Ok(if results.incomplete() {
         EXIT_INCOMPLETE
     } else if verdict.holds() {

@@ -22,7 +22,7 @@ pub struct ListArgs {
 enum ListWhat {
     /// Scenario ids, areas, requirements and titles.
     Scenarios,
-    /// The stores `--store` accepts and what each needs.
+    /// The stores `--store` accepts and what each needs (with --json: the catalog scripts read).
     Stores,
     /// The spec's requirements with their level, profile and how many scenarios check them.
     Requirements,
@@ -41,7 +41,7 @@ pub struct LintArgs {
 
 fn load(args: &SuiteArgs) -> anyhow::Result<(Suite, Vec<sessionspec_scenario::Diagnostic>)> {
     let locations = suite::locate(args)?;
-    let (suite, problems) = Suite::load(&locations.scenarios, &locations.spec);
+    let (suite, problems) = suite::load_all(&locations);
     match suite {
         Some(suite) => Ok((suite, problems)),
         None => {
@@ -53,23 +53,7 @@ fn load(args: &SuiteArgs) -> anyhow::Result<(Suite, Vec<sessionspec_scenario::Di
 
 pub fn list(args: ListArgs) -> anyhow::Result<u8> {
     if args.what == ListWhat::Stores {
-        for s in sessionspec_targets::STORES {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"name": s.name, "summary": s.summary, "needs": s.needs, "embedded": s.embedded})
-                );
-            } else {
-                println!(
-                    "{:<14} {}{}\n{:<14} needs: {}",
-                    s.name,
-                    s.summary,
-                    if s.embedded { " [embedded]" } else { "" },
-                    "",
-                    s.needs
-                );
-            }
-        }
+        list_stores(args.json);
         return Ok(EXIT_OK);
     }
     let (suite, problems) = load(&args.suite)?;
@@ -80,7 +64,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
         ListWhat::Scenarios => {
             for s in &suite.scenarios {
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({
                             "id": s.id, "area": s.area, "title": s.title, "file": s.file, "checks": s.checks,
@@ -88,7 +72,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
                         })
                     );
                 } else {
-                    println!("{:<48} {:<24} {}", s.id, s.checks.join(","), s.title);
+                    outln!("{:<48} {:<24} {}", s.id, s.checks.join(","), s.title);
                 }
             }
         }
@@ -97,28 +81,21 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
                 let r = c.requirement;
                 let profile = r.profile.map(|p| p.name()).unwrap_or("-");
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"id": r.id, "level": r.keyword, "profile": r.profile.map(|p| p.name()), "statement": r.statement, "scenarios": c.scenarios})
                     );
                 } else {
-                    println!(
-                        "{:<10} {:<10} {:<22} {:>3}  {}",
-                        r.id,
-                        r.keyword,
-                        profile,
-                        c.scenarios.len(),
-                        r.statement
-                    );
+                    outln!("{:<10} {:<10} {:<22} {:>3}  {}", r.id, r.keyword, profile, c.scenarios.len(), r.statement);
                 }
             }
         }
         ListWhat::Capabilities => {
             for c in &suite.spec.capabilities {
                 if args.json {
-                    println!("{}", serde_json::json!({"name": c.name, "summary": c.summary, "options": c.options}));
+                    outln!("{}", serde_json::json!({"name": c.name, "summary": c.summary, "options": c.options}));
                 } else {
-                    println!("{:<22} {}", c.name, c.summary);
+                    outln!("{:<22} {}", c.name, c.summary);
                 }
             }
         }
@@ -129,28 +106,57 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
 
 pub fn lint(args: LintArgs, colors: Colors) -> anyhow::Result<u8> {
     let locations = suite::locate(&args.suite)?;
-    let (suite, mut problems) = Suite::load(&locations.scenarios, &locations.spec);
+    let (suite, mut problems) = suite::load_all(&locations);
     let Some(suite) = suite else {
         print_problems(&problems, colors.stderr);
         return Ok(EXIT_BAD_INPUT);
     };
     let coverage = suite.coverage();
     if !args.quiet {
-        println!("coverage per requirement (scenarios checking it):");
+        outln!("coverage per requirement (scenarios checking it):");
         for c in &coverage {
             let r = c.requirement;
             let mark = if c.scenarios.is_empty() && r.level != Level::May { "MISSING" } else { "" };
-            println!("  {:<10} {:<10} {:>3} {mark:<8}{}", r.id, r.keyword, c.scenarios.len(), c.scenarios.join(", "));
+            outln!("  {:<10} {:<10} {:>3} {mark:<8}{}", r.id, r.keyword, c.scenarios.len(), c.scenarios.join(", "));
         }
     }
     let required: Vec<_> = coverage.iter().filter(|c| c.requirement.level != Level::May).collect();
     let covered = required.iter().filter(|c| !c.scenarios.is_empty()).count();
-    println!(
-        "{} scenarios; {covered} of {} MUST and SHOULD requirements have at least one scenario",
-        suite.scenarios.len(),
+    outln!(
+        "{} ({}, {}); {covered} of {} MUST and SHOULD requirements have at least one scenario",
+        sessionspec_report::plural(suite.scenarios.len(), "scenario", "scenarios"),
+        locations.describe(),
+        suite.digest,
         required.len()
     );
     problems.extend(suite.coverage_problems());
     print_problems(&problems, colors.stderr);
     Ok(if problems.is_empty() { EXIT_OK } else { EXIT_BAD_INPUT })
+}
+
+/// The store catalog, and the kinds of store outside it that `--store` takes.
+fn list_stores(json: bool) {
+    if json {
+        // One object per line, like the other lists: `jq -r 'select(.family == "npm") | .name'`.
+        for s in sessionspec_targets::STORES {
+            let store = serde_json::json!({
+                "name": s.name,
+                "family": s.family.name(),
+                "backend": s.backend.map(|b| b.name()),
+                "embedded": s.embedded(),
+                "summary": s.summary,
+                "needs": s.needs(),
+                "capabilities": s.description().map(|d| d.capabilities.names()),
+            });
+            outln!("{store}");
+        }
+        return;
+    }
+    for s in sessionspec_targets::STORES {
+        let tag = if s.embedded() { " [embedded]" } else { "" };
+        outln!("{:<19} {}{tag}\n{:<19} needs: {}", s.name, s.summary, "", s.needs());
+    }
+    for (name, summary) in sessionspec_targets::OTHER_STORES {
+        outln!("{name:<19} {summary}");
+    }
 }

@@ -1,6 +1,8 @@
 //! The `sessionspec` command line: argument parsing, exit codes and dispatch. Everything it
 //! does is done by the library crates; this file only wires them to flags and files.
 
+#[macro_use]
+mod output;
 mod bench;
 mod expect;
 mod inspect;
@@ -37,8 +39,24 @@ Exit codes:
   2  bad input or usage: bad flags, scenario or spec problems, unknown or unreachable store
   3  incomplete run: interrupted, or some cases produced no result
 
-Environment: SESSIONSPEC_SCENARIOS and SESSIONSPEC_SPEC set --scenarios and --spec; NO_COLOR
-turns colour off. Documentation: README.md and spec/ in the sessionspec repository.";
+Environment (a flag given on the command line wins):
+  SESSIONSPEC_SCENARIOS, SESSIONSPEC_SPEC      --scenarios, --spec (default: the suite built in)
+  SESSIONSPEC_REDIS_URL, SESSIONSPEC_POSTGRES_URL, SESSIONSPEC_MYSQL_URL, SESSIONSPEC_MONGO_URL
+                                               --redis-url, --postgres-url, --mysql-url, --mongo-url
+  SESSIONSPEC_MATRIX, SESSIONSPEC_IMAGES       --matrix-file, --images
+  SESSIONSPEC_EXPRESS_ADAPTER    an express adapter package directory: the node:<preset> stores'
+                                 (default: stores/express-adapter of the checkout you are in), and
+                                 used instead of the built-in adapter for ./store.js files
+  SESSIONSPEC_PULL_TIMEOUT       seconds to wait for an image pull (default 300)
+  SESSIONSPEC_CONTAINER_HOST     the host published container ports are reached at
+  DOCKER_HOST                    the Docker engine for containers (default: the local socket)
+  NODE_PATH                      extended with the node_modules around a ./store.js file
+  XDG_CACHE_HOME, HOME           where the built-in express adapter is unpacked (sessionspec/)
+  NO_COLOR                       no colour in auto mode
+
+Reports: `run` writes results.jsonl (the canonical record), matrix.md and junit.xml;
+`report --format summary|markdown|html|junit|jsonl` renders or merges results files.
+Documentation: README.md and spec/ in the sessionspec repository.";
 
 /// A conformance test harness and spec suite for session stores (the express-session Store
 /// family). It runs declarative YAML scenarios against stores and reports which requirements of
@@ -57,9 +75,10 @@ struct Cli {
 enum Command {
     /// Run scenarios against stores and write the results, a Markdown matrix and JUnit XML.
     ///
-    /// With no --store, runs against the embedded stores (memory, sql-sqlite), which need no
-    /// server. Results go to target/sessionspec/ under the project root unless --out says
-    /// otherwise, so local runs never touch the published tables in reports/.
+    /// Runs the suite built into this binary unless --scenarios names another. With no --store,
+    /// runs against the embedded stores (memory, sql-sqlite), which need no server. Results go to
+    /// --out, else target/sessionspec/ in a sessionspec checkout (never its reports/), else
+    /// ./sessionspec-results/.
     #[command(after_help = EXIT_CODES)]
     Run(run::RunArgs),
     /// List scenarios, stores, requirements or capabilities.
@@ -71,7 +90,7 @@ enum Command {
     /// scenario checks. Exits 2 when there is any problem.
     #[command(after_help = EXIT_CODES)]
     Lint(inspect::LintArgs),
-    /// Re-render one or more results files (merged) as a summary, Markdown, JUnit or JSON lines.
+    /// Re-render one or more results files (merged): summary, markdown, html, junit or jsonl.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
     /// Check within seconds that an adapter speaks the stdio protocol (spec/adapter-protocol.md).
@@ -102,11 +121,12 @@ enum Command {
 /// Where the suite lives.
 #[derive(Debug, Clone, Args)]
 pub struct SuiteArgs {
-    /// The scenarios directory [default: scenarios/ in the project root found from the current
-    /// directory]
+    /// A directory of scenarios to use instead of the suite built into this binary (one
+    /// subdirectory per area)
     #[arg(long, env = "SESSIONSPEC_SCENARIOS", value_name = "DIR")]
     pub scenarios: Option<PathBuf>,
-    /// The spec directory [default: spec/ next to the scenarios]
+    /// A spec directory (session-store.md, capabilities.yaml) to check scenarios against
+    /// instead of the built-in spec [default: spec/ beside --scenarios when there is one]
     #[arg(long, env = "SESSIONSPEC_SPEC", value_name = "DIR")]
     pub spec: Option<PathBuf>,
 }
@@ -161,7 +181,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::report(args, colors),
         Command::Matrix(args) => matrix::matrix(args),
         Command::Schema => {
-            print!("{}", sessionspec_scenario::schema::scenario_schema());
+            out!("{}", sessionspec_scenario::schema::scenario_schema());
             Ok(EXIT_OK)
         }
     };

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use sessionspec_containers::{ImagePolicy, Matrix};
 use sessionspec_runner::Cancel;
@@ -28,7 +27,7 @@ pub struct VersionArgs {
     /// Run on every version in the backend matrix
     #[arg(long)]
     pub matrix: bool,
-    /// The backend matrix file [default: harness/backends/matrix.toml in the project root]
+    /// The backend matrix file [default: the one built in, harness/backends/matrix.toml of this release]
     #[arg(long, env = "SESSIONSPEC_MATRIX", value_name = "FILE")]
     pub matrix_file: Option<PathBuf>,
     /// Which images containers run: the official image where it is present or can be pulled,
@@ -64,7 +63,7 @@ impl Images {
 impl VersionArgs {
     /// The request for sessionspec-targets: the versions asked for, and how to provide them.
     pub fn request(&self, root: Option<&Path>) -> anyhow::Result<BackendRequest> {
-        let matrix = load_matrix(self.matrix_file.as_deref(), root)?;
+        let matrix = load_matrix(self.matrix_file.as_deref())?;
         let mut request = BackendRequest {
             run: sessionspec_containers::run_id(),
             matrix,
@@ -83,15 +82,12 @@ impl VersionArgs {
     }
 }
 
-fn load_matrix(file: Option<&Path>, root: Option<&Path>) -> anyhow::Result<Matrix> {
-    let path = match (file, root) {
-        (Some(f), _) => f.to_owned(),
-        (None, Some(r)) => r.join("harness/backends/matrix.toml"),
-        (None, None) => anyhow::bail!(
-            "no backend matrix: run from the sessionspec project or pass --matrix-file (SESSIONSPEC_MATRIX)"
-        ),
-    };
-    Ok(Matrix::load(&path)?)
+/// The matrix file given, else the one built into the binary.
+fn load_matrix(file: Option<&Path>) -> anyhow::Result<Matrix> {
+    match file {
+        Some(path) => Ok(Matrix::load(path)?),
+        None => Ok(Matrix::built_in()),
+    }
 }
 
 /// Watches for Ctrl-C (SIGINT) and SIGTERM from before any container starts until the run ends.
@@ -194,19 +190,18 @@ pub struct MatrixArgs {
     /// Only versions these stores run on (repeatable) [default: every server-backed store]
     #[arg(short, long = "store", value_name = "NAME")]
     stores: Vec<String>,
-    /// The backend matrix file [default: harness/backends/matrix.toml in the project root]
+    /// The backend matrix file [default: the one built in, harness/backends/matrix.toml of this release]
     #[arg(long, env = "SESSIONSPEC_MATRIX", value_name = "FILE")]
     matrix_file: Option<PathBuf>,
 }
 
 /// `sessionspec matrix`.
 pub fn matrix(args: MatrixArgs) -> anyhow::Result<u8> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let root = cwd.ancestors().find(|d| d.join("harness/backends/matrix.toml").is_file());
-    let matrix = load_matrix(args.matrix_file.as_deref(), root)?;
+    let matrix = load_matrix(args.matrix_file.as_deref())?;
     for s in &args.stores {
-        if !sessionspec_targets::STORES.iter().any(|k| k.name == s) {
-            anyhow::bail!("unknown store `{s}` (`sessionspec list stores` shows them)");
+        if sessionspec_targets::StoreKind::find(s).is_none() {
+            let hint = sessionspec_targets::suggest(s).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+            anyhow::bail!("unknown store `{s}`{hint}; `sessionspec list stores` shows them");
         }
     }
     let stores_for = |b: &sessionspec_containers::Backend| -> Vec<&'static str> {
@@ -231,11 +226,11 @@ pub fn matrix(args: MatrixArgs) -> anyhow::Result<u8> {
                 "stores": stores.join(" "),
             }));
         }
-        println!("{}", serde_json::json!({ "include": include }));
+        outln!("{}", serde_json::json!({ "include": include }));
     } else {
-        println!("{:<34} {:<20} {:<30} stores", "backend", "official image", "local image");
+        outln!("{:<34} {:<20} {:<30} stores", "backend", "official image", "local image");
         for b in &matrix.backends {
-            println!(
+            outln!(
                 "{:<34} {:<20} {:<30} {}",
                 format!("{}{}", b.key(), if b.default { " (default)" } else { "" }),
                 b.official,

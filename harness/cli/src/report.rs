@@ -1,6 +1,6 @@
 //! `sessionspec report`: re-render results files, merging several into one matrix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -57,16 +57,20 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
             sessionspec_report::summary::render(&results, colors.stdout && !to_file, args.show_not_applicable)
         }
         ReportFormat::Markdown | ReportFormat::Html => {
-            let root = args.link_root.clone().unwrap_or_else(|| {
-                let dir = args.out.as_ref().and_then(|o| {
-                    o.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_owned() })
-                });
-                let cwd = std::env::current_dir().ok();
-                let project = cwd.as_deref().and_then(|c| {
-                    c.ancestors().find(|d| d.join("spec/session-store.md").is_file()).map(|p| p.to_owned())
-                });
-                crate::run::link_root(dir.as_deref().unwrap_or(std::path::Path::new(".")), project.as_deref())
-            });
+            let root = match args.link_root.clone() {
+                Some(root) => root,
+                None => {
+                    let dir = args.out.as_ref().and_then(|o| {
+                        o.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_owned() })
+                    });
+                    match crate::suite::checkout()? {
+                        Some(project) => {
+                            crate::run::link_root(dir.as_deref().unwrap_or(Path::new(".")), Some(&project))
+                        }
+                        None => crate::suite::release_url(),
+                    }
+                }
+            };
             let links = markdown::Links { root };
             if args.format == ReportFormat::Html {
                 let known = args
@@ -94,7 +98,7 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
     };
     match &args.out {
         Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(crate::run::exit_code(&results))
 }

@@ -2,27 +2,28 @@
 //! and write results.jsonl, matrix.md and junit.xml.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sessionspec_report::{Record, Results, jsonl, markdown};
+use sessionspec_report::{Record, Results, jsonl, markdown, plural};
 use sessionspec_runner::{RunEvent, RunOptions, Runner};
 use sessionspec_scenario::Selection;
 use sessionspec_targets::Backends;
 
-use crate::suite::{self, Locations};
+use crate::suite::{self, LinkBase, Locations};
 use crate::{Colors, EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_OK, SuiteArgs};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     suite: SuiteArgs,
-    /// A store to run against (repeatable). `sessionspec list stores` shows them
-    /// [default: the embedded stores: memory, sql-sqlite]
+    /// A store to run against (repeatable): a catalog name (`sessionspec list stores`), an
+    /// express-session store factory file (`./my-store.js`), or `exec:COMMAND` for an adapter in
+    /// any language [default: the embedded stores: memory, sql-sqlite]
     #[arg(short, long = "store", value_name = "NAME")]
     stores: Vec<String>,
     #[command(flatten)]
@@ -38,8 +39,8 @@ pub struct RunArgs {
     /// Only scenarios checking this requirement (repeatable), e.g. TOUCH-3
     #[arg(long = "requirement", value_name = "ID")]
     requirements: Vec<String>,
-    /// Where to write results.jsonl, matrix.md and junit.xml [default: target/sessionspec/ in
-    /// the project root]
+    /// Where to write results.jsonl, matrix.md and junit.xml [default: target/sessionspec/ in a
+    /// sessionspec checkout, else ./sessionspec-results/]
     #[arg(short, long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// What to print on stdout: a human summary, or the results as JSON lines as they happen.
@@ -122,10 +123,14 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         eprintln!("fix the scenario problems above, or run `sessionspec lint` for the full report");
         return Ok(EXIT_BAD_INPUT);
     };
+    if let Some(problem) = unknown_filter(&suite, &args.areas, &args.requirements) {
+        eprintln!("error: {problem}");
+        return Ok(EXIT_BAD_INPUT);
+    }
     let selection = Selection::new(&args.select, &args.areas, &args.requirements).map_err(anyhow::Error::msg)?;
     let scenarios: Vec<_> = suite.select(&selection).into_iter().cloned().collect();
     if scenarios.is_empty() {
-        eprintln!("error: no scenario matches the selection (see `sessionspec list`)");
+        eprintln!("error: no scenario matches every filter given (`sessionspec list` shows the scenarios)");
         return Ok(EXIT_BAD_INPUT);
     }
     let request = match args.versions.request(locations.root.as_deref()) {
@@ -194,11 +199,10 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         bar
     };
     eprintln!(
-        "running {} scenario{} on {} ({} cases)",
-        scenarios.len(),
-        if scenarios.len() == 1 { "" } else { "s" },
+        "running {} on {} ({})",
+        plural(scenarios.len(), "scenario", "scenarios"),
         targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
-        total
+        plural(total as usize, "case", "cases")
     );
 
     let mut write_error = None;
@@ -227,7 +231,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     progress.finish_and_clear();
     match provisioned.release().await {
         Ok(0) => {}
-        Ok(n) => eprintln!("removed {n} container{}", if n == 1 { "" } else { "s" }),
+        Ok(n) => eprintln!("removed {}", plural(n, "container", "containers")),
         Err(e) => eprintln!("error: {e}"),
     }
     drop(interrupts);
@@ -241,8 +245,12 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
 
     let results = Results { header, results: summary.results, footer: Some(summary.footer) };
     // Reports name scenario files relative to the scenarios directory's parent; links start there.
-    let project = std::path::absolute(&locations.scenarios).ok().and_then(|p| p.parent().map(Path::to_owned));
-    let links = markdown::Links { root: link_root(&out_dir, project.as_deref()) };
+    let links = markdown::Links {
+        root: match locations.link_base() {
+            LinkBase::Dir(project) => link_root(&out_dir, Some(&project)),
+            LinkBase::Url(url) => url,
+        },
+    };
     let matrix_path = out_dir.join("matrix.md");
     std::fs::write(&matrix_path, markdown::render(&results, &links))
         .with_context(|| format!("cannot write {}", matrix_path.display()))?;
@@ -250,11 +258,44 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     std::fs::write(&junit_path, sessionspec_report::junit::render(&results))
         .with_context(|| format!("cannot write {}", junit_path.display()))?;
     if !json_stdout {
-        print!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
+        out!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
     }
     eprintln!("\nwrote {}, {} and {}", shown(&results_path), shown(&matrix_path), shown(&junit_path));
     let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
     crate::expect::finish(&args.expect, &results, &ids, exit_code(&results))
+}
+
+/// An --area or --requirement value that names nothing in the suite, said with what is known.
+fn unknown_filter(suite: &sessionspec_scenario::Suite, areas: &[String], requirements: &[String]) -> Option<String> {
+    let mut known_areas: Vec<&str> = suite.scenarios.iter().map(|s| s.area.as_str()).collect();
+    known_areas.sort_unstable();
+    known_areas.dedup();
+    let hint = |given: &str, known: &[&str]| {
+        known
+            .iter()
+            .map(|k| (strsim::levenshtein(given, k), *k))
+            .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+            .min()
+            .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default()
+    };
+    if let Some(area) = areas.iter().find(|a| !known_areas.contains(&a.as_str())) {
+        return Some(format!(
+            "--area `{area}` is no area of the suite{}; the areas are: {}",
+            hint(area, &known_areas),
+            known_areas.join(", ")
+        ));
+    }
+    let ids: Vec<&str> = suite.spec.requirements.iter().map(|r| r.id.as_str()).collect();
+    if let Some(id) = requirements.iter().find(|r| !ids.contains(&r.as_str())) {
+        return Some(format!(
+            "--requirement `{id}` is no requirement of spec {}{}; `sessionspec list requirements` shows all {}",
+            suite.spec.version,
+            hint(id, &ids),
+            ids.len()
+        ));
+    }
+    None
 }
 
 /// A path as the user would type it: relative to the current directory when below it.
@@ -275,10 +316,7 @@ pub fn exit_code(results: &Results) -> u8 {
 }
 
 fn print_record(record: &Record) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, record);
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+    outln!("{}", serde_json::to_string(record).expect("records serialize"));
 }
 
 fn output_dir(out: Option<&Path>, locations: &Locations) -> PathBuf {

@@ -9,8 +9,9 @@ use crate::{EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_OK};
 
 #[derive(Debug, Args)]
 pub struct SmokeArgs {
-    /// The adapter: `node:<preset>` (stores/express-adapter) or `exec:<command line>` for any
-    /// adapter, e.g. 'exec:node my-store-adapter.js'
+    /// The adapter: an express-session store factory file (`./my-store.js`, run through the
+    /// built-in express adapter), `exec:<command line>` for an adapter in any language (e.g.
+    /// 'exec:python3 my_adapter.py'), or a catalog `node:<preset>` store
     #[arg(value_name = "ADAPTER")]
     adapter: String,
     #[command(flatten)]
@@ -28,6 +29,6 @@ pub async fn smoke(args: SmokeArgs) -> anyhow::Result<u8> {
     };
     eprintln!("smoke: starting `{}`", config.command_line());
     let report = sessionspec_store_adapter::smoke::run(config).await;
-    print!("{}", sessionspec_store_adapter::smoke::render(&report));
+    out!("{}", sessionspec_store_adapter::smoke::render(&report));
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAILURES })
 }

@@ -120,9 +120,34 @@ fn bad_input_exits_2_with_a_clear_message() {
         text(&unknown.stderr)
     );
 
+    let typo = run_fixtures(&["--store", "sql-sqlit"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        text(&typo.stderr).contains("unknown store `sql-sqlit` (did you mean `sql-sqlite`?)"),
+        "{}",
+        text(&typo.stderr)
+    );
+    assert!(text(&typo.stderr).contains("exec:COMMAND, ./FILE.js"), "stores outside the catalog are named too");
+
     let nothing = run_fixtures(&["-k", "nothing.*"]);
     assert_eq!(nothing.status.code(), Some(2));
-    assert!(text(&nothing.stderr).contains("no scenario matches the selection"));
+    assert!(text(&nothing.stderr).contains("no scenario matches every filter given"));
+
+    let area = run_fixtures(&["--area", "demp"]);
+    assert_eq!(area.status.code(), Some(2));
+    assert!(
+        text(&area.stderr)
+            .contains("--area `demp` is no area of the suite (did you mean `demo`?); the areas are: demo"),
+        "{}",
+        text(&area.stderr)
+    );
+    let requirement = run_fixtures(&["--requirement", "GET-99"]);
+    assert_eq!(requirement.status.code(), Some(2));
+    assert!(
+        text(&requirement.stderr).contains("--requirement `GET-99` is no requirement of spec"),
+        "{}",
+        text(&requirement.stderr)
+    );
 
     let usage = sessionspec(&["run", "--jobs", "many"], &fixtures());
     assert_eq!(usage.status.code(), Some(2));

@@ -36,6 +36,16 @@ impl BackendKind {
         }
     }
 
+    /// The servers of the kind, in words (`a PostgreSQL server`).
+    pub fn product(self) -> &'static str {
+        match self {
+            BackendKind::Postgres => "PostgreSQL",
+            BackendKind::Redis => "Redis (or Valkey)",
+            BackendKind::Mariadb => "MySQL or MariaDB",
+            BackendKind::Mongo => "MongoDB-compatible",
+        }
+    }
+
     /// Looks a kind up by name.
     pub fn from_name(name: &str) -> Option<BackendKind> {
         BackendKind::ALL.into_iter().find(|k| k.name() == name)
@@ -127,7 +137,17 @@ struct File {
     backend: Vec<Backend>,
 }
 
+/// Where the built-in matrix comes from, as messages name it.
+pub const BUILT_IN_PATH: &str = "harness/backends/matrix.toml";
+
 impl Matrix {
+    /// The matrix built into this crate (harness/backends/matrix.toml of its release), so that
+    /// a binary copied anywhere knows its backend versions. A test checks that it parses.
+    pub fn built_in() -> Matrix {
+        Matrix::parse(Path::new(BUILT_IN_PATH), include_str!("../matrix.toml"))
+            .expect("the built-in matrix is checked by the crate's tests")
+    }
+
     /// Reads and checks a matrix file.
     pub fn load(path: &Path) -> Result<Matrix, MatrixError> {
         let text =
@@ -234,7 +254,9 @@ mod tests {
 
     fn the_matrix() -> Matrix {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backends/matrix.toml");
-        Matrix::load(&path).expect("the project's matrix parses")
+        let on_disk = Matrix::load(&path).expect("the project's matrix parses");
+        assert_eq!(Matrix::built_in().backends, on_disk.backends, "the built-in matrix is the file");
+        on_disk
     }
 
     #[test]

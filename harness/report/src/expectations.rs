@@ -178,9 +178,8 @@ pub fn render(verdict: &Verdict, files: &[(String, Expectations)]) -> String {
     };
     let _ = writeln!(
         out,
-        "\nexpectations: {} known failure{} as listed, {} new, {} stale{}",
-        verdict.expected.len(),
-        if verdict.expected.len() == 1 { "" } else { "s" },
+        "\nexpectations: {} as listed, {} new, {} stale{}",
+        crate::plural(verdict.expected.len(), "known failure", "known failures"),
         verdict.new.len(),
         verdict.stale.len(),
         if verdict.not_run.is_empty() { String::new() } else { format!(", {} not run", verdict.not_run.len()) }

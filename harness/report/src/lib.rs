@@ -14,3 +14,8 @@ pub mod model;
 pub mod summary;
 
 pub use model::{CaseResult, Detail, Footer, Harness, Header, Outcome, Record, Results, Target};
+
+/// A count with its noun: `1 scenario`, `2 scenarios`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

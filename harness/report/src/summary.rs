@@ -21,12 +21,12 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
     };
     let _ = writeln!(
         out,
-        "{} {} · spec {} · {} scenarios × {} targets",
+        "{} {} · spec {} · {} × {}",
         header.harness.name,
         header.harness.version,
         header.spec_version,
-        scenarios,
-        header.targets.len()
+        crate::plural(scenarios, "scenario", "scenarios"),
+        crate::plural(header.targets.len(), "target", "targets")
     );
     let width = header.targets.iter().map(|t| t.id.len()).max().unwrap_or(6).max(6);
     let _ = writeln!(
@@ -60,34 +60,14 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
     shown.sort_by(|a, b| (&a.area, &a.scenario, &a.target).cmp(&(&b.area, &b.scenario, &b.target)));
     for r in shown {
         out.push('\n');
-        let label = match r.outcome {
-            Outcome::Fail => paint("FAIL", color, Paint::Red),
-            Outcome::Error => paint("ERROR", color, Paint::Red),
-            Outcome::Timeout => paint("TIMEOUT", color, Paint::Yellow),
-            Outcome::NotApplicable => paint("N/A", color, Paint::Dim),
-            Outcome::Pass => paint("FLAKY", color, Paint::Yellow),
-        };
-        let _ = writeln!(out, "{label} {} on {} ({} {})", r.scenario, r.target, r.level, r.checks.join(", "));
-        let _ = writeln!(out, "  {}", r.title);
-        let Some(d) = &r.detail else { continue };
-        let at = d.step.as_deref().unwrap_or(&r.position);
-        let op = d.operation.as_deref().map(|o| format!(" {o}")).unwrap_or_default();
-        let _ = writeln!(out, "  at {at}{op}: {}", d.message);
-        if let (Some(expected), Some(actual)) = (&d.expected, &d.actual) {
-            out.push_str(&diff(expected, actual, color));
-        }
-        if let Some(log) = &d.log {
-            for line in log.lines() {
-                let _ = writeln!(out, "  | {line}");
-            }
-        }
+        out.push_str(&case(r, color));
     }
     let failures = results.results.iter().filter(|r| r.outcome.is_failure()).count();
     let verdict = if failures == 0 {
         paint("\nevery applicable case passed", color, Paint::Green)
     } else {
         paint(
-            &format!("\n{failures} case{} failed, errored or timed out", if failures == 1 { "" } else { "s" }),
+            &format!("\n{} failed, errored or timed out", crate::plural(failures, "case", "cases")),
             color,
             Paint::Red,
         )
@@ -99,6 +79,35 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
             "\n{}",
             paint(&format!("INCOMPLETE: {reason}. These results are not a conformance claim."), color, Paint::Yellow)
         );
+    }
+    out
+}
+
+/// One case as the summary shows it: outcome, scenario, target, level and requirements, the
+/// title, the failing step's `file:line` and operation, the message, an expected/actual diff and
+/// the store's log.
+pub fn case(r: &CaseResult, color: bool) -> String {
+    let mut out = String::new();
+    let label = match r.outcome {
+        Outcome::Fail => paint("FAIL", color, Paint::Red),
+        Outcome::Error => paint("ERROR", color, Paint::Red),
+        Outcome::Timeout => paint("TIMEOUT", color, Paint::Yellow),
+        Outcome::NotApplicable => paint("N/A", color, Paint::Dim),
+        Outcome::Pass => paint("FLAKY", color, Paint::Yellow),
+    };
+    let _ = writeln!(out, "{label} {} on {} ({} {})", r.scenario, r.target, r.level, r.checks.join(", "));
+    let _ = writeln!(out, "  {}", r.title);
+    let Some(d) = &r.detail else { return out };
+    let at = d.step.as_deref().unwrap_or(&r.position);
+    let op = d.operation.as_deref().map(|o| format!(" {o}")).unwrap_or_default();
+    let _ = writeln!(out, "  at {at}{op}: {}", d.message);
+    if let (Some(expected), Some(actual)) = (&d.expected, &d.actual) {
+        out.push_str(&diff(expected, actual, color));
+    }
+    if let Some(log) = &d.log {
+        for line in log.lines() {
+            let _ = writeln!(out, "  | {line}");
+        }
     }
     out
 }

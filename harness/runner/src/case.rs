@@ -22,6 +22,11 @@ use crate::matching::{self, MatchContext};
 use crate::values::{self, Bindings};
 use crate::{Cancel, RunOptions, Target};
 
+/// Whether `scenario` applies to `target`: `Err` with the reason when it does not.
+pub(crate) fn check_applicable(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<(), Detail> {
+    applicability(scenario, target, options).map(|_| ())
+}
+
 pub(crate) struct Case {
     pub scenario: Arc<Scenario>,
     pub target: Target,
@@ -128,45 +133,7 @@ impl Case {
 
     /// The clock to run on, or why the scenario does not apply to this target.
     fn applicability(&self) -> Result<CaseClock, Detail> {
-        let caps = &self.target.factory.describe().capabilities;
-        let missing = caps.missing(&self.scenario.requires);
-        if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|c| c.name().to_owned()).collect();
-            return Err(Detail {
-                message: format!(
-                    "the store does not declare {}",
-                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                ),
-                missing: names,
-                ..Detail::default()
-            });
-        }
-        let virtual_ok = self.scenario.clock == ClockMode::Virtual && caps.contains(Capability::VirtualClock);
-        if virtual_ok {
-            return Ok(CaseClock::Virtual(VirtualClock::starting_now()));
-        }
-        let needed = self.scenario.total_advance();
-        if needed > self.options.real_time_budget {
-            let why = if self.scenario.clock == ClockMode::Real {
-                "the scenario runs on the wall clock".to_owned()
-            } else {
-                "this store decides expiry on its server's clock, which the harness cannot move".to_owned()
-            };
-            return Err(Detail {
-                message: format!(
-                    "the scenario moves time by {} and {why}; the real-time budget is {} (--real-time-budget)",
-                    sessionspec_contract::duration::format(needed),
-                    sessionspec_contract::duration::format(self.options.real_time_budget)
-                ),
-                missing: if self.scenario.clock == ClockMode::Virtual {
-                    vec![Capability::VirtualClock.name().to_owned()]
-                } else {
-                    Vec::new()
-                },
-                ..Detail::default()
-            });
-        }
-        Ok(CaseClock::Real)
+        applicability(&self.scenario, &self.target, &self.options)
     }
 
     async fn execute(&self, clock: CaseClock) -> Option<(Outcome, Option<Detail>)> {
@@ -790,4 +757,48 @@ fn pretty(value: &Value) -> String {
     } else {
         text
     }
+}
+
+/// The clock `scenario` runs on for `target`, or why it does not apply to it: a capability the
+/// store does not declare, or more real time than the budget on a store whose server keeps time.
+fn applicability(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<CaseClock, Detail> {
+    let caps = &target.factory.describe().capabilities;
+    let missing = caps.missing(&scenario.requires);
+    if !missing.is_empty() {
+        let names: Vec<String> = missing.iter().map(|c| c.name().to_owned()).collect();
+        return Err(Detail {
+            message: format!(
+                "the store does not declare {}",
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            ),
+            missing: names,
+            ..Detail::default()
+        });
+    }
+    let virtual_ok = scenario.clock == ClockMode::Virtual && caps.contains(Capability::VirtualClock);
+    if virtual_ok {
+        return Ok(CaseClock::Virtual(VirtualClock::starting_now()));
+    }
+    let needed = scenario.total_advance();
+    if needed > options.real_time_budget {
+        let why = if scenario.clock == ClockMode::Real {
+            "the scenario runs on the wall clock".to_owned()
+        } else {
+            "this store decides expiry on its server's clock, which the harness cannot move".to_owned()
+        };
+        return Err(Detail {
+            message: format!(
+                "the scenario moves time by {} and {why}; the real-time budget is {} (--real-time-budget)",
+                sessionspec_contract::duration::format(needed),
+                sessionspec_contract::duration::format(options.real_time_budget)
+            ),
+            missing: if scenario.clock == ClockMode::Virtual {
+                vec![Capability::VirtualClock.name().to_owned()]
+            } else {
+                Vec::new()
+            },
+            ..Detail::default()
+        });
+    }
+    Ok(CaseClock::Real)
 }

@@ -148,17 +148,26 @@ pub struct RunSummary {
 pub struct Runner {
     options: RunOptions,
     cancel: Cancel,
+    /// Numbers the cases of every run of this runner, so that two runs (one per test in a store
+    /// author's `cargo test`) never share a namespace.
+    counter: Arc<AtomicUsize>,
 }
 
 impl Runner {
     /// A runner with these options.
     pub fn new(options: RunOptions) -> Runner {
-        Runner { options, cancel: Cancel::default() }
+        Runner { options, cancel: Cancel::default(), counter: Arc::default() }
     }
 
     /// A handle that stops this runner's run.
     pub fn cancel_handle(&self) -> Cancel {
         self.cancel.clone()
+    }
+
+    /// Whether `scenario` applies to `target`, decided as a run decides it: `Err` says why not (a
+    /// capability the store does not declare, or more real time than the budget).
+    pub fn applicability(&self, scenario: &Scenario, target: &Target) -> Result<(), sessionspec_report::Detail> {
+        case::check_applicable(scenario, target, &self.options)
     }
 
     /// The results file header for a run of `targets` on a suite.
@@ -183,7 +192,7 @@ impl Runner {
     ) -> RunSummary {
         let levels: Arc<HashMap<String, Level>> =
             Arc::new(spec.requirements.iter().map(|r| (r.id.clone(), r.level)).collect());
-        let counter = Arc::new(AtomicUsize::new(0));
+        let counter = self.counter.clone();
         let mut queue = Vec::new();
         for scenario in scenarios {
             let scenario = Arc::new(scenario.clone());

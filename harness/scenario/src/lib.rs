@@ -20,4 +20,4 @@ pub use diagnostic::Diagnostic;
 pub use load::{Loaded, load_file, load_text};
 pub use model::*;
 pub use spec::{Level, Requirement, Spec};
-pub use suite::{Selection, Suite};
+pub use suite::{Selection, SourceFile, Suite};

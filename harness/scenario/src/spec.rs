@@ -102,21 +102,27 @@ impl Spec {
     pub fn load(dir: &Path) -> Result<Spec, Vec<Diagnostic>> {
         let spec_path = dir.join(SPEC_FILE);
         let caps_path = dir.join(CAPABILITIES_FILE);
-        let mut problems = Vec::new();
         let text: Arc<str> = match std::fs::read_to_string(&spec_path) {
             Ok(t) => t.into(),
             Err(e) => {
                 return Err(vec![Diagnostic::file(&spec_path, format!("cannot read the spec: {e}"))]);
             }
         };
-        let (version, requirements) = parse_spec(&spec_path, &text, &mut problems);
-        let capabilities = match std::fs::read_to_string(&caps_path) {
-            Ok(t) => parse_capabilities(&caps_path, &t.into(), &mut problems),
+        let capabilities: Arc<str> = match std::fs::read_to_string(&caps_path) {
+            Ok(t) => t.into(),
             Err(e) => {
-                problems.push(Diagnostic::file(&caps_path, format!("cannot read the capability registry: {e}")));
-                Vec::new()
+                return Err(vec![Diagnostic::file(&caps_path, format!("cannot read the capability registry: {e}"))]);
             }
         };
+        Spec::parse(dir, text, capabilities)
+    }
+
+    /// Checks the texts of `session-store.md` and `capabilities.yaml`; `dir` is where they are
+    /// said to be in messages (`spec` for the suite built into a binary).
+    pub fn parse(dir: &Path, text: Arc<str>, capabilities: Arc<str>) -> Result<Spec, Vec<Diagnostic>> {
+        let mut problems = Vec::new();
+        let (version, requirements) = parse_spec(&dir.join(SPEC_FILE), &text, &mut problems);
+        let capabilities = parse_capabilities(&dir.join(CAPABILITIES_FILE), &capabilities, &mut problems);
         if problems.is_empty() {
             Ok(Spec { dir: dir.to_owned(), version: version.unwrap_or_default(), requirements, capabilities, text })
         } else {

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
-use crate::load::load_file;
+use crate::load::load_text;
 use crate::model::Scenario;
 use crate::spec::{Level, Requirement, Spec};
 
@@ -35,6 +36,19 @@ pub struct Coverage<'a> {
     pub scenarios: Vec<&'a str>,
 }
 
+/// One scenario file: where it is and its text. The suite built into a binary and a directory
+/// on disk both become a list of these.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The file as messages show it (`scenarios/core/get-missing.yaml`).
+    pub file: PathBuf,
+    /// Its path below the scenarios directory (`core/get-missing.yaml`); the first component is
+    /// its area.
+    pub relative: PathBuf,
+    /// Its text, or why it could not be read.
+    pub text: Result<Arc<str>, String>,
+}
+
 impl Suite {
     /// Loads every `*.yaml` under `root` (one level of area directories) and checks it against
     /// the spec in `spec_dir`. Problems are returned alongside; files with problems are left out.
@@ -43,19 +57,27 @@ impl Suite {
             Ok(spec) => spec,
             Err(problems) => return (None, problems),
         };
+        match read_dir(root) {
+            Ok(files) => Suite::from_files(root, files, spec),
+            Err(d) => (None, vec![d]),
+        }
+    }
+
+    /// Checks scenario files given with their texts against `spec`. `root` is the scenarios
+    /// directory they belong to, as messages show it. Files with problems are left out.
+    pub fn from_files(root: &Path, mut files: Vec<SourceFile>, spec: Spec) -> (Option<Suite>, Vec<Diagnostic>) {
         let mut problems = Vec::new();
-        let files = match scenario_files(root) {
-            Ok(files) => files,
-            Err(d) => return (None, vec![d]),
-        };
+        files.sort_by(|a, b| a.relative.cmp(&b.relative));
         if files.is_empty() {
             problems.push(Diagnostic::file(root, "no scenario files (*.yaml) found here"));
         }
         let mut scenarios = Vec::new();
         let mut hasher = Sha256::new();
         let mut first_seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
-        for file in &files {
-            let relative = file.strip_prefix(root).unwrap_or(file);
+        let project_dir = root.file_name().map(PathBuf::from).unwrap_or_default();
+        for source in &files {
+            let file = &source.file;
+            let relative = &source.relative;
             let mut components = relative.components();
             let area = match (components.next(), components.next()) {
                 (Some(area), Some(_)) => Some(area.as_os_str().to_string_lossy().into_owned()),
@@ -67,21 +89,28 @@ impl Suite {
                     None
                 }
             };
-            if let Ok(bytes) = std::fs::read(file) {
-                hasher.update(relative.to_string_lossy().as_bytes());
-                hasher.update([0]);
-                hasher.update(&bytes);
-                hasher.update([0]);
-            }
-            let mut loaded = load_file(file, area.as_deref(), Some(&spec));
+            let text = match &source.text {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(Diagnostic::file(file, format!("cannot read: {e}")));
+                    continue;
+                }
+            };
+            // Paths hash with `/` on every platform, so a suite has one digest everywhere.
+            let hashed: Vec<String> =
+                relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            hasher.update(hashed.join("/").as_bytes());
+            hasher.update([0]);
+            hasher.update(text.as_bytes());
+            hasher.update([0]);
+            let mut loaded = load_text(file, text, area.as_deref(), Some(&spec));
             problems.append(&mut loaded.problems);
             // Duplicate ids are found from the raw id even when the file has other problems.
             if let Some((id, location)) = loaded.id {
                 if let Some((first_file, first_line)) = first_seen.get(&id) {
-                    let text = std::fs::read_to_string(file).unwrap_or_default();
                     problems.push(Diagnostic::at(
                         file,
-                        &text.into(),
+                        text,
                         location,
                         format!(
                             "duplicate id `{id}`: already used by {}:{first_line}; ids are never reused",
@@ -92,7 +121,6 @@ impl Suite {
                 }
                 first_seen.insert(id, (file.clone(), location.line));
             }
-            let project_dir = root.file_name().map(PathBuf::from).unwrap_or_default();
             scenarios.extend(loaded.scenario.map(|mut s| {
                 s.path = project_dir.join(relative);
                 s
@@ -145,6 +173,18 @@ impl Suite {
     pub fn select(&self, selection: &Selection) -> Vec<&Scenario> {
         self.scenarios.iter().filter(|s| selection.matches(s)).collect()
     }
+}
+
+/// Reads every scenario file under `root` (`*.yaml`, `*.yml`), in path order.
+pub fn read_dir(root: &Path) -> Result<Vec<SourceFile>, Diagnostic> {
+    Ok(scenario_files(root)?
+        .into_iter()
+        .map(|file| SourceFile {
+            relative: file.strip_prefix(root).unwrap_or(&file).to_owned(),
+            text: std::fs::read_to_string(&file).map(Arc::from).map_err(|e| e.to_string()),
+            file,
+        })
+        .collect())
 }
 
 /// Every `*.yaml` / `*.yml` file under `root`, sorted.

@@ -1,94 +1,95 @@
-//! Stores behind the stdio adapter protocol: `node:<preset>` for the npm stores through
-//! stores/express-adapter, and `exec:<command line>` for an adapter in any language. Both become
-//! an [`AdapterFactory`]; the target id is what the user typed for `node:`, and `exec:` plus the
-//! implementation's name from the handshake for `exec:`.
+//! Stores behind the stdio adapter protocol: the catalog's `node:<preset>` stores (the npm stores
+//! through the repository's stores/express-adapter), `exec:<command line>` for an adapter in any
+//! language, and an express-session store factory file (`./my-store.js`) through the express
+//! adapter built into sessionspec. Each becomes an [`AdapterFactory`]; the target id is the
+//! catalog name, `exec:` plus the implementation's name from the handshake, or `js:` plus it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use sessionspec_runner::Target;
 use sessionspec_store_adapter::{AdapterConfig, AdapterFactory, node};
 
-use crate::{Backends, TargetError};
+use crate::{Backends, Opens, StoreKind, TargetError};
 
-/// Whether `name` is an adapter target.
+/// Whether `name` is an adapter target outside the catalog: `exec:...` or a store factory file.
 pub fn handles(name: &str) -> bool {
-    name.starts_with("node:") || name.starts_with("exec:")
+    name.starts_with("exec:") || node::is_store_file(name)
 }
 
-/// Starts the adapter `name` asks for and reads its handshake. Files an adapter keeps (SQLite
-/// databases) go to the backends' work directory, or a temporary one pushed onto `temp`.
+/// Starts the adapter `name` asks for (`exec:` or a factory file) and reads its handshake.
+/// Files an adapter keeps (SQLite databases) go to the backends' work directory, or a temporary
+/// one pushed onto `temp`.
 pub async fn resolve(
     name: &str,
     backends: &Backends,
     temp: &mut Vec<tempfile::TempDir>,
 ) -> Result<Target, TargetError> {
-    let work_dir = match &backends.work_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            let t = tempfile::Builder::new().prefix("sessionspec-adapter-").tempdir().map_err(|e| {
-                TargetError::Unavailable {
-                    store: name.to_owned(),
-                    reason: format!("cannot create a temporary directory: {e}"),
-                }
-            })?;
-            let path = t.path().to_owned();
-            temp.push(t);
-            path
-        }
-    };
+    let work_dir = crate::work_dir(name, backends, temp)?;
     let (config, id) = config(name, backends, &work_dir)?;
+    start(name, config, id).await
+}
+
+/// Starts a catalog `node:<preset>` store.
+pub(crate) async fn preset(
+    kind: &StoreKind,
+    preset: &str,
+    backends: &Backends,
+    temp: &mut Vec<tempfile::TempDir>,
+) -> Result<Target, TargetError> {
+    let work_dir = crate::work_dir(kind.name, backends, temp)?;
+    let unavailable = |reason: String| TargetError::Unavailable { store: kind.name.to_owned(), reason };
+    let dir = node::preset_dir().map_err(unavailable)?;
+    node::check_installed(&dir).map_err(unavailable)?;
+    let config = with_backends(node::preset_config(preset, &dir), backends, &work_dir);
+    start(kind.name, config, Some(kind.name.to_owned())).await
+}
+
+async fn start(name: &str, config: AdapterConfig, id: Option<String>) -> Result<Target, TargetError> {
     let factory = AdapterFactory::start(config)
         .await
         .map_err(|e| TargetError::Unavailable { store: name.to_owned(), reason: e.chain() })?;
-    let id = id.unwrap_or_else(|| format!("exec:{}", slug(&factory.handshake().name)));
+    let id = id.unwrap_or_else(|| {
+        let prefix = if name.starts_with("exec:") { "exec" } else { "js" };
+        format!("{prefix}:{}", slug(&factory.handshake().name))
+    });
     Ok(Target { id, factory: Arc::new(factory) })
 }
 
-/// How to start the adapter `name` (`node:<preset>` or `exec:<command line>`), and the target id
-/// when it is known before the handshake.
+/// How to start the adapter `name` (`node:<preset>`, `exec:<command line>` or a factory file),
+/// and the target id when it is known before the handshake.
 pub fn config(
     name: &str,
     backends: &Backends,
-    work_dir: &std::path::Path,
+    work_dir: &Path,
 ) -> Result<(AdapterConfig, Option<String>), TargetError> {
     let unavailable = |reason: String| TargetError::Unavailable { store: name.to_owned(), reason };
-    if let Some(preset) = name.strip_prefix("node:") {
-        let Some(preset) = node::preset(preset) else {
-            return Err(TargetError::UnknownStore {
-                name: name.to_owned(),
-                known: node::PRESETS.iter().map(|p| format!("node:{}", p.name)).collect::<Vec<_>>().join(", "),
-            });
-        };
-        let dir = node::package_dir();
+    if let Some(kind) = StoreKind::find(name)
+        && let Opens::NodePreset(preset) = kind.opens
+    {
+        let dir = node::preset_dir().map_err(unavailable)?;
         node::check_installed(&dir).map_err(unavailable)?;
-        if let Some(env) = preset.backend_env {
-            let (url, flag) = match env {
-                "SESSIONSPEC_REDIS_URL" => (&backends.redis_url, "--redis-url"),
-                "SESSIONSPEC_POSTGRES_URL" => (&backends.postgres_url, "--postgres-url"),
-                "SESSIONSPEC_MYSQL_URL" => (&backends.mysql_url, "--mysql-url"),
-                _ => (&backends.mongo_url, "--mongo-url"),
-            };
-            Backends::require(url, name, flag, env)?;
-        }
-        Ok((with_backends(node::config(preset, &dir), backends, work_dir), Some(name.to_owned())))
-    } else if let Some(line) = name.strip_prefix("exec:") {
-        let config = AdapterConfig::from_command_line(line).map_err(unavailable)?;
-        Ok((with_backends(config, backends, work_dir), None))
-    } else {
-        Err(unavailable("an adapter target is `node:<preset>` or `exec:<command line>`".to_owned()))
+        return Ok((with_backends(node::preset_config(preset, &dir), backends, work_dir), Some(name.to_owned())));
     }
+    if let Some(line) = name.strip_prefix("exec:") {
+        let config = AdapterConfig::from_command_line(line).map_err(unavailable)?;
+        return Ok((with_backends(config, backends, work_dir), None));
+    }
+    if node::is_store_file(name) {
+        let config = node::store_file_config(Path::new(name)).map_err(unavailable)?;
+        return Ok((with_backends(config, backends, work_dir), None));
+    }
+    Err(unavailable(
+        "an adapter is a catalog `node:<preset>` store, `exec:<command line>`, or an express-session store factory file (`./my-store.js`)"
+            .to_owned(),
+    ))
 }
 
 /// Passes the backend URLs and a work directory to the adapter's environment.
-fn with_backends(mut config: AdapterConfig, backends: &Backends, work_dir: &std::path::Path) -> AdapterConfig {
-    for (key, url) in [
-        ("SESSIONSPEC_REDIS_URL", &backends.redis_url),
-        ("SESSIONSPEC_POSTGRES_URL", &backends.postgres_url),
-        ("SESSIONSPEC_MYSQL_URL", &backends.mysql_url),
-        ("SESSIONSPEC_MONGO_URL", &backends.mongo_url),
-    ] {
-        if let Some(url) = url {
-            config = config.env(key, url.clone());
+fn with_backends(mut config: AdapterConfig, backends: &Backends, work_dir: &Path) -> AdapterConfig {
+    for kind in crate::BackendKind::ALL {
+        if let Some(url) = backends.url(kind) {
+            config = config.env(crate::url_source(kind).1, url.clone());
         }
     }
     config.env("SESSIONSPEC_WORK_DIR", work_dir.display().to_string())

@@ -14,6 +14,48 @@ use std::sync::Arc;
 use sessionspec_runner::Target;
 
 pub use provide::{BackendRequest, Progress, ProvideError, Provisioned, backend_of, provision, stores_of};
+pub use sessionspec_containers::BackendKind;
+
+/// How a store of the catalog opens: the crate and backend behind its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Opens {
+    /// The reference in-memory store (sessionspec-store-memory).
+    Memory,
+    /// The reference SQL store on SQLite, a database file per scenario.
+    SqlSqlite,
+    /// The reference SQL store on PostgreSQL.
+    SqlPostgres,
+    /// The reference SQL store on MySQL or MariaDB.
+    SqlMysql,
+    /// The reference PostgreSQL store (connect-pg-simple's layout).
+    Postgres,
+    /// The reference Redis store.
+    Redis,
+    /// The reference MongoDB store.
+    Mongo,
+    /// An npm store through the express adapter's preset of this name.
+    NodePreset(&'static str),
+}
+
+/// Whose a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// A reference store of this project, in Rust.
+    Reference,
+    /// An npm store users know, through the express adapter.
+    Npm,
+}
+
+impl Family {
+    /// `reference` or `npm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Reference => "reference",
+            Family::Npm => "npm",
+        }
+    }
+}
 
 /// One store the catalog knows.
 #[derive(Debug, Clone, Copy)]
@@ -22,103 +64,177 @@ pub struct StoreKind {
     pub name: &'static str,
     /// One line about it.
     pub summary: &'static str,
-    /// What it needs to run, for `sessionspec list stores`.
-    pub needs: &'static str,
-    /// Whether it runs with no server (part of the default selection).
-    pub embedded: bool,
+    /// Whose it is.
+    pub family: Family,
+    /// The server it runs on, if any.
+    pub backend: Option<BackendKind>,
+    /// How it opens.
+    pub opens: Opens,
 }
 
-/// Every store the catalog knows, in listing order.
+const fn reference(name: &'static str, summary: &'static str, backend: Option<BackendKind>, opens: Opens) -> StoreKind {
+    StoreKind { name, summary, family: Family::Reference, backend, opens }
+}
+
+const fn npm(
+    name: &'static str,
+    summary: &'static str,
+    backend: Option<BackendKind>,
+    preset: &'static str,
+) -> StoreKind {
+    StoreKind { name, summary, family: Family::Npm, backend, opens: Opens::NodePreset(preset) }
+}
+
+/// Every store the catalog knows, in listing order: the one list of store names. Scripts read
+/// it through `sessionspec list stores --json`.
 pub const STORES: &[StoreKind] = &[
-    StoreKind {
-        name: "memory",
-        summary: "reference in-memory store (sessionspec-store-memory)",
-        needs: "nothing",
-        embedded: true,
-    },
-    StoreKind {
-        name: "sql-sqlite",
-        summary: "reference SQL store on SQLite, connect-session-knex layout (sessionspec-store-sql)",
-        needs: "nothing: a database file per scenario in a temporary directory",
-        embedded: true,
-    },
-    StoreKind {
-        name: "postgres",
-        summary: "reference PostgreSQL store, connect-pg-simple table layout (sessionspec-store-postgres)",
-        needs: "a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL (a schema per scenario)",
-        embedded: false,
-    },
-    StoreKind {
-        name: "sql-postgres",
-        summary: "reference SQL store on PostgreSQL, connect-session-knex layout (sessionspec-store-sql)",
-        needs: "a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL (a schema per scenario)",
-        embedded: false,
-    },
-    StoreKind {
-        name: "sql-mysql",
-        summary: "reference SQL store on MySQL/MariaDB, connect-session-knex layout (sessionspec-store-sql)",
-        needs: "a MySQL or MariaDB server: --mysql-url or SESSIONSPEC_MYSQL_URL (a database per scenario)",
-        embedded: false,
-    },
-    StoreKind {
-        name: "redis",
-        summary: "reference Redis store, connect-redis key layout (sessionspec-store-redis)",
-        needs: "a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
-        embedded: false,
-    },
-    StoreKind {
-        name: "mongo",
-        summary: "reference MongoDB store, connect-mongo document layout (sessionspec-store-mongo)",
-        needs: "a MongoDB-compatible server: --mongo-url or SESSIONSPEC_MONGO_URL (a database per scenario)",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:memory",
-        summary: "express-session's MemoryStore through the express adapter (stores/express-adapter)",
-        needs: "Node.js 20 and `npm ci` in stores/express-adapter",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:redis",
-        summary: "connect-redis 9 (node-redis 5) through the express adapter",
-        needs: "Node.js, `npm ci` in stores/express-adapter, a Redis server: --redis-url or SESSIONSPEC_REDIS_URL",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:pg",
-        summary: "connect-pg-simple 10 through the express adapter",
-        needs: "Node.js, `npm ci` in stores/express-adapter, a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:knex-sqlite",
-        summary: "connect-session-knex 5 on SQLite (better-sqlite3) through the express adapter",
-        needs: "Node.js and `npm ci` in stores/express-adapter (a database file per scenario)",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:knex-postgres",
-        summary: "connect-session-knex 5 on PostgreSQL through the express adapter",
-        needs: "Node.js, `npm ci` in stores/express-adapter, a PostgreSQL server: --postgres-url or SESSIONSPEC_POSTGRES_URL",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:knex-mysql",
-        summary: "connect-session-knex 5 on MySQL/MariaDB (mysql2) through the express adapter",
-        needs: "Node.js, `npm ci` in stores/express-adapter, a MySQL or MariaDB server: --mysql-url or SESSIONSPEC_MYSQL_URL",
-        embedded: false,
-    },
-    StoreKind {
-        name: "node:mongo",
-        summary: "connect-mongo 6 (mongodb driver 7) through the express adapter",
-        needs: "Node.js, `npm ci` in stores/express-adapter, a MongoDB-compatible server: --mongo-url or SESSIONSPEC_MONGO_URL",
-        embedded: false,
-    },
+    reference("memory", "reference in-memory store (sessionspec-store-memory)", None, Opens::Memory),
+    reference(
+        "sql-sqlite",
+        "reference SQL store on SQLite, connect-session-knex layout (sessionspec-store-sql)",
+        None,
+        Opens::SqlSqlite,
+    ),
+    reference(
+        "postgres",
+        "reference PostgreSQL store, connect-pg-simple table layout (sessionspec-store-postgres)",
+        Some(BackendKind::Postgres),
+        Opens::Postgres,
+    ),
+    reference(
+        "sql-postgres",
+        "reference SQL store on PostgreSQL, connect-session-knex layout (sessionspec-store-sql)",
+        Some(BackendKind::Postgres),
+        Opens::SqlPostgres,
+    ),
+    reference(
+        "sql-mysql",
+        "reference SQL store on MySQL/MariaDB, connect-session-knex layout (sessionspec-store-sql)",
+        Some(BackendKind::Mariadb),
+        Opens::SqlMysql,
+    ),
+    reference(
+        "redis",
+        "reference Redis store, connect-redis key layout (sessionspec-store-redis)",
+        Some(BackendKind::Redis),
+        Opens::Redis,
+    ),
+    reference(
+        "mongo",
+        "reference MongoDB store, connect-mongo document layout (sessionspec-store-mongo)",
+        Some(BackendKind::Mongo),
+        Opens::Mongo,
+    ),
+    npm("node:memory", "express-session's MemoryStore through the express adapter", None, "memory"),
+    npm("node:redis", "connect-redis 9 (node-redis 5) through the express adapter", Some(BackendKind::Redis), "redis"),
+    npm("node:pg", "connect-pg-simple 10 through the express adapter", Some(BackendKind::Postgres), "pg"),
+    npm(
+        "node:knex-sqlite",
+        "connect-session-knex 5 on SQLite (better-sqlite3) through the express adapter",
+        None,
+        "knex-sqlite",
+    ),
+    npm(
+        "node:knex-postgres",
+        "connect-session-knex 5 on PostgreSQL through the express adapter",
+        Some(BackendKind::Postgres),
+        "knex-postgres",
+    ),
+    npm(
+        "node:knex-mysql",
+        "connect-session-knex 5 on MySQL/MariaDB (mysql2) through the express adapter",
+        Some(BackendKind::Mariadb),
+        "knex-mysql",
+    ),
+    npm(
+        "node:mongo",
+        "connect-mongo 6 (mongodb driver 7) through the express adapter",
+        Some(BackendKind::Mongo),
+        "mongo",
+    ),
 ];
+
+/// Stores that are not in the catalog but that `--store` accepts, for listings.
+pub const OTHER_STORES: &[(&str, &str)] = &[
+    ("exec:COMMAND", "any store behind an adapter speaking the stdio protocol (spec/adapter-protocol.md)"),
+    (
+        "./FILE.js",
+        "an express-session store factory file, run through the express adapter built into sessionspec (needs Node.js and express-session)",
+    ),
+];
+
+impl StoreKind {
+    /// Looks a store up by name.
+    pub fn find(name: &str) -> Option<&'static StoreKind> {
+        STORES.iter().find(|s| s.name == name)
+    }
+
+    /// Whether it runs with nothing but this binary (part of the default selection).
+    pub fn embedded(&self) -> bool {
+        self.family == Family::Reference && self.backend.is_none()
+    }
+
+    /// What it needs to run, for `sessionspec list stores`.
+    pub fn needs(&self) -> String {
+        let server = self.backend.map(|kind| {
+            let (flag, env) = url_source(kind);
+            format!("a {} server: {flag} or {env}", kind.product())
+        });
+        match (self.family, server) {
+            (Family::Reference, None) if self.opens == Opens::SqlSqlite => {
+                "nothing: a database file per scenario in a temporary directory".to_owned()
+            }
+            (Family::Reference, None) => "nothing".to_owned(),
+            (Family::Reference, Some(server)) => server,
+            (Family::Npm, server) => {
+                let node = "Node.js 20+ and this repository's stores/express-adapter after `npm ci` (or SESSIONSPEC_EXPRESS_ADAPTER)";
+                match server {
+                    Some(server) => format!("{node}; {server}"),
+                    None => node.to_owned(),
+                }
+            }
+        }
+    }
+
+    /// What the store is and can do, known without opening it: the reference stores' own
+    /// descriptions. `None` for the npm stores, whose adapter declares them when it starts.
+    pub fn description(&self) -> Option<sessionspec_contract::StoreDescription> {
+        Some(match self.opens {
+            Opens::Memory => sessionspec_store_memory::description(),
+            Opens::SqlSqlite => sessionspec_store_sql::description(self.name, "sqlite", None),
+            Opens::SqlPostgres => sessionspec_store_sql::description(self.name, "postgres", None),
+            Opens::SqlMysql => sessionspec_store_sql::description(self.name, "mysql", None),
+            Opens::Postgres => sessionspec_store_postgres::description(None),
+            Opens::Redis => sessionspec_store_redis::description(None),
+            Opens::Mongo => sessionspec_store_mongo::description(None),
+            Opens::NodePreset(_) => return None,
+        })
+    }
+}
+
+/// The flag and environment variable that give the URL of a backend kind's server.
+pub fn url_source(kind: BackendKind) -> (&'static str, &'static str) {
+    match kind {
+        BackendKind::Postgres => ("--postgres-url", "SESSIONSPEC_POSTGRES_URL"),
+        BackendKind::Redis => ("--redis-url", "SESSIONSPEC_REDIS_URL"),
+        BackendKind::Mariadb => ("--mysql-url", "SESSIONSPEC_MYSQL_URL"),
+        BackendKind::Mongo => ("--mongo-url", "SESSIONSPEC_MONGO_URL"),
+    }
+}
 
 /// The stores `sessionspec run` uses when none is named.
 pub fn embedded() -> Vec<&'static str> {
-    STORES.iter().filter(|s| s.embedded).map(|s| s.name).collect()
+    STORES.iter().filter(|s| s.embedded()).map(|s| s.name).collect()
+}
+
+/// The closest catalog name to `name`, when one is close enough to be a typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    STORES
+        .iter()
+        .map(|s| (strsim::levenshtein(name, s.name), s.name))
+        .filter(|(d, known)| *d <= 2.max(known.len() / 4))
+        .min()
+        .map(|(_, known)| known)
 }
 
 /// Where targets find their backends. URLs come from flags or `SESSIONSPEC_*_URL` variables;
@@ -138,6 +254,26 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// The URL given for a backend kind's server, if any.
+    pub fn url(&self, kind: BackendKind) -> &Option<String> {
+        match kind {
+            BackendKind::Postgres => &self.postgres_url,
+            BackendKind::Redis => &self.redis_url,
+            BackendKind::Mariadb => &self.mysql_url,
+            BackendKind::Mongo => &self.mongo_url,
+        }
+    }
+
+    /// The URL given for a backend kind's server, to set it.
+    pub fn url_mut(&mut self, kind: BackendKind) -> &mut Option<String> {
+        match kind {
+            BackendKind::Postgres => &mut self.postgres_url,
+            BackendKind::Redis => &mut self.redis_url,
+            BackendKind::Mariadb => &mut self.mysql_url,
+            BackendKind::Mongo => &mut self.mongo_url,
+        }
+    }
+
     /// The URL for `store`, or an error saying which flag or variable provides it.
     pub fn require<'a>(url: &'a Option<String>, store: &str, flag: &str, env: &str) -> Result<&'a str, TargetError> {
         url.as_deref().ok_or_else(|| TargetError::Unavailable {
@@ -152,10 +288,12 @@ impl Backends {
 #[non_exhaustive]
 pub enum TargetError {
     /// No store has that name.
-    #[error("unknown store `{name}`; known stores: {known}")]
+    #[error("unknown store `{name}`{}; known stores: {known}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownStore {
         /// The name given.
         name: String,
+        /// The closest known name, when the name looks like a typo of it.
+        suggestion: Option<String>,
         /// The names known.
         known: String,
     },
@@ -177,81 +315,82 @@ pub struct Resolved {
     _temp: Vec<tempfile::TempDir>,
 }
 
-/// Sets up the named stores.
+/// Sets up the named stores: catalog names, `exec:COMMAND` and express-session factory files.
 pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, TargetError> {
     let mut targets = Vec::new();
     let mut temp = Vec::new();
     for name in names {
-        let target = match name.as_str() {
-            "memory" => Target::new(Arc::new(sessionspec_store_memory::MemoryFactory::new())),
-            "sql-sqlite" => {
-                let dir = match &backends.work_dir {
-                    Some(dir) => dir.clone(),
-                    None => {
-                        let t = tempfile::Builder::new().prefix("sessionspec-sqlite-").tempdir().map_err(|e| {
-                            TargetError::Unavailable {
-                                store: name.clone(),
-                                reason: format!("cannot create a temporary directory for SQLite files: {e}"),
-                            }
-                        })?;
-                        let path = t.path().to_owned();
-                        temp.push(t);
-                        path
-                    }
-                };
-                let factory = sessionspec_store_sql::SqliteFactory::new(dir)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            "postgres" => {
-                let url =
-                    Backends::require(&backends.postgres_url, name, "--postgres-url", "SESSIONSPEC_POSTGRES_URL")?;
-                let factory = sessionspec_store_postgres::PgFactory::connect(url)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            "sql-postgres" => {
-                let url =
-                    Backends::require(&backends.postgres_url, name, "--postgres-url", "SESSIONSPEC_POSTGRES_URL")?;
-                let factory = sessionspec_store_sql::PostgresFactory::connect(url)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            "sql-mysql" => {
-                let url = Backends::require(&backends.mysql_url, name, "--mysql-url", "SESSIONSPEC_MYSQL_URL")?;
-                let factory = sessionspec_store_sql::MySqlFactory::connect(url)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            "redis" => {
-                let url = Backends::require(&backends.redis_url, name, "--redis-url", "SESSIONSPEC_REDIS_URL")?;
-                let factory = sessionspec_store_redis::RedisFactory::connect(url)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            "mongo" => {
-                let url = Backends::require(&backends.mongo_url, name, "--mongo-url", "SESSIONSPEC_MONGO_URL")?;
-                let factory = sessionspec_store_mongo::MongoFactory::connect(url)
-                    .await
-                    .map_err(|e| TargetError::Unavailable { store: name.clone(), reason: e.chain() })?;
-                Target::new(Arc::new(factory))
-            }
-            adapter_target if adapter::handles(adapter_target) => {
-                adapter::resolve(adapter_target, backends, &mut temp).await?
-            }
-            other => {
+        let target = match StoreKind::find(name) {
+            Some(kind) => open(kind, backends, &mut temp).await?,
+            None if adapter::handles(name) => adapter::resolve(name, backends, &mut temp).await?,
+            None => {
                 return Err(TargetError::UnknownStore {
-                    name: other.to_owned(),
-                    known: STORES.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+                    name: name.clone(),
+                    suggestion: suggest(name).map(str::to_owned),
+                    known: STORES
+                        .iter()
+                        .map(|s| s.name)
+                        .chain(OTHER_STORES.iter().map(|(n, _)| *n))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         };
         targets.push(target);
     }
     Ok(Resolved { targets, _temp: temp })
+}
+
+/// Opens one catalog store on the backends given.
+async fn open(kind: &StoreKind, backends: &Backends, temp: &mut Vec<tempfile::TempDir>) -> Result<Target, TargetError> {
+    let name = kind.name;
+    let unavailable =
+        |e: sessionspec_contract::StoreError| TargetError::Unavailable { store: name.to_owned(), reason: e.chain() };
+    let url = || match kind.backend {
+        Some(backend) => {
+            let (flag, env) = url_source(backend);
+            Backends::require(backends.url(backend), name, flag, env).map(str::to_owned)
+        }
+        None => Ok(String::new()),
+    };
+    let factory: Arc<dyn sessionspec_contract::StoreFactory> = match kind.opens {
+        Opens::Memory => Arc::new(sessionspec_store_memory::MemoryFactory::new()),
+        Opens::SqlSqlite => {
+            let dir = work_dir(name, backends, temp)?;
+            Arc::new(sessionspec_store_sql::SqliteFactory::new(dir).await.map_err(unavailable)?)
+        }
+        Opens::Postgres => {
+            Arc::new(sessionspec_store_postgres::PgFactory::connect(&url()?).await.map_err(unavailable)?)
+        }
+        Opens::SqlPostgres => {
+            Arc::new(sessionspec_store_sql::PostgresFactory::connect(&url()?).await.map_err(unavailable)?)
+        }
+        Opens::SqlMysql => Arc::new(sessionspec_store_sql::MySqlFactory::connect(&url()?).await.map_err(unavailable)?),
+        Opens::Redis => Arc::new(sessionspec_store_redis::RedisFactory::connect(&url()?).await.map_err(unavailable)?),
+        Opens::Mongo => Arc::new(sessionspec_store_mongo::MongoFactory::connect(&url()?).await.map_err(unavailable)?),
+        Opens::NodePreset(preset) => {
+            url()?;
+            return adapter::preset(kind, preset, backends, temp).await;
+        }
+    };
+    Ok(Target::new(factory))
+}
+
+/// The directory for file-based stores: the backends' work directory, or a fresh temporary one
+/// that lives as long as the targets.
+pub(crate) fn work_dir(
+    store: &str,
+    backends: &Backends,
+    temp: &mut Vec<tempfile::TempDir>,
+) -> Result<PathBuf, TargetError> {
+    if let Some(dir) = &backends.work_dir {
+        return Ok(dir.clone());
+    }
+    let t = tempfile::Builder::new().prefix("sessionspec-").tempdir().map_err(|e| TargetError::Unavailable {
+        store: store.to_owned(),
+        reason: format!("cannot create a temporary directory: {e}"),
+    })?;
+    let path = t.path().to_owned();
+    temp.push(t);
+    Ok(path)
 }

@@ -16,11 +16,9 @@ use sessionspec_runner::Target;
 
 use crate::{Backends, Resolved, TargetError};
 
-/// The backend kind a store needs, read from the flag its catalog entry names in `needs`
-/// (`--redis-url`...), so that a store added to the catalog needs no entry here.
+/// The backend kind a store needs, from its catalog entry.
 pub fn backend_of(store: &str) -> Option<BackendKind> {
-    let needs = crate::STORES.iter().find(|s| s.name == store)?.needs;
-    BackendKind::ALL.into_iter().find(|k| needs.contains(flag_of(*k).0))
+    crate::StoreKind::find(store)?.backend
 }
 
 /// The catalog's stores that run on `kind`.
@@ -228,7 +226,7 @@ pub async fn provision(
         let mut for_store = backends.clone();
         let serving = need.as_ref().map(|n| &served[n]);
         if let (Some(s), Some(kind)) = (serving, backend_of(store)) {
-            *url_of(&mut for_store, kind) = Some(s.url.clone());
+            *for_store.url_mut(kind) = Some(s.url.clone());
         }
         let resolved = match crate::resolve(std::slice::from_ref(store), &for_store).await {
             Ok(r) => r,
@@ -286,8 +284,8 @@ async fn serve(
     for need in needs {
         match need {
             Need::Kind(kind) => {
-                let (flag, env) = flag_of(*kind);
-                if let Some(url) = url_of(&mut backends.clone(), *kind).clone() {
+                let (flag, env) = crate::url_source(*kind);
+                if let Some(url) = backends.url(*kind).clone() {
                     served.insert(
                         need.clone(),
                         Served { url, version: None, provider: format!("url ({flag} or {env})"), server: None },
@@ -327,8 +325,8 @@ async fn serve(
                     );
                     continue;
                 }
-                let (flag, env) = flag_of(backend.kind);
-                if url_of(&mut backends.clone(), backend.kind).is_some() {
+                let (flag, env) = crate::url_source(backend.kind);
+                if backends.url(backend.kind).is_some() {
                     progress.line(&format!(
                         "backend {key}: {flag}/{env} is not used for a version asked by --backend or --matrix; pass --backend {key}=URL to use your own server"
                     ));
@@ -476,24 +474,6 @@ fn served_by_container(s: &Started) -> Served {
     }
 }
 
-fn url_of(backends: &mut Backends, kind: BackendKind) -> &mut Option<String> {
-    match kind {
-        BackendKind::Postgres => &mut backends.postgres_url,
-        BackendKind::Redis => &mut backends.redis_url,
-        BackendKind::Mariadb => &mut backends.mysql_url,
-        BackendKind::Mongo => &mut backends.mongo_url,
-    }
-}
-
-fn flag_of(kind: BackendKind) -> (&'static str, &'static str) {
-    match kind {
-        BackendKind::Postgres => ("--postgres-url", "SESSIONSPEC_POSTGRES_URL"),
-        BackendKind::Redis => ("--redis-url", "SESSIONSPEC_REDIS_URL"),
-        BackendKind::Mariadb => ("--mysql-url", "SESSIONSPEC_MYSQL_URL"),
-        BackendKind::Mongo => ("--mongo-url", "SESSIONSPEC_MONGO_URL"),
-    }
-}
-
 /// Finds or starts the local server of `kind` with the project's scripts; its URL and the
 /// script that gave it.
 async fn local_process(kind: BackendKind, scripts: Option<&PathBuf>) -> Result<(String, String), String> {
@@ -588,12 +568,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_server_store_has_a_backend_kind_and_every_kind_a_store() {
-        // A store needs a server when what it needs names a URL flag; node:memory and
-        // node:knex-sqlite need Node.js but no server.
-        for s in crate::STORES {
-            let needs_server = s.needs.contains("-url");
-            assert_eq!(backend_of(s.name).is_some(), needs_server, "{}: needs `{}`", s.name, s.needs);
+    fn every_backend_kind_has_a_reference_store_and_an_npm_store() {
+        for kind in BackendKind::ALL {
+            let stores = stores_of(kind);
+            for family in [crate::Family::Reference, crate::Family::Npm] {
+                assert!(
+                    stores.iter().any(|s| crate::StoreKind::find(s).is_some_and(|k| k.family == family)),
+                    "{kind}: {stores:?}"
+                );
+            }
         }
     }
 

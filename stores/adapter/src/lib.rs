@@ -8,6 +8,7 @@
 //! and every breach of the protocol is an error naming the message and the field.
 #![warn(missing_docs)]
 
+pub mod node;
 mod process;
 pub mod protocol;
 pub mod smoke;
@@ -370,87 +371,6 @@ impl RawAccess for AdapterStore {
 
 fn json_map(value: Value) -> Map<String, Value> {
     process::json_map(value)
-}
-
-/// The express-session adapter (stores/express-adapter) and its presets.
-pub mod node {
-    use std::path::{Path, PathBuf};
-
-    use super::AdapterConfig;
-
-    /// A preset of the express-session adapter: an npm store on a backend.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Preset {
-        /// Its name (`redis`); the target is `node:<name>`.
-        pub name: &'static str,
-        /// One line about it.
-        pub summary: &'static str,
-        /// The `SESSIONSPEC_*_URL` variable naming its backend, if it has a server.
-        pub backend_env: Option<&'static str>,
-    }
-
-    /// Every preset, in listing order.
-    pub const PRESETS: &[Preset] = &[
-        Preset { name: "memory", summary: "express-session's MemoryStore", backend_env: None },
-        Preset {
-            name: "redis",
-            summary: "connect-redis 9 with node-redis 5",
-            backend_env: Some("SESSIONSPEC_REDIS_URL"),
-        },
-        Preset { name: "pg", summary: "connect-pg-simple 10 with pg 8", backend_env: Some("SESSIONSPEC_POSTGRES_URL") },
-        Preset { name: "knex-sqlite", summary: "connect-session-knex 5 on SQLite (better-sqlite3)", backend_env: None },
-        Preset {
-            name: "knex-postgres",
-            summary: "connect-session-knex 5 on PostgreSQL",
-            backend_env: Some("SESSIONSPEC_POSTGRES_URL"),
-        },
-        Preset {
-            name: "knex-mysql",
-            summary: "connect-session-knex 5 on MySQL or MariaDB (mysql2)",
-            backend_env: Some("SESSIONSPEC_MYSQL_URL"),
-        },
-        Preset {
-            name: "mongo",
-            summary: "connect-mongo 6 with the mongodb driver 7",
-            backend_env: Some("SESSIONSPEC_MONGO_URL"),
-        },
-    ];
-
-    /// Looks a preset up by name.
-    pub fn preset(name: &str) -> Option<&'static Preset> {
-        PRESETS.iter().find(|p| p.name == name)
-    }
-
-    /// The express-adapter package directory: `SESSIONSPEC_EXPRESS_ADAPTER` if set, else
-    /// `stores/express-adapter` in this source tree.
-    pub fn package_dir() -> PathBuf {
-        match std::env::var_os("SESSIONSPEC_EXPRESS_ADAPTER") {
-            Some(dir) => PathBuf::from(dir),
-            None => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("express-adapter"),
-        }
-    }
-
-    /// Why the package cannot run, if it cannot: missing `node_modules`.
-    pub fn check_installed(dir: &Path) -> Result<(), String> {
-        if !dir.join("bin").join("adapter.js").is_file() {
-            return Err(format!("the express adapter is not at {} (set SESSIONSPEC_EXPRESS_ADAPTER)", dir.display()));
-        }
-        if !dir.join("node_modules").join("express-session").is_dir() {
-            return Err(format!(
-                "the express adapter's npm packages are not installed: run `npm ci` in {}",
-                dir.display()
-            ));
-        }
-        Ok(())
-    }
-
-    /// The adapter command for `preset`: `node bin/adapter.js --preset NAME`.
-    pub fn config(preset: &Preset, dir: &Path) -> AdapterConfig {
-        AdapterConfig::new(
-            "node",
-            [dir.join("bin").join("adapter.js").display().to_string(), "--preset".to_owned(), preset.name.to_owned()],
-        )
-    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ const SCENARIOS: [(&str, &str); 3] = [
 ];
 
 fn adapter() -> AdapterConfig {
-    let dir = node::package_dir();
+    let dir = node::preset_dir().unwrap_or_else(|why| panic!("{why}"));
     if let Err(why) = node::check_installed(&dir) {
         panic!("this test drives the express adapter: {why}");
     }

@@ -19,12 +19,11 @@ fn url(var: &str) -> String {
 }
 
 async fn npm(preset: &str, env: &str) -> AdapterFactory {
-    let dir = node::package_dir();
+    let dir = node::preset_dir().unwrap_or_else(|why| panic!("{why}"));
     if let Err(why) = node::check_installed(&dir) {
         panic!("{why}");
     }
-    let preset = node::preset(preset).expect("a preset");
-    let config: AdapterConfig = node::config(preset, &dir).env(env, url(env));
+    let config: AdapterConfig = node::preset_config(preset, &dir).env(env, url(env));
     AdapterFactory::start(config).await.expect("the adapter starts")
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sessionspec_contract::{ErrorKind, EventSink, Session, StoreError};
 
-pub use factory::{RedisFactory, namespace_prefix};
+pub use factory::{RedisFactory, description, namespace_prefix};
 pub use store::RedisStore;
 
 /// connect-redis's key prefix.

@@ -11,9 +11,10 @@ default:
 run *ARGS:
     cargo run --quiet -p sessionspec -- run {{ARGS}}
 
+# `slow_*` tests build other projects (examples/custom-store); `server_*` tests need servers.
 # Fast tests: everything that needs no server (unit, scenario corpus, broken stores, CLI snapshots).
 test:
-    cargo nextest run --workspace --no-fail-fast -E 'not binary(/^server_/)'
+    cargo nextest run --workspace --no-fail-fast -E 'not binary(/^(server|slow)_/)'
 
 # Formatting, clippy with warnings as errors, and the scenario linter (coverage per requirement).
 lint:
@@ -37,8 +38,21 @@ test-all: lint npm
     harness/backends/images/build.sh
     cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
+    just package
     just test-npm
     harness/backends/matrix.sh
+
+# The list is the crates of sessionspec-conformance's dependency tree.
+# Package, and build from the packages, every crate a store author depends on (publishing is one command away).
+package:
+    cargo package --locked --quiet -p sessionspec-contract -p sessionspec-scenario -p sessionspec-report \
+        -p sessionspec-runner -p sessionspec-suite -p sessionspec-conformance -p sessionspec-store-memory
+
+# The names of the catalog's stores matching a jq filter, one `--store NAME` pair per line
+# (`sessionspec list stores --json` is the one list of stores).
+[private]
+stores FILTER:
+    @cargo run --quiet -p sessionspec -- list stores --json | jq -r 'select({{FILTER}}) | "--store", .name'
 
 # Install the express adapter's npm packages from its lockfile (skipped when already installed).
 npm:
@@ -58,8 +72,7 @@ test-npm: npm
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
-    args=()
-    for p in memory redis pg knex-sqlite knex-postgres knex-mysql mongo; do args+=(--store "node:$p"); done
+    mapfile -t args < <(just stores '.family == "npm"')
     for f in reports/expectations/*.toml; do args+=(--expectations "$f"); done
     # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
     # a failure is retried, and one that passes on a retry is reported as flaky.
@@ -71,9 +84,7 @@ reports: npm
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
-    args=()
-    for s in memory sql-sqlite redis postgres sql-postgres sql-mysql mongo; do args+=(--store "$s"); done
-    for p in memory redis pg knex-sqlite knex-postgres knex-mysql mongo; do args+=(--store "node:$p"); done
+    mapfile -t args < <(just stores 'true')
     expectations=()
     for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
     # Failures are the point of this run; the exit code only says whether there were any.
@@ -91,14 +102,17 @@ reports: npm
 matrix *ARGS:
     harness/backends/matrix.sh {{ARGS}}
 
+# With no arguments: every server-backed reference store of the catalog.
 # Store benchmark (release build): each store against bare-driver loops on the same server; figures in harness/bench/README.md.
-bench *ARGS="--store redis --store postgres --store sql-postgres --store sql-mysql --store mongo":
+bench *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
+    args=({{ARGS}})
+    if [ "${#args[@]}" -eq 0 ]; then mapfile -t args < <(just stores '.family == "reference" and .backend != null'); fi
     cargo build --release --quiet -p sessionspec
-    ./target/release/sessionspec bench {{ARGS}}
+    ./target/release/sessionspec bench "${args[@]}"
 
 # Regenerate spec/scenario.schema.json from the scenario types (a test fails when it is stale).
 schema:

@@ -7,8 +7,8 @@
 #
 # Usage: harness/backends/matrix.sh [sessionspec run arguments...]
 #        e.g. matrix.sh -k 'core.*'    or    matrix.sh --store node:knex-mysql --expectations FILE
-# Env:   SESSIONSPEC_MATRIX_STORES  stores when no --store is given
-#                                   (default: redis postgres sql-postgres sql-mysql mongo)
+# Env:   SESSIONSPEC_MATRIX_STORES  stores when no --store is given (default: every server-backed
+#                                   reference store of `sessionspec list stores --json`)
 #        SESSIONSPEC_MATRIX_OUT     results directory (default: target/sessionspec/matrix)
 # Exit:  sessionspec's own code (0 all pass, 1 failures, 2 a store or backend cannot run,
 #        3 incomplete), or 1 when the engine or an image cannot be had. Prints each step's time.
@@ -16,7 +16,6 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-stores="${SESSIONSPEC_MATRIX_STORES:-redis postgres sql-postgres sql-mysql mongo}"
 out="${SESSIONSPEC_MATRIX_OUT:-target/sessionspec/matrix}"
 
 say() { printf 'matrix: %s\n' "$*" >&2; }
@@ -37,13 +36,16 @@ t=$(now)
 cargo build --quiet -p sessionspec
 build_time=$(took "$t")
 
+sessionspec="${CARGO_TARGET_DIR:-target}/debug/sessionspec"
 args=(run --matrix --no-progress --out "$out")
 if ! printf '%s\n' "$@" | grep -qE '^(--store|-s)(=|$)'; then
+    stores="${SESSIONSPEC_MATRIX_STORES:-$("$sessionspec" list stores --json \
+        | jq -r 'select(.family == "reference" and .backend != null) | .name')}"
     for s in $stores; do args+=(--store "$s"); done
 fi
 t=$(now)
 set +e
-"${CARGO_TARGET_DIR:-target}/debug/sessionspec" "${args[@]}" "$@"
+"$sessionspec" "${args[@]}" "$@"
 code=$?
 set -e
 suite_time=$(took "$t")

@@ -114,6 +114,14 @@ impl CapabilitySet {
     }
 
     /// Those of `required` that are not in the set, in order.
+    ///
+    /// ```
+    /// use sessionspec_contract::{Capability, CapabilitySet};
+    ///
+    /// let declared: CapabilitySet = [Capability::Touch, Capability::All].into_iter().collect();
+    /// assert_eq!(declared.missing(&[Capability::Touch, Capability::Length]), [Capability::Length]);
+    /// assert_eq!(declared.names(), ["touch", "all"]);
+    /// ```
     pub fn missing<'a>(&self, required: impl IntoIterator<Item = &'a Capability>) -> Vec<Capability> {
         required.into_iter().copied().filter(|c| !self.contains(*c)).collect()
     }

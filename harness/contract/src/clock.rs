@@ -65,6 +65,16 @@ impl VirtualClock {
     }
 
     /// Moves the clock forward by `by` and wakes every sleeper whose deadline has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionspec_contract::{Clock, VirtualClock};
+    ///
+    /// let clock = VirtualClock::starting_now();
+    /// let start = clock.shared().now();
+    /// clock.advance(Duration::from_secs(3600));
+    /// assert_eq!(clock.shared().now() - start, chrono::TimeDelta::hours(1));
+    /// ```
     pub fn advance(&self, by: Duration) {
         let delta = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
         self.time.send_modify(|now| *now = now.checked_add_signed(delta).unwrap_or(*now));

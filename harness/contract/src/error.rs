@@ -85,7 +85,15 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    /// An error of `kind` with a message for people.
+    /// An error of `kind` with a message for people. Scenarios match on the kind only.
+    ///
+    /// ```
+    /// use sessionspec_contract::{ErrorKind, StoreError};
+    ///
+    /// let e = StoreError::new(ErrorKind::Invalid, "a session needs a cookie object");
+    /// assert_eq!(e.kind(), ErrorKind::Invalid);
+    /// assert_eq!(e.to_string(), "invalid: a session needs a cookie object");
+    /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         StoreError { kind, message: message.into(), source: None }
     }

@@ -84,6 +84,16 @@ pub struct EventSink(Arc<dyn Fn(StoreEvent) + Send + Sync>);
 
 impl EventSink {
     /// A sink that calls `f` for every event.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use sessionspec_contract::{EventKind, EventSink, StoreEvent};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = EventSink::new({ let seen = seen.clone(); move |e| seen.lock().unwrap().push(e) });
+    /// sink.emit(StoreEvent::new(EventKind::Set, "a"));
+    /// assert_eq!(seen.lock().unwrap()[0].sid.as_deref(), Some("a"));
+    /// ```
     pub fn new(f: impl Fn(StoreEvent) + Send + Sync + 'static) -> Self {
         EventSink(Arc::new(f))
     }

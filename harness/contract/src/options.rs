@@ -56,7 +56,16 @@ fn is_false(b: &bool) -> bool {
 }
 
 impl StoreOptions {
-    /// The capabilities a store needs to honour these options.
+    /// The capabilities a store needs to honour these options: a store refuses options whose
+    /// capabilities it does not declare.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionspec_contract::{Capability, StoreOptions};
+    ///
+    /// let options = StoreOptions { touch_after: Some(Duration::from_secs(5)), ..StoreOptions::default() };
+    /// assert_eq!(options.required_capabilities(), [Capability::TouchAfter]);
+    /// ```
     pub fn required_capabilities(&self) -> Vec<Capability> {
         let mut caps = Vec::new();
         if self.ttl.is_some() {
@@ -171,6 +180,14 @@ pub mod duration {
     const UNITS: [(&str, u64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
     /// Parses `1500ms`, `10s`, `5m`, `2h`, `14d` or a sum of them (`1m30s`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionspec_contract::duration;
+    ///
+    /// assert_eq!(duration::parse("1m30s"), Ok(Duration::from_secs(90)));
+    /// assert!(duration::parse("soon").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Duration, String> {
         let expected = "expected a whole number followed by a unit (ms, s, m, h, d), like 500ms, 10s, 1m30s or 14d";
         let mut rest = text.trim();

@@ -29,6 +29,14 @@ pub struct Session {
 
 impl Session {
     /// Wraps a JSON object. Anything else is an [`ErrorKind::Invalid`] error.
+    ///
+    /// ```
+    /// use sessionspec_contract::{ErrorKind, Session};
+    ///
+    /// let s = Session::from_value(serde_json::json!({"cookie": {"originalMaxAge": null}, "user": "ada"})).unwrap();
+    /// assert_eq!(s.as_map()["user"], "ada");
+    /// assert_eq!(Session::from_value(serde_json::json!([1])).unwrap_err().kind(), ErrorKind::Invalid);
+    /// ```
     pub fn from_value(value: Value) -> Result<Session> {
         match value {
             Value::Object(map) => Ok(Session::from_map(map)),
@@ -113,6 +121,15 @@ impl Session {
 
     /// `cookie.expires`, parsed. `None` when the cookie has no expiry (absent or `null`); an
     /// [`ErrorKind::Invalid`] error when it is present but not an ISO-8601 time.
+    ///
+    /// ```
+    /// use sessionspec_contract::Session;
+    ///
+    /// let s = Session::from_json(r#"{"cookie":{"expires":"2030-01-01T00:00:00.000Z"}}"#).unwrap();
+    /// assert_eq!(s.expires().unwrap().unwrap().to_rfc3339(), "2030-01-01T00:00:00+00:00");
+    /// let browser = Session::from_json(r#"{"cookie":{"expires":null}}"#).unwrap();
+    /// assert_eq!(browser.expires().unwrap(), None);
+    /// ```
     pub fn expires(&self) -> Result<Option<DateTime<Utc>>> {
         match self.cookie() {
             Some(cookie) => Session::cookie_expires(cookie),
@@ -134,6 +151,15 @@ impl Session {
     }
 
     /// When this session expires: `cookie.expires` if set, otherwise `now + ttl`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionspec_contract::Session;
+    ///
+    /// let now = chrono::Utc::now();
+    /// let browser = Session::from_json(r#"{"cookie":{}}"#).unwrap();
+    /// assert_eq!(browser.expiry(now, Duration::from_secs(60)).unwrap(), now + chrono::TimeDelta::seconds(60));
+    /// ```
     pub fn expiry(&self, now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
         match self.expires()? {
             Some(at) => Ok(at),

@@ -158,6 +158,13 @@ pub struct Namespace(String);
 
 impl Namespace {
     /// Checks and wraps a namespace name.
+    ///
+    /// ```
+    /// use sessionspec_contract::Namespace;
+    ///
+    /// assert_eq!(Namespace::new("ss4k2_17").unwrap().as_str(), "ss4k2_17");
+    /// assert!(Namespace::new("Has-Dash").is_err());
+    /// ```
     pub fn new(name: impl Into<String>) -> Result<Namespace> {
         let name = name.into();
         let valid = !name.is_empty()
@@ -219,6 +226,17 @@ pub struct OpenContext {
 impl OpenContext {
     /// What an application opens: `namespace` with default options, the system clock and no
     /// event listener. Change a field with struct update syntax for anything else.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sessionspec_contract::{Namespace, OpenContext, StoreOptions};
+    ///
+    /// let context = OpenContext {
+    ///     options: StoreOptions { ttl: Some(Duration::from_secs(600)), ..StoreOptions::default() },
+    ///     ..OpenContext::plain(Namespace::new("app").unwrap())
+    /// };
+    /// assert_eq!(context.options.ttl, Some(Duration::from_secs(600)));
+    /// ```
     pub fn plain(namespace: Namespace) -> OpenContext {
         OpenContext {
             namespace,

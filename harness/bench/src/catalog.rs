@@ -77,7 +77,7 @@ fn sql_bare(name: &str, opens: Opens, backends: &Backends, store: &StoreDescript
         Some(v) => format!("{} {v}", store.backend),
         None => store.backend.clone(),
     };
-    Ok(SqlBare::new(flavor, url, server))
+    Ok(SqlBare::new(flavor, name, url, server))
 }
 
 /// The Redis store and four bare `redis` crate loops. The store is opened without an event

@@ -25,27 +25,12 @@ pub enum SqlFlavor {
     KnexMySql,
 }
 
-impl SqlFlavor {
-    fn label(self) -> &'static str {
-        match self {
-            SqlFlavor::PgSimple => "postgres-bare-sqlx",
-            SqlFlavor::KnexPostgres => "sql-postgres-bare-sqlx",
-            SqlFlavor::KnexMySql => "sql-mysql-bare-sqlx",
-        }
-    }
-
-    fn family(self) -> &'static str {
-        match self {
-            SqlFlavor::PgSimple => "postgres",
-            SqlFlavor::KnexPostgres => "sql-postgres",
-            SqlFlavor::KnexMySql => "sql-mysql",
-        }
-    }
-}
-
 /// A bare loop on one server.
 pub struct SqlBare {
     flavor: SqlFlavor,
+    /// The store it is compared with (its family), and the loop's own name.
+    store: String,
+    label: String,
     url: String,
     server: String,
     /// One pool for every run, as the store's factory keeps one: at 1 client after 32, both
@@ -56,8 +41,15 @@ pub struct SqlBare {
 
 impl SqlBare {
     /// A loop mirroring `flavor` on the server at `url`, described as `server` (`postgres 15.2`).
-    pub fn new(flavor: SqlFlavor, url: &str, server: String) -> SqlBare {
-        SqlBare { flavor, url: url.to_owned(), server, pool: tokio::sync::OnceCell::new() }
+    pub fn new(flavor: SqlFlavor, store: &str, url: &str, server: String) -> SqlBare {
+        SqlBare {
+            flavor,
+            store: store.to_owned(),
+            label: format!("{store}-bare-sqlx"),
+            url: url.to_owned(),
+            server,
+            pool: tokio::sync::OnceCell::new(),
+        }
     }
 
     async fn connect(&self) -> anyhow::Result<Db> {
@@ -84,11 +76,11 @@ impl SqlBare {
 #[async_trait]
 impl Workload for SqlBare {
     fn name(&self) -> &str {
-        self.flavor.label()
+        &self.label
     }
 
     fn family(&self) -> &str {
-        self.flavor.family()
+        &self.store
     }
 
     fn role(&self) -> Role {

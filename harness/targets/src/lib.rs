@@ -394,3 +394,29 @@ pub(crate) fn work_dir(
     temp.push(t);
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_stores_call_themselves_by_their_catalog_name() {
+        for kind in STORES {
+            if let Some(description) = kind.description() {
+                assert_eq!(description.name, kind.name, "the store's own description and the catalog agree");
+            }
+        }
+        assert!(STORES.iter().all(|s| s.family == Family::Reference || s.description().is_none()));
+    }
+
+    #[test]
+    fn names_are_unique_and_typos_find_them() {
+        let mut names: Vec<&str> = STORES.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), STORES.len());
+        assert_eq!(suggest("sql-sqlit"), Some("sql-sqlite"));
+        assert_eq!(suggest("nodes:redis"), Some("node:redis"));
+        assert_eq!(suggest("cassandra"), None);
+    }
+}

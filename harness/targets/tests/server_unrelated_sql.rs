@@ -11,7 +11,7 @@ use std::path::Path;
 use futures::FutureExt;
 use sessionspec_runner::{RunOptions, Runner};
 use sessionspec_scenario::Suite;
-use sessionspec_targets::Backends;
+use sessionspec_targets::{BackendKind, Backends, Family};
 use sqlx::mysql::MySqlPool;
 use sqlx::postgres::PgPool;
 use sqlx::{AssertSqlSafe, Executor};
@@ -208,7 +208,14 @@ async fn check(
         mysql_url: Some(mysql_url.to_owned()),
         ..Backends::default()
     };
-    let names = ["postgres", "sql-postgres", "sql-mysql"].map(str::to_owned);
+    // Every reference store of the catalog on PostgreSQL or MariaDB.
+    let names: Vec<String> = sessionspec_targets::STORES
+        .iter()
+        .filter(|s| s.family == Family::Reference)
+        .filter(|s| matches!(s.backend, Some(BackendKind::Postgres | BackendKind::Mariadb)))
+        .map(|s| s.name.to_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
     let resolved = sessionspec_targets::resolve(&names, &backends).await.expect("the SQL targets");
     let runner = Runner::new(RunOptions { run_token: token.to_owned(), ..RunOptions::default() });
     let summary = runner.run(&suite.scenarios, &suite.spec, &resolved.targets, |_| {}).await;

@@ -3,13 +3,19 @@
 // sessionspec-express-adapter: speaks the sessionspec adapter protocol on stdin/stdout for one
 // express-session store, a preset or a store author's factory file.
 
+const fs = require('node:fs');
 const path = require('node:path');
 const { serve } = require('../lib/adapter');
-const { PRESETS } = require('../lib/presets');
+
+// A preset is a file of lib/presets/ exporting a store factory, loaded only when asked for so
+// that one preset's drivers are never required by another. The names are the catalog's
+// (`sessionspec list stores`: node:<preset>).
+const PRESETS_DIR = path.join(__dirname, '..', 'lib', 'presets');
+const PRESETS = fs.readdirSync(PRESETS_DIR).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
 
 const USAGE = `usage: sessionspec-express-adapter (--preset NAME | --store FILE)
 
-  --preset NAME   one of: ${Object.keys(PRESETS).join(', ')}
+  --preset NAME   one of: ${PRESETS.join(', ')}
   --store FILE    a module exporting a store factory (see README.md, "Plugging in your store")
 
 Speaks the sessionspec adapter protocol (spec/adapter-protocol.md) on stdin and stdout;
@@ -19,12 +25,11 @@ SESSIONSPEC_MYSQL_URL and SESSIONSPEC_MONGO_URL; SQLite files go to SESSIONSPEC_
 function main(argv) {
   let factory;
   if (argv[0] === '--preset' && argv.length === 2) {
-    const load = PRESETS[argv[1]];
-    if (!load) {
+    if (!PRESETS.includes(argv[1])) {
       process.stderr.write(`unknown preset \`${argv[1]}\`\n\n${USAGE}\n`);
       process.exit(2);
     }
-    factory = load();
+    factory = require(path.join(PRESETS_DIR, `${argv[1]}.js`));
   } else if (argv[0] === '--store' && argv.length === 2) {
     const loaded = require(path.resolve(argv[1]));
     factory = loaded && loaded.default ? loaded.default : loaded;

@@ -9,8 +9,8 @@ const os = require('node:os');
 const path = require('node:path');
 const knexFactory = require('knex');
 const { ConnectSessionKnexStore } = require('connect-session-knex');
-const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, quotePg, quoteMysql } = require('../sql');
-const { onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion } = require('../options');
+const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, quotePg, quoteMysql } = require('./sql');
+const { onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion } = require('./options');
 
 function workDir() {
   const dir = process.env.SESSIONSPEC_WORK_DIR || path.join(os.tmpdir(), 'sessionspec-express-adapter');

@@ -1,0 +1,3 @@
+'use strict';
+// connect-session-knex 5 on mysql (lib/knex.js).
+module.exports = require('../knex').preset('mysql');

@@ -21,10 +21,11 @@ pub fn render(results: &Results, color: bool, show_not_applicable: bool) -> Stri
     };
     let _ = writeln!(
         out,
-        "{} {} · spec {} · {} × {}",
+        "{} {} · spec {} · suite {} · {} × {}",
         header.harness.name,
         header.harness.version,
         header.spec_version,
+        header.suite_digest.get(..19).unwrap_or(&header.suite_digest),
         crate::plural(scenarios, "scenario", "scenarios"),
         crate::plural(header.targets.len(), "target", "targets")
     );

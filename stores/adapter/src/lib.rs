@@ -1,8 +1,9 @@
-//! sessionspec's adapter client: a session store written in any language, behind a process that
-//! speaks the stdio adapter protocol (spec/adapter-protocol.md), is just another
-//! [`StoreFactory`]. Each scenario namespace leases a process of its own, so the adapter's client
-//! clock belongs to one scenario at a time; a crashed or hung process fails only the scenario
-//! using it, and a fresh one serves the next.
+//! Both sides of sessionspec's stdio adapter protocol (spec/adapter-protocol.md). The client: a
+//! session store written in any language, behind a process that speaks the protocol, is just
+//! another [`StoreFactory`]. Each scenario namespace leases a process of its own, so the
+//! adapter's client clock belongs to one scenario at a time; a crashed or hung process fails only
+//! the scenario using it, and a fresh one serves the next. The server ([`serve`]): any
+//! [`StoreFactory`] served as such a process, for a Rust store behind `--store 'exec:...'`.
 //!
 //! It must never make an adapter look better than it is: errors keep the kind the adapter gave,
 //! and every breach of the protocol is an error naming the message and the field.
@@ -11,6 +12,7 @@
 pub mod node;
 mod process;
 pub mod protocol;
+mod server;
 pub mod smoke;
 
 use std::collections::HashMap;
@@ -20,15 +22,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sessionspec_contract::{
     Capability, ErrorKind, Listed, Namespace, OpenContext, RawAccess, RawRecord, Result, Session, SharedClock, Store,
-    StoreDescription, StoreError, StoreFactory, Tamper, format_timestamp,
+    StoreDescription, StoreError, StoreFactory, Tamper,
 };
 use tokio::sync::OnceCell;
 
 pub use process::{Process, StderrTail};
-use protocol::{Handshake, value};
+use protocol::{Handshake, Operation, Request, value};
+pub use server::{serve, serve_stdio};
 
 /// How to start an adapter and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -146,14 +149,7 @@ impl AdapterFactory {
     /// scenario.
     pub async fn start(config: AdapterConfig) -> Result<AdapterFactory> {
         let (process, handshake) = Process::start(&config).await?;
-        let description = StoreDescription {
-            name: handshake.name.clone(),
-            version: handshake.version.clone(),
-            language: handshake.language.clone(),
-            backend: handshake.backend.clone(),
-            backend_version: handshake.backend_version.clone(),
-            capabilities: handshake.capabilities.clone(),
-        };
+        let description = handshake.description();
         Ok(AdapterFactory {
             config,
             description,
@@ -238,15 +234,12 @@ impl StoreFactory for AdapterFactory {
             virtual_clock: self.description.capabilities.contains(Capability::VirtualClock),
             raw: self.description.capabilities.contains(Capability::RawInspection),
         };
-        let options = serde_json::to_value(&context.options)
-            .map_err(|e| StoreError::new(ErrorKind::Invalid, "store options do not serialize").with_source(e))?;
-        store
-            .call(
-                "open",
-                json!({"instance": store.instance, "namespace": context.namespace.as_str(), "options": options}),
-            )
-            .await
-            .and_then(|v| value::unit("open", &v).map_err(StoreError::from))?;
+        let open = Request::Open {
+            instance: store.instance.clone(),
+            namespace: context.namespace.clone(),
+            options: context.options.clone(),
+        };
+        store.send(&open).await.and_then(|v| value::unit("open", &v).map_err(StoreError::from))?;
         Ok(Box::new(store))
     }
 
@@ -258,7 +251,7 @@ impl StoreFactory for AdapterFactory {
         // A process that died mid-scenario cannot drop what it created: a fresh one can, since
         // everything an adapter creates is named after the namespace.
         let process = if process.is_dead() { self.checkout().await? } else { process };
-        let dropped = process.request("drop", json_map(json!({"namespace": namespace.as_str()}))).await;
+        let dropped = process.send(&Request::Drop { namespace: namespace.clone() }).await;
         self.give_back(process);
         dropped.and_then(|v| value::unit("drop", &v).map_err(StoreError::from))
     }
@@ -282,20 +275,25 @@ impl AdapterStore {
         let now = self.clock.now();
         let mut sent = self.process.clock_sent.lock().await;
         if *sent != Some(now) {
-            let v = self.process.request("clock", json_map(json!({"time": format_timestamp(now)}))).await?;
+            let v = self.process.send(&Request::Clock { time: Some(now) }).await?;
             value::unit("clock", &v)?;
             *sent = Some(now);
         }
         Ok(())
     }
 
-    async fn call(&self, op: &str, fields: Value) -> Result<Value> {
+    async fn send(&self, request: &Request) -> Result<Value> {
         self.sync_clock().await?;
-        self.process.request(op, json_map(fields)).await
+        self.process.send(request).await
     }
 
-    async fn unit(&self, op: &str, fields: Value) -> Result<()> {
-        let v = self.call(op, fields).await?;
+    async fn call(&self, operation: Operation) -> Result<Value> {
+        self.send(&Request::Call { instance: self.instance.clone(), operation }).await
+    }
+
+    async fn unit(&self, operation: Operation) -> Result<()> {
+        let op = operation.name();
+        let v = self.call(operation).await?;
         Ok(value::unit(op, &v)?)
     }
 }
@@ -303,43 +301,43 @@ impl AdapterStore {
 #[async_trait]
 impl Store for AdapterStore {
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
-        let v = self.call("get", json!({"instance": self.instance, "sid": sid})).await?;
+        let v = self.call(Operation::Get { sid: sid.to_owned() }).await?;
         Ok(value::session(&v)?)
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
-        self.unit("set", json!({"instance": self.instance, "sid": sid, "session": session})).await
+        self.unit(Operation::Set { sid: sid.to_owned(), session: session.clone() }).await
     }
 
     async fn destroy(&self, sid: &str) -> Result<()> {
-        self.unit("destroy", json!({"instance": self.instance, "sid": sid})).await
+        self.unit(Operation::Destroy { sid: sid.to_owned() }).await
     }
 
     async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
-        self.unit("touch", json!({"instance": self.instance, "sid": sid, "session": session})).await
+        self.unit(Operation::Touch { sid: sid.to_owned(), session: session.clone() }).await
     }
 
     async fn all(&self) -> Result<Vec<Listed>> {
-        let v = self.call("all", json!({"instance": self.instance})).await?;
+        let v = self.call(Operation::All).await?;
         Ok(value::entries(&v)?)
     }
 
     async fn length(&self) -> Result<u64> {
-        let v = self.call("length", json!({"instance": self.instance})).await?;
+        let v = self.call(Operation::Length).await?;
         Ok(value::count("length", &v)?)
     }
 
     async fn clear(&self) -> Result<()> {
-        self.unit("clear", json!({"instance": self.instance})).await
+        self.unit(Operation::Clear).await
     }
 
     async fn ids(&self) -> Result<Vec<String>> {
-        let v = self.call("ids", json!({"instance": self.instance})).await?;
+        let v = self.call(Operation::Ids).await?;
         Ok(value::ids(&v)?)
     }
 
     async fn close(&self) -> Result<()> {
-        self.unit("close", json!({"instance": self.instance})).await
+        self.unit(Operation::Close).await
     }
 
     fn raw(&self) -> Option<&dyn RawAccess> {
@@ -350,22 +348,22 @@ impl Store for AdapterStore {
 #[async_trait]
 impl RawAccess for AdapterStore {
     async fn record(&self, sid: &str) -> Result<Option<RawRecord>> {
-        let v = self.call("raw", json!({"instance": self.instance, "sid": sid})).await?;
+        let v = self.call(Operation::Raw { sid: sid.to_owned() }).await?;
         Ok(value::record(&v)?)
     }
 
     async fn count(&self) -> Result<u64> {
-        let v = self.call("raw-count", json!({"instance": self.instance})).await?;
+        let v = self.call(Operation::RawCount).await?;
         Ok(value::count("raw-count", &v)?)
     }
 
     async fn indexes(&self) -> Result<Vec<Value>> {
-        let v = self.call("indexes", json!({"instance": self.instance})).await?;
+        let v = self.call(Operation::Indexes).await?;
         Ok(value::indexes(&v)?)
     }
 
     async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
-        self.unit("tamper", json!({"instance": self.instance, "sid": sid, "how": tamper.name()})).await
+        self.unit(Operation::Tamper { sid: sid.to_owned(), how: tamper }).await
     }
 }
 

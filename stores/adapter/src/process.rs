@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sessionspec_contract::{ErrorKind, EventSink, StoreError, StoreEvent};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Notify, oneshot};
 
 use crate::AdapterConfig;
-use crate::protocol::{self, Handshake, Incoming, PROTOCOL_VERSION};
+use crate::protocol::{self, Handshake, Incoming, PROTOCOL_VERSION, Request};
 
 /// How many stderr lines an error carries.
 const STDERR_LINES: usize = 30;
@@ -120,9 +120,8 @@ impl Process {
         *process.kill.lock().expect("lock") = Some(kill_tx);
         tokio::spawn(wait(child, kill_rx, process.shared.clone(), process.exited.clone()));
 
-        let hello =
-            process.request_raw("hello", json_map(json!({"protocols": [PROTOCOL_VERSION]})), config.start_timeout);
-        let value = match hello.await {
+        let hello = Request::Hello { protocols: vec![PROTOCOL_VERSION] };
+        let value = match process.request_raw(hello.op(), hello.fields(), config.start_timeout).await {
             Ok(v) => v,
             Err(e) if e.kind() == ErrorKind::Timeout => {
                 process.stop();
@@ -224,7 +223,7 @@ impl Process {
     /// Asks the adapter to shut down and waits for it to exit, killing it after `bound`.
     pub async fn shutdown(&self, bound: Duration) -> bool {
         let exited = self.exited.notified();
-        let _ = self.request_raw("shutdown", Map::new(), bound).await;
+        let _ = self.request_raw(Request::Shutdown.op(), Request::Shutdown.fields(), bound).await;
         let clean = tokio::time::timeout(bound, exited).await.is_ok() || self.is_dead();
         if !clean {
             self.stop();
@@ -232,13 +231,19 @@ impl Process {
         clean
     }
 
-    /// Sends one request and waits for its response within the request timeout; see the module
-    /// docs for what a timeout means.
+    /// Sends `request` and waits for its response within the request timeout; see the module docs
+    /// for what a timeout means.
+    pub async fn send(&self, request: &Request) -> Reply {
+        self.request(request.op(), request.fields()).await
+    }
+
+    /// Sends one request given by its `op` and members (also ones the protocol does not know, as
+    /// `sessionspec smoke` does) and waits for its response within the request timeout.
     pub async fn request(&self, op: &str, fields: Map<String, Value>) -> Reply {
         match self.request_raw(op, fields, self.request_timeout).await {
             Err(e) if e.kind() == ErrorKind::Timeout && !self.is_dead() => {
                 let bound = self.request_timeout;
-                if self.request_raw("ping", Map::new(), PING_TIMEOUT).await.is_ok() {
+                if self.request_raw(Request::Ping.op(), Request::Ping.fields(), PING_TIMEOUT).await.is_ok() {
                     Err(StoreError::new(
                         ErrorKind::Timeout,
                         format!(

@@ -3,6 +3,7 @@
 
 #[macro_use]
 mod output;
+mod adapter;
 mod bench;
 mod expect;
 mod inspect;
@@ -44,6 +45,7 @@ Environment (a flag given on the command line wins):
   SESSIONSPEC_REDIS_URL, SESSIONSPEC_POSTGRES_URL, SESSIONSPEC_MYSQL_URL, SESSIONSPEC_MONGO_URL
                                                --redis-url, --postgres-url, --mysql-url, --mongo-url
   SESSIONSPEC_MATRIX, SESSIONSPEC_IMAGES       --matrix-file, --images
+  SESSIONSPEC_WORK_DIR                         adapter --work-dir (set by run for exec: adapters)
   SESSIONSPEC_EXPRESS_ADAPTER    an express adapter package directory: the node:<preset> stores'
                                  (default: stores/express-adapter of the checkout you are in), and
                                  used instead of the built-in adapter for ./store.js files
@@ -116,6 +118,9 @@ enum Command {
     /// does not depend on them. Build with --release for meaningful figures.
     #[command(after_help = EXIT_CODES)]
     Bench(bench::BenchArgs),
+    /// Serve a built-in Rust store over the stdio adapter protocol, for `--store 'exec:...'`.
+    #[command(long_about = adapter::LONG_ABOUT, after_help = EXIT_CODES)]
+    Adapter(adapter::AdapterArgs),
 }
 
 /// Where the suite lives.
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
             runtime.block_on(run::run(args, colors))
         }
         Command::Bench(args) => bench::main(args),
+        Command::Adapter(args) => adapter::main(args),
         Command::Smoke(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
             runtime.block_on(smoke::smoke(args))

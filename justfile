@@ -36,7 +36,9 @@ test-all: lint npm
     # Container tests need an engine and the locally built images (reused when present).
     export DOCKER_HOST="$(harness/backends/docker-engine.sh)"
     harness/backends/images/build.sh
-    cargo nextest run --workspace --no-fail-fast
+    # The release binary is what users copy: the relocation test copies it out of the checkout.
+    cargo build --release --quiet -p sessionspec
+    SESSIONSPEC_BINARY="${CARGO_TARGET_DIR:-target}/release/sessionspec" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
     just test-npm

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Capability;
+use crate::{Capability, CapabilitySet, ErrorKind, Result, StoreError};
 
 /// Options a scenario sets for the store under test. All default to "not set": the store's own
 /// default applies.
@@ -104,6 +104,18 @@ impl StoreOptions {
         caps.sort();
         caps.dedup();
         caps
+    }
+
+    /// Fails with [`ErrorKind::Unsupported`] when one of these options needs a capability that is
+    /// not in `capabilities`: a store checks its options against its own declaration, so what
+    /// it refuses and what it declares cannot disagree. `store` names it in the message.
+    pub fn check_supported(&self, capabilities: &CapabilitySet, store: &str) -> Result<()> {
+        match capabilities.missing(&self.required_capabilities()).first() {
+            Some(missing) => {
+                Err(StoreError::new(ErrorKind::Unsupported, format!("the {store} store does not support `{missing}`")))
+            }
+            None => Ok(()),
+        }
     }
 
     /// These options with every field set in `over` replacing the one here.
@@ -276,5 +288,21 @@ pub mod duration {
                 assert!(parse(bad).is_err(), "{bad:?} parsed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_beyond_the_declared_capabilities_are_refused() {
+        let declared: CapabilitySet = [Capability::Ttl, Capability::Naming].into_iter().collect();
+        let honoured = StoreOptions { ttl: Some(Duration::from_secs(1)), name: Some("t".into()), ..Default::default() };
+        assert!(honoured.check_supported(&declared, "test").is_ok());
+        let refused = StoreOptions { timestamps: true, ..honoured };
+        let error = refused.check_supported(&declared, "test").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Unsupported);
+        assert_eq!(error.message(), "the test store does not support `timestamps`");
     }
 }

@@ -137,6 +137,17 @@ impl Session {
         }
     }
 
+    /// The `cookie` object, or an [`ErrorKind::Invalid`] error: express-session cannot load a
+    /// session without one, so a store must not keep it (SET-5).
+    pub fn require_cookie(&self) -> Result<&Map<String, Value>> {
+        self.cookie().ok_or_else(|| {
+            StoreError::new(
+                ErrorKind::Invalid,
+                "a session needs a `cookie` object: express-session cannot load one without it",
+            )
+        })
+    }
+
     /// `expires` of a `cookie` object, parsed, as [`Session::expires`] reads it: for a store that
     /// holds the cookie already and need not look it up again.
     pub fn cookie_expires(cookie: &Map<String, Value>) -> Result<Option<DateTime<Utc>>> {
@@ -315,6 +326,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_session_without_a_cookie_object_is_invalid() {
+        let with = Session::from_value(json!({"cookie": {"expires": null}})).unwrap();
+        assert!(with.require_cookie().is_ok());
+        for without in [json!({"n": 1}), json!({"cookie": "x"}), json!({"cookie": null})] {
+            let error = Session::from_value(without).unwrap().require_cookie().unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Invalid);
+        }
+    }
 
     #[test]
     fn expiry_prefers_cookie_then_ttl() {

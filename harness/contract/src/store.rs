@@ -148,6 +148,27 @@ impl Tamper {
     pub fn from_name(name: &str) -> Option<Tamper> {
         [Tamper::FlipByte, Tamper::Garbage].into_iter().find(|t| t.name() == name)
     }
+
+    /// The text [`Tamper::Garbage`] stores: neither valid JSON nor valid ciphertext (base64).
+    pub const GARBAGE: &'static str = "\u{1}not json, not ciphertext";
+
+    /// `text` damaged this way, for a store that keeps a payload as text. [`Tamper::FlipByte`]
+    /// swaps the character in the middle for another ASCII one (`{` for anything but `{`, which
+    /// becomes `[`), so the text stays UTF-8 and its JSON breaks or changes.
+    pub fn damage(self, text: &str) -> String {
+        match self {
+            Tamper::FlipByte => {
+                let mut chars: Vec<char> = text.chars().collect();
+                let middle = chars.len() / 2;
+                match chars.get_mut(middle) {
+                    Some(c) => *c = if *c == '{' { '[' } else { '{' },
+                    None => chars.push('{'),
+                }
+                chars.into_iter().collect()
+            }
+            Tamper::Garbage => Tamper::GARBAGE.to_owned(),
+        }
+    }
 }
 
 /// A name that isolates one scenario's records from every other's: a key prefix, a table, a
@@ -260,4 +281,19 @@ pub trait StoreFactory: Send + Sync {
 
     /// Removes everything the factory created for `namespace`, and nothing else.
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tampered_text_changes_in_the_middle_and_stays_utf8() {
+        assert_eq!(Tamper::FlipByte.damage(r#"{"a":1}"#), r#"{"a{:1}"#);
+        assert_eq!(Tamper::FlipByte.damage("ab{cd"), "ab[cd");
+        assert_eq!(Tamper::FlipByte.damage("éé€"), "é{€");
+        assert_eq!(Tamper::FlipByte.damage(""), "{");
+        assert_eq!(Tamper::Garbage.damage(r#"{"a":1}"#), Tamper::GARBAGE);
+        assert!(serde_json::from_str::<Value>(Tamper::GARBAGE).is_err());
+    }
 }

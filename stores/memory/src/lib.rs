@@ -119,14 +119,7 @@ impl MemoryStore {
     }
 
     fn with_sessions(sessions: Sessions, options: StoreOptions, clock: SharedClock, events: EventSink) -> Result<Self> {
-        for unsupported in [Capability::Encryption, Capability::TransformId, Capability::AutoRemoveNative] {
-            if options.required_capabilities().contains(&unsupported) {
-                return Err(StoreError::new(
-                    ErrorKind::Unsupported,
-                    format!("the memory store does not support `{unsupported}`"),
-                ));
-            }
-        }
+        options.check_supported(&description().capabilities, "memory")?;
         let store = MemoryStore { sessions, options, clock, events, closed: Arc::default(), sweeper: Mutex::default() };
         if store.options.auto_remove != Some(AutoRemove::Disabled) {
             store.start_sweeper();
@@ -213,10 +206,7 @@ impl Store for MemoryStore {
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("set")?;
-        // express-session cannot load a stored session without a cookie (SET-5).
-        if session.cookie().is_none() {
-            return Err(StoreError::new(ErrorKind::Invalid, "a session needs a `cookie` object"));
-        }
+        session.require_cookie()?;
         let now = self.clock.now();
         let expires = session.expiry(now, self.ttl())?;
         let payload = self.encode(session);
@@ -350,14 +340,8 @@ impl RawAccess for MemoryStore {
             .get_mut(sid)
             .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no record for `{sid}`")))?;
         entry.payload = match (tamper, &entry.payload) {
-            (Tamper::FlipByte, Value::String(text)) => {
-                let mut bytes = text.clone().into_bytes();
-                let middle = bytes.len() / 2;
-                // Swap one ASCII character for another: the text stays valid UTF-8, the JSON breaks or changes.
-                bytes[middle] = if bytes[middle] == b'{' { b'[' } else { b'{' };
-                Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            }
-            _ => Value::String("\u{1}not json, not ciphertext".into()),
+            (Tamper::FlipByte, Value::String(text)) => Value::String(tamper.damage(text)),
+            _ => Value::String(Tamper::GARBAGE.into()),
         };
         Ok(())
     }

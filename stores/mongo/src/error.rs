@@ -2,8 +2,11 @@
 //! `closed`, an exceeded time limit `timeout`, everything else from the server `backend`); the
 //! text never carries a connection string's password.
 
+use std::time::Duration;
+
 use mongodb::error::{Error, ErrorKind as DriverKind, WriteFailure};
 use sessionspec_contract::{ErrorKind, StoreError};
+use sessionspec_server_store::ConnectFailure;
 
 /// Server error codes the store reacts to.
 pub(crate) mod codes {
@@ -58,27 +61,14 @@ pub(crate) fn backend(doing: &str, error: Error) -> StoreError {
     StoreError::new(kind, format!("MongoDB failed {doing}")).with_source(error)
 }
 
-/// `url` with the password of its user info replaced by `****`, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else { return url.to_owned() };
-    let user_info = &rest[..at];
-    let user = user_info.split(':').next().unwrap_or_default();
-    let masked = if user_info.contains(':') { format!("{user}:****") } else { user.to_owned() };
-    format!("{}{masked}{}", &url[..scheme_end], &rest[at..])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(redact_url("mongodb://u:p%40ss@h:1/db?x=1"), "mongodb://u:****@h:1/db?x=1");
-        assert_eq!(redact_url("mongodb+srv://u:p@cluster.example.net"), "mongodb+srv://u:****@cluster.example.net");
-        assert_eq!(redact_url("mongodb://h:27017/?directConnection=true"), "mongodb://h:27017/?directConnection=true");
-        assert_eq!(redact_url("mongodb://user@h/"), "mongodb://user@h/");
+/// What a failed first contact with a server means, in the store's words rather than the driver's
+/// (whose messages carry topology dumps and retry labels).
+pub(crate) fn connect_failed(failure: &ConnectFailure, error: &Error, bound: Duration) -> StoreError {
+    match error.kind.as_ref() {
+        DriverKind::Io(e) => failure.io(e),
+        DriverKind::ServerSelection { .. } => failure.no_answer(bound),
+        DriverKind::Authentication { message, .. } => failure.answered(&format!("authentication failed: {message}")),
+        DriverKind::Command(e) => failure.answered(&format!("{} ({})", e.message, e.code_name)),
+        other => failure.because(ErrorKind::Backend, &other.to_string()),
     }
 }

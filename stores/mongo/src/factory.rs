@@ -9,12 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mongodb::Client;
 use mongodb::bson::doc;
-use mongodb::options::ClientOptions;
+use mongodb::event::EventHandler;
+use mongodb::event::sdam::SdamEvent;
+use mongodb::options::ServerAddress;
 use sessionspec_contract::{
-    Capability, CapabilitySet, ErrorKind, IdTransform, Namespace, OpenContext, Result, Store, StoreDescription,
-    StoreError, StoreFactory, StoreOptions,
+    Capability, ErrorKind, IdTransform, Namespace, OpenContext, Result, Store, StoreDescription, StoreError,
+    StoreFactory, StoreOptions,
 };
 use sessionspec_crypto::AesGcmCipher;
+use sessionspec_server_store::{CONNECT_TIMEOUT, ConnectFailure, Endpoint};
 
 use crate::config::{DEFAULT_COLLECTION, MongoStoreConfig, Startup, TransformId};
 use crate::{MongoStore, error};
@@ -31,62 +34,69 @@ pub struct MongoFactory {
     created: Mutex<HashMap<Namespace, BTreeSet<String>>>,
 }
 
-/// What the Mongo store is and can do, on a server reporting `backend_version`.
+/// What the Mongo store is and can do, on a server reporting `backend_version`: every capability
+/// in the registry (a capability added to the registry is claimed here until a scenario shows
+/// otherwise, and then it must be implemented or left out). Needs no server.
 pub fn description(backend_version: Option<String>) -> StoreDescription {
-    use Capability::*;
-    StoreDescription {
-        name: "mongo".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        language: "rust".into(),
-        backend: "mongodb".into(),
-        backend_version,
-        capabilities: [
-            Touch,
-            All,
-            Length,
-            Clear,
-            Ids,
-            Close,
-            VirtualClock,
-            Ttl,
-            DisableTouch,
-            TouchAfter,
-            AutoRemoveNative,
-            AutoRemoveInterval,
-            AutoRemoveDisabled,
-            Timestamps,
-            Serializer,
-            TransformId,
-            Events,
-            Encryption,
-            Naming,
-            RawInspection,
-            Indexes,
-            SharedNamespace,
-        ]
-        .into_iter()
-        .collect::<CapabilitySet>(),
+    let capabilities = Capability::ALL.iter().copied().collect();
+    sessionspec_server_store::description("mongo", env!("CARGO_PKG_VERSION"), "mongodb", backend_version, capabilities)
+}
+
+/// Where a server of the seed list listens.
+fn endpoint(address: &ServerAddress) -> Endpoint {
+    match address {
+        ServerAddress::Tcp { host, port } => Endpoint::tcp(host, port.unwrap_or(27017)),
+        other => Endpoint::Other(other.to_string()),
     }
 }
 
 impl MongoFactory {
-    /// Connects to the server at `url` and asks its version. Fails with [`ErrorKind::Backend`]
-    /// when no server answers.
+    /// Connects to the server at `url` and asks its version. A server that cannot be reached or
+    /// refuses the login fails within two seconds, with a message naming where and why.
     pub async fn connect(url: &str) -> Result<MongoFactory> {
-        let shown = error::redact_url(url);
-        let mut options = ClientOptions::parse(url).await.map_err(|_| {
-            StoreError::new(ErrorKind::Invalid, format!("`{shown}` is not a usable MongoDB connection string"))
-        })?;
+        let mut options = crate::client_options(url).await?;
         options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         options.app_name.get_or_insert_with(|| "sessionspec".to_owned());
-        let client = Client::with_options(options).map_err(|e| {
-            StoreError::new(ErrorKind::Invalid, format!("cannot build a client for `{shown}`")).with_source(e)
-        })?;
-        let info = client
-            .database("admin")
-            .run_command(doc! {"buildInfo": 1})
-            .await
-            .map_err(|e| error::backend(&format!("to answer `buildInfo` at `{shown}`"), e))?;
+        let seeds = options.hosts.clone();
+        // The driver keeps trying an unreachable server until server selection gives up, then
+        // reports its whole topology; its monitor's failed heartbeats say at once what happened.
+        let (heartbeat_failed, mut failures) = tokio::sync::mpsc::unbounded_channel();
+        options.sdam_event_handler = Some(EventHandler::callback(move |event| {
+            if let SdamEvent::ServerHeartbeatFailed(failed) = event {
+                let _ = heartbeat_failed.send((failed.server_address, failed.failure));
+            }
+        }));
+        let client = crate::client(url, options)?;
+        let first = ConnectFailure::new("MongoDB", seeds.first().map_or(Endpoint::tcp("localhost", 27017), endpoint));
+        if seeds.len() == 1 {
+            first.resolve().await?;
+        }
+        // Every seed failed: the first one's failure says what happened.
+        let unreachable = async {
+            let mut failed = HashMap::new();
+            while let Some((address, error)) = failures.recv().await {
+                if seeds.contains(&address) {
+                    failed.entry(address).or_insert(error);
+                }
+                if let Some(seed) = seeds.first()
+                    && failed.len() == seeds.len()
+                {
+                    let failure = ConnectFailure::new("MongoDB", endpoint(seed));
+                    return error::connect_failed(&failure, &failed[seed], CONNECT_TIMEOUT);
+                }
+            }
+            std::future::pending().await
+        };
+        let admin = client.database("admin");
+        let build_info = admin.run_command(doc! {"buildInfo": 1});
+        let info = tokio::select! {
+            answer = tokio::time::timeout(CONNECT_TIMEOUT, build_info) => match answer {
+                Ok(Ok(info)) => info,
+                Ok(Err(e)) => return Err(error::connect_failed(&first, &e, CONNECT_TIMEOUT)),
+                Err(_) => return Err(first.no_answer(CONNECT_TIMEOUT)),
+            },
+            failure = unreachable => return Err(failure),
+        };
         let version = info.get_str("version").ok().map(|v| {
             // Real MongoDB builds carry their git commit; wire-compatible servers report zeros.
             let unbuilt = info.get_str("gitVersion").map(|g| g.chars().all(|c| c == '0')).unwrap_or(true);

@@ -31,6 +31,7 @@ use sessionspec_contract::{
     StoreEvent, Tamper,
 };
 use sessionspec_crypto::{decrypt_session, encrypt_session};
+use sessionspec_server_store::{redact_password, redact_url};
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use config::{
@@ -83,22 +84,7 @@ impl MongoStore {
     /// [`MongoStore::with_client`] does. The database is the config's, else the URL's, else
     /// [`DEFAULT_DATABASE`].
     pub async fn connect(url: &str, config: MongoStoreConfig) -> Result<MongoStore> {
-        let options = ClientOptions::parse(url).await.map_err(|e| {
-            // The parser's message may quote the string it rejected, password included.
-            let detail = e.to_string();
-            let redacted = redact_secrets(&detail, url);
-            StoreError::new(
-                ErrorKind::Invalid,
-                format!("`{}` is not a usable MongoDB connection string: {redacted}", error::redact_url(url)),
-            )
-        })?;
-        let client = Client::with_options(options).map_err(|e| {
-            StoreError::new(
-                ErrorKind::Invalid,
-                format!("cannot build a MongoDB client for `{}`", error::redact_url(url)),
-            )
-            .with_source(e)
-        })?;
+        let client = client(url, client_options(url).await?)?;
         MongoStore::open(client, true, config).await
     }
 
@@ -303,23 +289,28 @@ fn unchanged(value: Option<&Bson>) -> Bson {
     }
 }
 
-/// `text` with any password in `url` masked.
-fn redact_secrets(text: &str, url: &str) -> String {
-    let redacted_url = error::redact_url(url);
-    let mut out = text.replace(url, &redacted_url);
-    if let Some(password) = password_of(url)
-        && !password.is_empty()
-    {
-        out = out.replace(password, "****");
-    }
-    out
+/// The client options of the connection string `url`, or an `invalid` error showing it without
+/// its password.
+pub(crate) async fn client_options(url: &str) -> Result<ClientOptions> {
+    ClientOptions::parse(url).await.map_err(|e| {
+        // The parser's message may quote the string it rejected, password included.
+        let detail = redact_password(&e.kind.to_string(), url);
+        StoreError::new(
+            ErrorKind::Invalid,
+            format!("`{}` is not a usable MongoDB connection string: {detail}", redact_url(url)),
+        )
+    })
 }
 
-fn password_of(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let user_info = &authority[..authority.rfind('@')?];
-    user_info.split_once(':').map(|(_, p)| p)
+/// A client with `options`, parsed from `url`. It connects as it is used.
+pub(crate) fn client(url: &str, options: ClientOptions) -> Result<Client> {
+    Client::with_options(options).map_err(|e| {
+        let detail = redact_password(&e.kind.to_string(), url);
+        StoreError::new(
+            ErrorKind::Invalid,
+            format!("cannot build a MongoDB client for `{}`: {detail}", redact_url(url)),
+        )
+    })
 }
 
 #[async_trait]
@@ -343,12 +334,7 @@ impl Store for MongoStore {
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("set")?;
-        if session.cookie().is_none() {
-            return Err(StoreError::new(
-                ErrorKind::Invalid,
-                "a session needs a `cookie` object: express-session cannot load one without it",
-            ));
-        }
+        session.require_cookie()?;
         let now = self.now();
         let expires = self.expiry(session, now)?;
         let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
@@ -620,13 +606,16 @@ impl RawAccess for MongoStore {
             .map_err(|e| error::backend("reading a document to tamper with", e))?
             .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no document for `{sid}`")))?;
         let damaged = match (tamper, found.get(SESSION)) {
-            (Tamper::FlipByte, Some(Bson::String(text))) => Bson::String(flip_byte(text, self.config.cipher.is_some())),
+            (Tamper::FlipByte, Some(Bson::String(text))) if self.config.cipher.is_some() => {
+                Bson::String(flip_ciphertext(text))
+            }
+            (Tamper::FlipByte, Some(Bson::String(text))) => Bson::String(tamper.damage(text)),
             (Tamper::FlipByte, Some(Bson::Document(doc))) => {
                 // A document has no bytes of its own: damage its JSON text and store that.
                 let text = Value::Object(document::document_to_json_object(doc)?).to_string();
-                Bson::String(flip_byte(&text, false))
+                Bson::String(tamper.damage(&text))
             }
-            _ => Bson::String("\u{1}not json, not ciphertext".to_owned()),
+            _ => Bson::String(Tamper::GARBAGE.to_owned()),
         };
         self.collection
             .update_one(doc! {ID: &key}, doc! {"$set": {SESSION: damaged}})
@@ -636,23 +625,15 @@ impl RawAccess for MongoStore {
     }
 }
 
-/// Changes one byte in the middle of `text`'s underlying bytes: of the decoded bytes when it is
-/// base64 ciphertext (so the encoding stays valid), else of the text itself.
-fn flip_byte(text: &str, ciphertext: bool) -> String {
-    if ciphertext
-        && let Ok(mut bytes) = STANDARD.decode(text)
-        && !bytes.is_empty()
-    {
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 0x01;
-        return STANDARD.encode(bytes);
+/// Flips one bit in the middle of base64 ciphertext's decoded bytes, so the encoding stays valid
+/// and decryption fails; text that is not base64 is damaged as text.
+fn flip_ciphertext(text: &str) -> String {
+    match STANDARD.decode(text) {
+        Ok(mut bytes) if !bytes.is_empty() => {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+            STANDARD.encode(bytes)
+        }
+        _ => Tamper::FlipByte.damage(text),
     }
-    let mut bytes = text.as_bytes().to_vec();
-    if bytes.is_empty() {
-        return "{".to_owned();
-    }
-    let middle = bytes.len() / 2;
-    // Swap one ASCII character for another, so the text stays UTF-8 and the JSON breaks or changes.
-    bytes[middle] = if bytes[middle] == b'{' { b'[' } else { b'{' };
-    String::from_utf8_lossy(&bytes).into_owned()
 }

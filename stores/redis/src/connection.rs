@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisResult};
-use sessionspec_contract::{ErrorKind, Result, StoreError};
+use redis::{AsyncConnectionConfig, Client, Cmd, ConnectionAddr, FromRedisValue, RedisError, RedisResult};
+use sessionspec_contract::{Result, StoreError};
+use sessionspec_server_store::{ConnectFailure, Endpoint};
 
 use crate::backend;
 
@@ -35,19 +36,17 @@ struct Current {
 
 impl Connection {
     /// Connects to `client`'s server; the attempt, and every later one, is bounded by `timeout`.
+    /// A failure names the server and the cause.
     pub(crate) async fn open(client: Client, timeout: Duration) -> Result<Connection> {
         // No response timeout in the driver: each operation runs under one timer of the store's.
         let config = AsyncConnectionConfig::new().set_connection_timeout(Some(timeout)).set_response_timeout(None);
+        let failure = ConnectFailure::new("Redis", endpoint(&client));
+        failure.resolve().await?;
         let connection =
             match tokio::time::timeout(timeout, client.get_multiplexed_async_connection_with_config(&config)).await {
                 Ok(Ok(connection)) => connection,
-                Ok(Err(e)) => return Err(backend("connect", e)),
-                Err(_) => {
-                    return Err(StoreError::new(
-                        ErrorKind::Timeout,
-                        format!("redis connect did not finish within {timeout:?}"),
-                    ));
-                }
+                Ok(Err(e)) => return Err(connect_failed(&failure, &e, timeout)),
+                Err(_) => return Err(failure.no_answer(timeout)),
             };
         Ok(Connection {
             client,
@@ -128,4 +127,44 @@ impl Connection {
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+}
+
+/// Where `client` connects to.
+fn endpoint(client: &Client) -> Endpoint {
+    match client.get_connection_info().addr() {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => Endpoint::tcp(host, *port),
+        ConnectionAddr::Unix(path) => Endpoint::Socket(path.clone()),
+        // The enum grows with the driver's transports.
+        other => Endpoint::Other(other.to_string()),
+    }
+}
+
+/// What a failed first connection means, without the driver's doubled source chain.
+fn connect_failed(failure: &ConnectFailure, error: &RedisError, bound: Duration) -> StoreError {
+    if error.is_timeout() {
+        return failure.no_answer(bound);
+    }
+    if let Some(io) = io_error(error) {
+        return failure.io(io);
+    }
+    if error.is_connection_refusal() {
+        return failure.io(&std::io::ErrorKind::ConnectionRefused.into());
+    }
+    // The server answered: a wrong password, a missing one, a database number out of range. The
+    // driver's own text ends in its kind's debug name; the server's words are in the detail.
+    let answer = match (error.kind(), error.detail()) {
+        (redis::ErrorKind::AuthenticationFailed, Some(detail)) => format!("authentication failed: {detail}"),
+        (redis::ErrorKind::AuthenticationFailed, None) => "authentication failed".to_owned(),
+        (_, Some(detail)) => detail.to_owned(),
+        (_, None) => error.to_string(),
+    };
+    failure.answered(&answer)
+}
+
+/// The I/O error behind `error`: the driver keeps it behind an `Arc` and does not expose it.
+fn io_error(error: &RedisError) -> Option<&std::io::Error> {
+    let source = std::error::Error::source(error)?;
+    source.downcast_ref::<std::io::Error>().or_else(|| {
+        source.downcast_ref::<std::sync::Arc<dyn std::error::Error + Send + Sync>>()?.downcast_ref::<std::io::Error>()
+    })
 }

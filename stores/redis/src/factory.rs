@@ -9,16 +9,27 @@ use sessionspec_contract::{
     Capability, CapabilitySet, ErrorKind, Namespace, OpenContext, Result, Store, StoreDescription, StoreError,
     StoreFactory,
 };
+use sessionspec_server_store::{CONNECT_TIMEOUT, OPERATIONS, redact_password, redact_url};
 
 use crate::connection::Connection;
 use crate::{DEFAULT_TIMEOUT, DEFAULT_TTL, RedisConfig, RedisStore, Ttl, prefix_pattern};
 
-/// The options this store honours; any other makes `open` fail with `unsupported`.
-const SUPPORTED: [Capability; 3] = [Capability::Ttl, Capability::DisableTouch, Capability::Naming];
+/// What the Redis store can do besides [`OPERATIONS`]: events, and the options it honours (any
+/// other is refused with `unsupported`). Expiry runs on the server's clock, so no
+/// `virtual-clock`.
+const CAPABILITIES: [Capability; 4] =
+    [Capability::Events, Capability::Ttl, Capability::DisableTouch, Capability::Naming];
+
+fn capabilities() -> CapabilitySet {
+    OPERATIONS.into_iter().chain(CAPABILITIES).collect()
+}
 
 /// A client for `url`, without connecting.
 pub(crate) fn client(url: &str) -> Result<redis::Client> {
-    redis::Client::open(url).map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable Redis URL").with_source(e))
+    redis::Client::open(url).map_err(|e| {
+        let cause = redact_password(&e.to_string(), url);
+        StoreError::new(ErrorKind::Invalid, format!("`{}` is not a usable Redis URL: {cause}", redact_url(url)))
+    })
 }
 
 /// The key prefix of a store opened in `namespace` with the `name` option `name`.
@@ -36,10 +47,11 @@ pub struct RedisFactory {
 }
 
 impl RedisFactory {
-    /// Connects to `url` and asks the server its version.
+    /// Connects to `url` and asks the server its version. A server that cannot be reached or
+    /// refuses the login fails within two seconds, with a message naming where and why.
     pub async fn connect(url: &str) -> Result<RedisFactory> {
         let client = client(url)?;
-        let admin = Connection::open(client.clone(), DEFAULT_TIMEOUT).await?;
+        let admin = Connection::open(client.clone(), CONNECT_TIMEOUT).await?;
         let mut info = redis::cmd("INFO");
         info.arg("server");
         let info: String = tokio::time::timeout(DEFAULT_TIMEOUT, admin.query("INFO server", &info))
@@ -64,13 +76,7 @@ impl RedisFactory {
 
     /// The configuration a store opened with `context` gets.
     pub fn config(&self, context: &OpenContext) -> Result<RedisConfig> {
-        let required = context.options.required_capabilities();
-        if let Some(unsupported) = required.iter().find(|c| !SUPPORTED.contains(c)) {
-            return Err(StoreError::new(
-                ErrorKind::Unsupported,
-                format!("the Redis store does not support `{unsupported}`"),
-            ));
-        }
+        context.options.check_supported(&capabilities(), "Redis")?;
         Ok(RedisConfig {
             prefix: namespace_prefix(&context.namespace, context.options.name.as_deref()),
             ttl: Ttl::Fallback(context.options.ttl.unwrap_or(DEFAULT_TTL)),
@@ -82,32 +88,9 @@ impl RedisFactory {
     }
 }
 
-/// What the Redis store is and can do. Expiry runs on the server's clock, so no `virtual-clock`.
+/// What the Redis store is and can do; needs no server.
 pub fn description(backend_version: Option<String>) -> StoreDescription {
-    use Capability::*;
-    StoreDescription {
-        name: "redis".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        language: "rust".into(),
-        backend: "redis".into(),
-        backend_version,
-        capabilities: [
-            Touch,
-            All,
-            Length,
-            Clear,
-            Ids,
-            Close,
-            Ttl,
-            DisableTouch,
-            Events,
-            Naming,
-            RawInspection,
-            SharedNamespace,
-        ]
-        .into_iter()
-        .collect::<CapabilitySet>(),
-    }
+    sessionspec_server_store::description("redis", env!("CARGO_PKG_VERSION"), "redis", backend_version, capabilities())
 }
 
 #[async_trait]

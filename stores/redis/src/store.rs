@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
-use futures::FutureExt;
 use redis::aio::MultiplexedConnection;
 use redis::{Cmd, FromRedisValue, RedisResult, RedisWrite, Script, ToRedisArgs};
 use serde_json::{Map, Value};
@@ -122,14 +121,7 @@ impl RedisStore {
         operation: &'static str,
         work: impl Future<Output = Result<T>>,
     ) -> impl Future<Output = Result<T>> {
-        // A combinator, not an async fn: an async fn would hold `work` twice (its argument and
-        // the `Timeout` around it), and these futures are kilobytes, copied on every call.
-        let bound = self.config.timeout;
-        tokio::time::timeout(bound, work).map(move |result| {
-            result.unwrap_or_else(|_| {
-                Err(StoreError::new(ErrorKind::Timeout, format!("redis {operation} did not finish within {bound:?}")))
-            })
-        })
+        sessionspec_server_store::bounded(operation, self.config.timeout, work)
     }
 
     fn emit(&self, kind: EventKind, sid: &str) {
@@ -230,16 +222,6 @@ impl ToRedisArgs for Key<'_> {
     }
 }
 
-/// A session must carry a `cookie` object: express-session cannot load one without it (SET-5).
-fn require_cookie<'s>(session: &'s Session, operation: &str) -> Result<&'s Map<String, Value>> {
-    session.cookie().ok_or_else(|| {
-        StoreError::new(
-            ErrorKind::Invalid,
-            format!("{operation}: a session needs a `cookie` object; express-session cannot load one without it"),
-        )
-    })
-}
-
 fn millis(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -261,7 +243,7 @@ impl Store for RedisStore {
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
         self.check_open("set")?;
-        let cookie = require_cookie(session, "set")?;
+        let cookie = session.require_cookie()?;
         let ttl = self.ttl_ms(session, cookie)?;
         if ttl.is_some_and(|ms| ms <= 0) {
             // Already over: nothing to keep (connect-redis deletes too; SET-3).
@@ -304,7 +286,7 @@ impl Store for RedisStore {
         if self.config.disable_touch || self.config.disable_ttl {
             return Ok(());
         }
-        let cookie = require_cookie(session, "touch")?;
+        let cookie = session.require_cookie()?;
         let Some(ttl) = self.ttl_ms(session, cookie)? else { return Ok(()) };
         let wrote = if self.config.touch_rewrites_cookie && ttl > 0 {
             self.touch_rewriting(sid, session, ttl).await?
@@ -424,7 +406,7 @@ impl RawAccess for RedisStore {
             }
             _ => {
                 let mut cmd = self.command("SET", sid, 4, 32);
-                cmd.arg("\u{1}not json, not ciphertext").arg("KEEPTTL");
+                cmd.arg(Tamper::GARBAGE).arg("KEEPTTL");
                 cmd
             }
         };

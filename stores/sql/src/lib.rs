@@ -14,12 +14,15 @@ mod store;
 
 use std::time::Duration;
 
-use sessionspec_contract::{Capability, CapabilitySet, ErrorKind, Result, StoreDescription, StoreError};
+use sessionspec_contract::{Capability, CapabilitySet, Result, StoreDescription, StoreError};
+use sessionspec_server_store::OPERATIONS;
+use sessionspec_server_store::sqlx::error_kind;
 
 pub use mysql::{MySqlFactory, mysql_pool_options};
 pub use postgres::{PostgresFactory, postgres_pool_options};
+pub use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Ident};
 pub use sqlite::SqliteFactory;
-pub use store::{DEFAULT_OPERATION_TIMEOUT, SqlPool, SqlStore, SqlStoreConfig};
+pub use store::{SqlPool, SqlStore, SqlStoreConfig};
 
 /// The fallback time-to-live for a cookie without `expires` (connect-session-knex's one day).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
@@ -42,116 +45,54 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// `name` checked against the dialect's limits as well as [`Ident::new`]'s: PostgreSQL
+    /// truncates names over 63 bytes without saying so, and MySQL rejects names ending in a space.
+    pub fn ident(self, name: &str) -> Result<Ident> {
+        match self {
+            Dialect::Sqlite => Ident::new(name),
+            Dialect::MySql => Ident::mysql(name),
+            Dialect::Postgres => Ident::postgres(name),
+        }
+    }
+
+    /// `ident` quoted for the dialect: backticks on MySQL, double quotes elsewhere.
+    pub fn quote(self, ident: &Ident) -> String {
+        match self {
+            Dialect::MySql => ident.backquoted(),
+            Dialect::Sqlite | Dialect::Postgres => ident.quoted(),
+        }
+    }
+
     /// `schema.table`, quoted, or just the table.
     pub fn qualified(self, schema: Option<&Ident>, table: &Ident) -> String {
         match schema {
-            Some(s) => format!("{}.{}", s.quoted_in(self), table.quoted_in(self)),
-            None => table.quoted_in(self),
+            Some(s) => format!("{}.{}", self.quote(s), self.quote(table)),
+            None => self.quote(table),
         }
     }
 }
 
-/// A checked SQL identifier, quoted for use in statements.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ident {
-    name: String,
-}
-
-impl Ident {
-    /// Accepts 1-63 characters with no NUL and no control characters. Anything else (quotes,
-    /// spaces, dots) is kept literally inside the quotes.
-    pub fn new(name: &str) -> Result<Ident> {
-        let ok = !name.is_empty() && name.chars().count() <= 63 && !name.chars().any(char::is_control);
-        if ok {
-            Ok(Ident { name: name.to_owned() })
-        } else {
-            Err(StoreError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "`{}` is not a usable SQL identifier: 1-63 characters, no control characters",
-                    name.escape_debug()
-                ),
-            ))
-        }
-    }
-
-    /// [`Ident::new`], plus the dialect's own limits: PostgreSQL truncates names over 63 bytes
-    /// without saying so, and MySQL rejects names ending in a space.
-    pub fn for_dialect(name: &str, dialect: Dialect) -> Result<Ident> {
-        let ident = Ident::new(name)?;
-        let problem = match dialect {
-            Dialect::Postgres if name.len() > 63 => Some("PostgreSQL names are at most 63 bytes"),
-            Dialect::MySql if name.ends_with(' ') => Some("MySQL names cannot end with a space"),
-            _ => None,
-        };
-        match problem {
-            Some(why) => {
-                Err(StoreError::new(ErrorKind::Invalid, format!("`{name}` is not a usable identifier: {why}")))
-            }
-            None => Ok(ident),
-        }
-    }
-
-    /// The name as given.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The name in double quotes, inner double quotes doubled (SQLite and Postgres).
-    pub fn quoted(&self) -> String {
-        format!("\"{}\"", self.name.replace('"', "\"\""))
-    }
-
-    /// The name quoted for `dialect`: backticks with inner backticks doubled on MySQL, double
-    /// quotes elsewhere. (MySQL's `ANSI_QUOTES` mode is not assumed.)
-    pub fn quoted_in(&self, dialect: Dialect) -> String {
-        match dialect {
-            Dialect::MySql => format!("`{}`", self.name.replace('`', "``")),
-            Dialect::Sqlite | Dialect::Postgres => self.quoted(),
-        }
-    }
-}
-
-/// What the SQL store is and can do, on a backend (`sqlite`, `mysql`, `mariadb`, `postgres`).
-pub fn description(name: &str, backend: &str, backend_version: Option<String>) -> StoreDescription {
+/// What the SQL store can do besides [`OPERATIONS`], on every dialect: expiry on the store's
+/// clock, and the options it honours (any other is refused with `unsupported`).
+const CAPABILITIES: [Capability; 6] = {
     use Capability::*;
-    StoreDescription {
-        name: name.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        language: "rust".into(),
-        backend: backend.into(),
-        backend_version,
-        capabilities: [
-            Touch,
-            All,
-            Length,
-            Clear,
-            Ids,
-            Close,
-            VirtualClock,
-            Ttl,
-            DisableTouch,
-            AutoRemoveInterval,
-            AutoRemoveDisabled,
-            Naming,
-            RawInspection,
-            SharedNamespace,
-        ]
-        .into_iter()
-        .collect::<CapabilitySet>(),
-    }
+    [VirtualClock, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
+};
+
+pub(crate) fn capabilities() -> CapabilitySet {
+    OPERATIONS.into_iter().chain(CAPABILITIES).collect()
+}
+
+/// What the SQL store is and can do, on a backend (`sqlite`, `mysql`, `mariadb`, `postgres`);
+/// needs no server.
+pub fn description(name: &str, backend: &str, backend_version: Option<String>) -> StoreDescription {
+    sessionspec_server_store::description(name, env!("CARGO_PKG_VERSION"), backend, backend_version, capabilities())
 }
 
 /// Maps a driver error to a store error. The JSON functions `touch` uses fail when the stored
 /// payload is not a session object; that is a `serialize` failure, as it is for `get`.
 pub(crate) fn backend(context: &str, error: sqlx::Error) -> StoreError {
-    let kind = match &error {
-        sqlx::Error::PoolTimedOut => ErrorKind::Timeout,
-        sqlx::Error::PoolClosed => ErrorKind::Closed,
-        sqlx::Error::Database(e) if is_payload_error(e.as_ref()) => ErrorKind::Serialize,
-        _ => ErrorKind::Backend,
-    };
-    StoreError::new(kind, context.to_owned()).with_source(error)
+    StoreError::new(error_kind(&error, is_payload_error), context.to_owned()).with_source(error)
 }
 
 /// Whether the database rejected a stored payload as JSON: PostgreSQL's data exceptions (class
@@ -175,43 +116,20 @@ pub(crate) fn is_beyond_json_functions(error: &dyn sqlx::error::DatabaseError) -
     error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some_and(|e| e.code() == "22P05")
 }
 
-/// Whether the statement may simply run again: the connection it ran on is gone (the server
-/// restarted, or an administrator killed the connection) and the pool will hand out another, or
-/// the server rolled it back as a deadlock victim (a touch meeting the cleanup's range delete on
-/// InnoDB).
-pub(crate) fn is_retryable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutdown, terminated
-            // backend), 40P01 (deadlock). MySQL/MariaDB: 1053 server shutdown, 1927 connection
-            // killed, 2006/2013 server gone away / lost connection, reported under SQLSTATE 08S01
-            // or 70100; 1213 deadlock under 40001.
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "70100" | "40P01" | "40001")
-        }),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn identifiers_are_quoted_not_trusted() {
-        assert_eq!(Ident::new("sessions").unwrap().quoted(), "\"sessions\"");
-        assert_eq!(Ident::new("a\"; DROP TABLE x; --").unwrap().quoted(), "\"a\"\"; DROP TABLE x; --\"");
-        assert!(Ident::new("").is_err());
-        assert!(Ident::new("a\0b").is_err());
-    }
-
-    #[test]
-    fn mysql_identifiers_double_backticks() {
-        let ident = Ident::for_dialect("a`; DROP TABLE x; --", Dialect::MySql).unwrap();
-        assert_eq!(ident.quoted_in(Dialect::MySql), "`a``; DROP TABLE x; --`");
-        assert_eq!(Ident::new("a\"b").unwrap().quoted_in(Dialect::MySql), "`a\"b`");
-        assert!(Ident::for_dialect("trailing ", Dialect::MySql).is_err());
-        assert!(Ident::for_dialect(&"é".repeat(40), Dialect::Postgres).is_err());
-        assert_eq!(Dialect::MySql.qualified(Some(&Ident::new("db").unwrap()), &Ident::new("t").unwrap()), "`db`.`t`");
+    fn each_dialect_quotes_and_checks_its_own_way() {
+        let ident = Dialect::MySql.ident("a`; DROP TABLE x; --").unwrap();
+        assert_eq!(Dialect::MySql.quote(&ident), "`a``; DROP TABLE x; --`");
+        assert_eq!(Dialect::Sqlite.quote(&ident), "\"a`; DROP TABLE x; --\"");
+        assert!(Dialect::MySql.ident("trailing ").is_err());
+        assert!(Dialect::Sqlite.ident("trailing ").is_ok());
+        assert!(Dialect::Postgres.ident(&"é".repeat(40)).is_err());
+        let (db, t) = (Ident::new("db").unwrap(), Ident::new("t").unwrap());
+        assert_eq!(Dialect::MySql.qualified(Some(&db), &t), "`db`.`t`");
+        assert_eq!(Dialect::Postgres.qualified(Some(&db), &t), "\"db\".\"t\"");
     }
 }

@@ -3,23 +3,36 @@
 //! work in a database that already existed, since everything in it belongs to someone else.
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sessionspec_contract::{
     ErrorKind, Namespace, OpenContext, Result, SharedClock, Store, StoreDescription, StoreError, StoreFactory,
 };
+use sessionspec_server_store::sqlx::{parse_url, sql};
+use sessionspec_server_store::{ConnectFailure, Endpoint};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
 
-use crate::store::{SqlPool, SqlStore, SqlStoreConfig, sql};
-use crate::{Dialect, Ident, backend, description};
+use crate::store::{SqlPool, SqlStore, SqlStoreConfig};
+use crate::{Dialect, backend, description};
 
-/// The pool settings the store uses for pools it creates, and recommends for pools handed to it:
-/// sized for concurrent use, a bounded wait for a connection, and no health check before each
-/// use (that check cost sqlx 20-28% here; a dead connection is replaced by the store's retry).
+/// The pool settings the store uses for pools it creates, and recommends for pools handed to it
+/// (`sessionspec_server_store::sqlx::pool_options`: 16 connections, a 5 s acquire timeout, no
+/// health check before each use).
 pub fn mysql_pool_options() -> MySqlPoolOptions {
-    MySqlPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).test_before_acquire(false)
+    sessionspec_server_store::sqlx::pool_options()
+}
+
+/// A pool on the server at `url` and the server's version. One connection is made first and asked
+/// the version, so that a server that cannot be reached or refuses the login fails within two
+/// seconds, naming where and why; the pool connects as it is used.
+async fn connect(url: &str) -> Result<(MySqlPool, String)> {
+    let options: MySqlConnectOptions = parse_url("MySQL", url)?;
+    let endpoint = match options.get_socket() {
+        Some(socket) => Endpoint::Socket(socket.clone()),
+        None => Endpoint::tcp(options.get_host(), options.get_port()),
+    };
+    let failure = ConnectFailure::new("MySQL", endpoint);
+    sessionspec_server_store::sqlx::connect(&failure, options, mysql_pool_options(), "SELECT VERSION()").await
 }
 
 /// MySQL's error number for "database exists".
@@ -29,10 +42,7 @@ impl SqlStore {
     /// Opens a MySQL/MariaDB store on a pool of its own, connected to `url`; [`Store::close`]
     /// closes it.
     pub async fn connect_mysql(url: &str, config: SqlStoreConfig, clock: SharedClock) -> Result<SqlStore> {
-        let options = MySqlConnectOptions::from_str(url)
-            .map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable MySQL URL").with_source(e))?;
-        let pool =
-            mysql_pool_options().connect_with(options).await.map_err(|e| backend("cannot connect to MySQL", e))?;
+        let (pool, _version) = connect(url).await?;
         let owned = SqlPool::MySql(pool.clone());
         match SqlStore::open(owned, true, config, clock).await {
             Ok(store) => Ok(store),
@@ -55,14 +65,7 @@ pub struct MySqlFactory {
 impl MySqlFactory {
     /// Connects to the server at `url` (its database is only where the connections start).
     pub async fn connect(url: &str) -> Result<MySqlFactory> {
-        let options = MySqlConnectOptions::from_str(url)
-            .map_err(|e| StoreError::new(ErrorKind::Invalid, "not a usable MySQL URL").with_source(e))?;
-        let pool =
-            mysql_pool_options().connect_with(options).await.map_err(|e| backend("cannot connect to MySQL", e))?;
-        let version: String = sqlx::query_scalar("SELECT VERSION()")
-            .fetch_one(&pool)
-            .await
-            .map_err(|e| backend("cannot ask MySQL its version", e))?;
+        let (pool, version) = connect(url).await?;
         let backend_name = if version.to_ascii_lowercase().contains("mariadb") { "mariadb" } else { "mysql" };
         Ok(MySqlFactory {
             pool,
@@ -85,12 +88,11 @@ impl StoreFactory for MySqlFactory {
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
         let mut config = SqlStoreConfig::from_options(&context.options)?;
-        let database = Ident::for_dialect(context.namespace.as_str(), Dialect::MySql)?;
+        let database = Dialect::MySql.ident(context.namespace.as_str())?;
         {
             let mut created = self.created.lock().await;
             if !created.contains(&context.namespace) {
-                let statement =
-                    sql(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", database.quoted_in(Dialect::MySql)));
+                let statement = sql(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", database.backquoted()));
                 match sqlx::query(statement).execute(&self.pool).await {
                     Ok(_) => {
                         created.insert(context.namespace.clone());
@@ -120,8 +122,8 @@ impl StoreFactory for MySqlFactory {
         if !created.contains(namespace) {
             return Ok(());
         }
-        let database = Ident::for_dialect(namespace.as_str(), Dialect::MySql)?;
-        sqlx::query(sql(format!("DROP DATABASE {}", database.quoted_in(Dialect::MySql))))
+        let database = Dialect::MySql.ident(namespace.as_str())?;
+        sqlx::query(sql(format!("DROP DATABASE {}", database.backquoted())))
             .execute(&self.pool)
             .await
             .map_err(|e| backend(&format!("cannot drop database `{namespace}`"), e))?;

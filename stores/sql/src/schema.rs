@@ -5,19 +5,21 @@
 
 use sessionspec_contract::{ErrorKind, Result, StoreError};
 
-use crate::store::{SqlPool, sql};
+use sessionspec_server_store::sqlx::sql;
+
+use crate::store::SqlPool;
 use crate::{Dialect, Ident, backend};
 
 /// The index knex names for the `expired` column, or `None` when that name is too long.
 fn index_name(table: &Ident, dialect: Dialect) -> Option<Ident> {
-    Ident::for_dialect(&format!("{}_expired_index", table.name()), dialect).ok()
+    dialect.ident(&format!("{}_expired_index", table.name())).ok()
 }
 
 /// Creates the table and its index when missing. Safe to run from many instances at once.
 pub(crate) async fn create_table(pool: &SqlPool, schema: Option<&Ident>, table: &Ident, sid: &Ident) -> Result<()> {
     let dialect = pool.dialect();
     let t = dialect.qualified(schema, table);
-    let s = sid.quoted_in(dialect);
+    let s = dialect.quote(sid);
     let failed = |e| backend(&format!("cannot create the session table {t}"), e);
     match pool {
         SqlPool::Sqlite(pool) => {
@@ -55,41 +57,30 @@ pub(crate) async fn create_table(pool: &SqlPool, schema: Option<&Ident>, table: 
                 "CREATE TABLE IF NOT EXISTS {t} ({s} VARBINARY(1020) NOT NULL, \
                  `sess` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \
                  `expired` DATETIME(3) NOT NULL, PRIMARY KEY ({s}), INDEX {} (`expired`)) DEFAULT CHARSET=utf8mb4",
-                index.quoted_in(dialect)
+                dialect.quote(&index)
             )))
             .execute(pool)
             .await
             .map_err(failed)?;
         }
         SqlPool::Postgres(pool) => {
-            // CREATE TABLE IF NOT EXISTS races on PostgreSQL's type catalogue when instances open
-            // at once, so creation runs under an advisory lock held until commit.
-            let pkey = Ident::for_dialect(&format!("{}_pkey", table.name()), dialect).ok();
-            let work = async {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                    .bind(CREATE_LOCK_CLASS)
-                    .bind(&t)
-                    .execute(&mut *tx)
-                    .await?;
-                let exists: Option<String> =
-                    sqlx::query_scalar("SELECT to_regclass($1)::text").bind(&t).fetch_one(&mut *tx).await?;
-                if exists.is_none() {
-                    let constraint = pkey.as_ref().map(|p| format!("CONSTRAINT {} ", p.quoted())).unwrap_or_default();
-                    sqlx::query(sql(format!(
-                        "CREATE TABLE {t} ({s} varchar(255) NOT NULL, \"sess\" json NOT NULL, \"expired\" timestamptz NOT NULL, {constraint}PRIMARY KEY ({s}))"
-                    )))
-                    .execute(&mut *tx)
-                    .await?;
-                    let index = match index_name(table, dialect) {
-                        Some(i) => format!("CREATE INDEX {} ON {t} (\"expired\")", i.quoted()),
-                        None => format!("CREATE INDEX ON {t} (\"expired\")"),
-                    };
-                    sqlx::query(sql(index)).execute(&mut *tx).await?;
-                }
-                tx.commit().await
+            let constraint = match dialect.ident(&format!("{}_pkey", table.name())) {
+                Ok(pkey) => format!("CONSTRAINT {} ", pkey.quoted()),
+                Err(_) => String::new(),
             };
-            work.await.map_err(failed)?;
+            let index = match index_name(table, dialect) {
+                Some(i) => format!("CREATE INDEX {} ON {t} (\"expired\")", i.quoted()),
+                None => format!("CREATE INDEX ON {t} (\"expired\")"),
+            };
+            let create = [
+                sql(format!(
+                    "CREATE TABLE {t} ({s} varchar(255) NOT NULL, \"sess\" json NOT NULL, \"expired\" timestamptz NOT NULL, {constraint}PRIMARY KEY ({s}))"
+                )),
+                sql(index),
+            ];
+            sessionspec_server_store::postgres::create_table_once(pool, CREATE_LOCK_CLASS, &t, create)
+                .await
+                .map_err(failed)?;
         }
     }
     Ok(())

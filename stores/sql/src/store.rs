@@ -3,28 +3,25 @@
 //! here may format a value into SQL: values are always bound.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{Map, Value};
 use sessionspec_contract::{
-    AutoRemove, Capability, ErrorKind, Listed, RawAccess, RawRecord, Result, Session, SharedClock, Store, StoreError,
-    StoreOptions, Tamper, format_timestamp, parse_timestamp,
+    AutoRemove, ErrorKind, Listed, RawAccess, RawRecord, Result, Session, SharedClock, Store, StoreError, StoreOptions,
+    Tamper, format_timestamp, parse_timestamp,
 };
+use sessionspec_server_store::sqlx::{is_retryable, sql};
+use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Operations, Sweep};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::mysql::{MySql, MySqlPool};
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::sqlite::{Sqlite, SqlitePool};
-use sqlx::{AssertSqlSafe, Database, Decode, Encode, Row, SqlSafeStr, SqlStr, Type};
+use sqlx::{Database, Decode, Encode, Row, SqlStr, Type};
 
 use crate::{DEFAULT_CLEANUP_INTERVAL, DEFAULT_SID_FIELD, DEFAULT_TABLE, DEFAULT_TTL, Dialect, Ident, backend};
-
-/// The bound on one operation, retries on a fresh connection included.
-pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a [`SqlStore`] is set up. The defaults are connect-session-knex's.
 #[derive(Debug, Clone)]
@@ -70,21 +67,7 @@ impl SqlStoreConfig {
     /// The configuration for a scenario's options, or `unsupported` for an option this store
     /// does not have.
     pub fn from_options(options: &StoreOptions) -> Result<SqlStoreConfig> {
-        for unsupported in [
-            Capability::Encryption,
-            Capability::TransformId,
-            Capability::AutoRemoveNative,
-            Capability::TouchAfter,
-            Capability::Timestamps,
-            Capability::Serializer,
-        ] {
-            if options.required_capabilities().contains(&unsupported) {
-                return Err(StoreError::new(
-                    ErrorKind::Unsupported,
-                    format!("the SQL store does not support `{unsupported}`"),
-                ));
-            }
-        }
+        options.check_supported(&crate::capabilities(), "SQL")?;
         let mut config = SqlStoreConfig::default();
         if let Some(name) = &options.name {
             config.table_name = name.clone();
@@ -266,7 +249,7 @@ pub(crate) struct Statements {
 impl Statements {
     pub fn new(dialect: Dialect, schema: Option<&Ident>, table: &Ident, sid: &Ident) -> Statements {
         let t = dialect.qualified(schema, table);
-        let s = sid.quoted_in(dialect);
+        let s = dialect.quote(sid);
         let t = t.as_str();
         let s = s.as_str();
         match dialect {
@@ -359,11 +342,6 @@ impl Statements {
     }
 }
 
-/// Statement text built only from [`Ident::quoted_in`] names and fixed SQL: safe by construction.
-pub(crate) fn sql(text: String) -> SqlStr {
-    AssertSqlSafe(Arc::<str>::from(text)).into_sql_str()
-}
-
 /// A session store in one SQL table, in any of the three dialects.
 pub struct SqlStore {
     pool: SqlPool,
@@ -371,8 +349,8 @@ pub struct SqlStore {
     sql: Statements,
     config: SqlStoreConfig,
     clock: SharedClock,
-    closed: Arc<AtomicBool>,
-    cleanup: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    operations: Operations,
+    cleanup: Sweep,
 }
 
 impl SqlStore {
@@ -397,11 +375,10 @@ impl SqlStore {
         let dialect = pool.dialect();
         let schema = match dialect {
             Dialect::Sqlite => None,
-            _ => config.schema_name.as_deref().map(|s| Ident::for_dialect(s, dialect)).transpose()?,
+            _ => config.schema_name.as_deref().map(|s| dialect.ident(s)).transpose()?,
         };
-        let table = Ident::for_dialect(&config.table_name, dialect)?;
-        let sid = Ident::for_dialect(&config.sid_field_name, dialect)?;
-        let bound = config.operation_timeout;
+        let table = dialect.ident(&config.table_name)?;
+        let sid = dialect.ident(&config.sid_field_name)?;
         let prepared = async {
             if config.create_table {
                 crate::schema::create_table(&pool, schema.as_ref(), &table, &sid).await
@@ -414,24 +391,14 @@ impl SqlStore {
                 ))
             }
         };
-        match tokio::time::timeout(bound, prepared).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(timeout("preparing the session table", bound)),
-        }
-        let store = SqlStore {
-            sql: Statements::new(dialect, schema.as_ref(), &table, &sid),
-            pool,
-            owns_pool,
-            config,
-            clock,
-            closed: Arc::default(),
-            cleanup: Mutex::default(),
+        sessionspec_server_store::bounded("preparing the session table", config.operation_timeout, prepared).await?;
+        let operations = Operations::new(config.operation_timeout);
+        let sql = Statements::new(dialect, schema.as_ref(), &table, &sid);
+        let cleanup = match config.cleanup_interval {
+            Some(interval) => SqlStore::start_cleanup(&pool, &sql, &clock, &operations, interval),
+            None => Sweep::default(),
         };
-        if let Some(interval) = store.config.cleanup_interval {
-            store.start_cleanup(interval);
-        }
-        Ok(store)
+        Ok(SqlStore { pool, owns_pool, sql, config, clock, operations, cleanup })
     }
 
     /// The dialect the store speaks.
@@ -457,31 +424,23 @@ impl SqlStore {
     /// Deletes expired rows every interval on the store's clock until the store is closed or
     /// dropped. A failed sweep is retried at the next interval; expired rows stay invisible
     /// meanwhile.
-    fn start_cleanup(&self, interval: Duration) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let pool = self.pool.clone();
-        let clock = self.clock.clone();
-        let closed = self.closed.clone();
-        let statement = self.sql.cleanup.clone();
-        let bound = self.config.operation_timeout;
-        // The first deadline counts from now, not from whenever the task is first polled: a
-        // clock advanced before that must still find the sweep due.
-        let mut due = clock.sleep(interval);
-        let handle = runtime.spawn(async move {
-            loop {
-                due.await;
-                due = clock.sleep(interval);
-                if closed.load(Ordering::SeqCst) {
-                    return;
-                }
-                let now = Instant(clock.now());
-                let sweep = async {
-                    on_pool!(&pool, p => sqlx::query(statement.clone()).bind(now).execute(p).await.map(|_| ()))
-                };
-                let _ = tokio::time::timeout(bound, sweep).await;
-            }
-        });
-        *self.cleanup.lock().expect("lock") = Some(handle);
+    fn start_cleanup(
+        pool: &SqlPool,
+        sql: &Statements,
+        clock: &SharedClock,
+        operations: &Operations,
+        interval: Duration,
+    ) -> Sweep {
+        let (pool, statement) = (pool.clone(), sql.cleanup.clone());
+        Sweep::start(
+            clock.clone(),
+            operations.clone(),
+            move || interval,
+            move |now| {
+                let (pool, statement) = (pool.clone(), statement.clone());
+                async move { on_pool!(&pool, p => sqlx::query(statement).bind(Instant(now)).execute(p).await.map(|_| ())) }
+            },
+        )
     }
 
     fn now(&self) -> Instant {
@@ -492,53 +451,16 @@ impl SqlStore {
         Ok(Instant(session.expiry(self.clock.now(), self.config.ttl)?))
     }
 
-    /// Runs one operation: fails with `closed` after close, runs the statement again when the
-    /// server dropped its connection or chose it as a deadlock victim (every statement here is
-    /// idempotent), and bounds the whole by the operation timeout.
+    /// Runs one operation within the operation timeout, and again on another connection when
+    /// the server dropped its connection or chose it as a deadlock victim, as many times as the
+    /// pool has connections and once more (every statement here is idempotent).
     async fn run<T, F, Fut>(&self, operation: &str, attempt: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::closed(operation));
-        }
         let retries = self.pool.max_connections() as usize + 1;
-        let attempts = async {
-            let mut failures = 0;
-            loop {
-                match attempt().await {
-                    Err(e) if crate::is_retryable(&e) && failures < retries => failures += 1,
-                    other => return other,
-                }
-            }
-        };
-        match tokio::time::timeout(self.config.operation_timeout, attempts).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) if self.closed.load(Ordering::SeqCst) => Err(StoreError::closed(operation)),
-            Ok(Err(e)) => Err(backend(operation, e)),
-            Err(_) => Err(timeout(operation, self.config.operation_timeout)),
-        }
-    }
-}
-
-impl Drop for SqlStore {
-    fn drop(&mut self) {
-        if let Some(task) = self.cleanup.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
-}
-
-fn timeout(operation: &str, bound: Duration) -> StoreError {
-    StoreError::new(ErrorKind::Timeout, format!("{operation} did not finish within {} ms", bound.as_millis()))
-}
-
-/// SET-5: express-session cannot load a session without a cookie, so none is stored.
-fn require_cookie(session: &Session) -> Result<()> {
-    match session.cookie() {
-        Some(_) => Ok(()),
-        None => Err(StoreError::new(ErrorKind::Invalid, "a session must have a `cookie` object")),
+        self.operations.run(operation, retries, is_retryable, backend, attempt).await
     }
 }
 
@@ -561,6 +483,10 @@ where
 
 #[async_trait]
 impl Store for SqlStore {
+    fn raw(&self) -> Option<&dyn RawAccess> {
+        Some(self)
+    }
+
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
         let now = self.now();
         let (pool, statement) = (&self.pool, &self.sql.get);
@@ -574,7 +500,7 @@ impl Store for SqlStore {
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
-        require_cookie(session)?;
+        session.require_cookie()?;
         let expired = self.expiry(session)?;
         let json = session.to_json();
         let json = json.as_str();
@@ -594,9 +520,7 @@ impl Store for SqlStore {
     }
 
     async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::closed("touch"));
-        }
+        self.operations.check_open("touch")?;
         if self.config.disable_touch {
             return Ok(());
         }
@@ -682,19 +606,12 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) -> Result<()> {
-        self.closed.store(true, Ordering::SeqCst);
-        let task = self.cleanup.lock().expect("lock").take();
-        if let Some(task) = task {
-            task.abort();
-        }
+        self.operations.close();
+        self.cleanup.stop();
         if self.owns_pool {
             self.pool.close().await;
         }
         Ok(())
-    }
-
-    fn raw(&self) -> Option<&dyn RawAccess> {
-        Some(self)
     }
 }
 
@@ -731,22 +648,7 @@ impl RawAccess for SqlStore {
     /// text that is not JSON, so there the damaged text is stored as a JSON string: valid JSON,
     /// but not a session object.
     async fn tamper(&self, sid: &str, tamper: Tamper) -> Result<()> {
-        let record = self
-            .record(sid)
-            .await?
-            .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no row for `{sid}`")))?;
-        let text = record.payload.as_str().unwrap_or_default().to_owned();
-        let damaged = match tamper {
-            Tamper::FlipByte => {
-                let mut chars: Vec<char> = text.chars().collect();
-                let middle = chars.len() / 2;
-                if let Some(c) = chars.get_mut(middle) {
-                    *c = if *c == '{' { '[' } else { '{' };
-                }
-                chars.into_iter().collect()
-            }
-            _ => "\u{1}not json, not ciphertext".to_owned(),
-        };
+        let damaged = sessionspec_server_store::damaged_payload(self, sid, tamper).await?;
         let damaged = damaged.as_str();
         let (pool, statement) = (&self.pool, &self.sql.tamper);
         self.run("tamper", || async move {

@@ -109,6 +109,16 @@ impl StoreOptions {
     /// Fails with [`ErrorKind::Unsupported`] when one of these options needs a capability that is
     /// not in `capabilities`: a store checks its options against its own declaration, so what
     /// it refuses and what it declares cannot disagree. `store` names it in the message.
+    ///
+    /// ```
+    /// use sessionspec_contract::{Capability, CapabilitySet, ErrorKind, StoreOptions};
+    ///
+    /// let declared: CapabilitySet = [Capability::Ttl].into_iter().collect();
+    /// let options = StoreOptions { timestamps: true, ..StoreOptions::default() };
+    /// let refused = options.check_supported(&declared, "map").unwrap_err();
+    /// assert_eq!(refused.kind(), ErrorKind::Unsupported);
+    /// assert_eq!(refused.message(), "the map store does not support `timestamps`");
+    /// ```
     pub fn check_supported(&self, capabilities: &CapabilitySet, store: &str) -> Result<()> {
         match capabilities.missing(&self.required_capabilities()).first() {
             Some(missing) => {

@@ -139,6 +139,13 @@ impl Session {
 
     /// The `cookie` object, or an [`ErrorKind::Invalid`] error: express-session cannot load a
     /// session without one, so a store must not keep it (SET-5).
+    ///
+    /// ```
+    /// use sessionspec_contract::{ErrorKind, Session};
+    ///
+    /// let without = Session::from_json(r#"{"user":"ada"}"#).unwrap();
+    /// assert_eq!(without.require_cookie().unwrap_err().kind(), ErrorKind::Invalid);
+    /// ```
     pub fn require_cookie(&self) -> Result<&Map<String, Value>> {
         self.cookie().ok_or_else(|| {
             StoreError::new(

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sessionspec_containers::{Backend, BackendKind, Fleet, ImagePolicy, Matrix, Server, Started, probe};
 use sessionspec_contract::{Namespace, OpenContext, Result as StoreResult, Store, StoreDescription, StoreFactory};
 use sessionspec_runner::Target;
+use sessionspec_server_store::redact_url as redact;
 
 use crate::{Backends, Resolved, TargetError};
 
@@ -510,20 +511,6 @@ async fn local_process(kind: BackendKind, scripts: Option<&PathBuf>) -> Result<(
     }
 }
 
-/// A URL with any password masked.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// The target with the backend as its server reports itself. A store's own report is kept for
 /// the kind's usual product (it asked the same server); a stand-in speaking another's protocol
 /// (Valkey, SecantusDB) gets its own name and version, so it is never shown as the server it
@@ -582,7 +569,7 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_passwords() {
-        assert_eq!(redact("postgres://u:secret@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact("postgres://u:se@cret@h:5/db"), "postgres://u:****@h:5/db");
         assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
         assert_eq!(redact("mysql://root@h/test"), "mysql://root@h/test");
     }

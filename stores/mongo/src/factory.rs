@@ -17,7 +17,7 @@ use sessionspec_contract::{
     StoreFactory, StoreOptions,
 };
 use sessionspec_crypto::AesGcmCipher;
-use sessionspec_server_store::{CONNECT_TIMEOUT, ConnectFailure, Endpoint};
+use sessionspec_server_store::{CONNECT_TIMEOUT, ConnectFailure, Endpoint, OPERATIONS};
 
 use crate::config::{DEFAULT_COLLECTION, MongoStoreConfig, Startup, TransformId};
 use crate::{MongoStore, error};
@@ -34,11 +34,32 @@ pub struct MongoFactory {
     created: Mutex<HashMap<Namespace, BTreeSet<String>>>,
 }
 
-/// What the Mongo store is and can do, on a server reporting `backend_version`: every capability
-/// in the registry (a capability added to the registry is claimed here until a scenario shows
-/// otherwise, and then it must be implemented or left out). Needs no server.
+/// What the Mongo store can do besides [`OPERATIONS`]: every option profile of connect-mongo,
+/// events and index inspection. Listed, not taken from the registry, so that a capability added
+/// to the registry is claimed only once the store implements it.
+const CAPABILITIES: [Capability; 14] = {
+    use Capability::*;
+    [
+        VirtualClock,
+        Ttl,
+        DisableTouch,
+        TouchAfter,
+        AutoRemoveNative,
+        AutoRemoveInterval,
+        AutoRemoveDisabled,
+        Timestamps,
+        Serializer,
+        TransformId,
+        Events,
+        Encryption,
+        Naming,
+        Indexes,
+    ]
+};
+
+/// What the Mongo store is and can do, on a server reporting `backend_version`. Needs no server.
 pub fn description(backend_version: Option<String>) -> StoreDescription {
-    let capabilities = Capability::ALL.iter().copied().collect();
+    let capabilities = OPERATIONS.into_iter().chain(CAPABILITIES).collect();
     sessionspec_server_store::description("mongo", env!("CARGO_PKG_VERSION"), "mongodb", backend_version, capabilities)
 }
 

@@ -96,9 +96,33 @@ reports: npm
     cp target/compat/expectations/node-*.toml reports/expectations/
     # `report` exits 1 when the results hold failures, as these do; 2 or 3 is a real problem.
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
-    render --format markdown --out reports/compatibility.md
+    render --format markdown --out reports/compatibility.md "${expectations[@]}"
     render --format html --out reports/compatibility.html "${expectations[@]}"
+    just site
     echo "reports/ regenerated: review with git diff -- reports/"
+
+# Rebuild the static site reports/site/ from the committed results and expectation files (no run).
+site:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    expectations=()
+    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    bench=()
+    if [ -f reports/bench.json ]; then bench=(--bench reports/bench.json); fi
+    rm -rf reports/site
+    cargo run --quiet -p sessionspec -- site reports/compatibility.jsonl --out reports/site \
+        --source-url https://github.com/sessionspec/sessionspec/blob/main/ "${expectations[@]}" "${bench[@]}"
+
+# The site and the Markdown in Debian's chromium, headless: pages load without console errors,
+# links and anchors resolve, the matrix filter narrows, the index table fits 1,400 and 390 px.
+test-site: site
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v chromedriver >/dev/null; then
+        apt-get install -y --no-install-recommends chromium chromium-driver
+    fi
+    node harness/report/browser/check-site.js reports/site --markdown reports/compatibility.md \
+        --markdown reports/README.md --screenshots target/site-screenshots
 
 # Every backend version of harness/backends/matrix.toml through containers (engine and images first).
 matrix *ARGS:

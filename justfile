@@ -38,7 +38,8 @@ test-all: lint npm
     harness/backends/images/build.sh
     # The release binary is what users copy: the relocation test copies it out of the checkout.
     cargo build --release --quiet -p sessionspec
-    SESSIONSPEC_BINARY="${CARGO_TARGET_DIR:-target}/release/sessionspec" cargo nextest run --workspace --no-fail-fast
+    # Absolute: nextest runs each test binary from its own crate's directory.
+    SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
     just test-npm

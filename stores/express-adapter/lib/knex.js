@@ -179,6 +179,12 @@ function preset(kind) {
       for (const namespace of [...inspectors.keys()]) {
         await forgetInspector(namespace);
       }
+      if (dialect.admin) {
+        // The pool that creates and drops schemas and databases.
+        const admin = dialect.admin;
+        dialect.admin = null;
+        await admin.end();
+      }
     },
     raw: {
       async record(namespace, options, sid) {

@@ -80,6 +80,8 @@ test-npm: npm
     # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
     # a failure is retried, and one that passes on a retry is reported as flaky.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/npm "${args[@]}"
+    # The adapter's own tests: fidelity to express-session, planted bugs, direct-call reproductions.
+    (cd stores/express-adapter && node --test test/*.test.js)
 
 # Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
 reports: npm

@@ -194,6 +194,12 @@ function preset(kind, pkg = 'connect-session-knex') {
       for (const namespace of [...inspectors.keys()]) {
         await forgetInspector(namespace);
       }
+      if (dialect.admin) {
+        // The pool that creates and drops schemas and databases.
+        const admin = dialect.admin;
+        dialect.admin = null;
+        await admin.end();
+      }
     },
     raw: {
       async record(namespace, options, sid) {

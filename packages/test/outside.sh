@@ -16,7 +16,10 @@ else
     mapfile -t tarballs < <("$root/packages/build.sh")
 fi
 for t in "${tarballs[@]}"; do [ -f "$t" ] || { echo "outside: no tarball $t" >&2; exit 2; }; done
-express_session=$(node -p "require('$root/stores/express-adapter/package.json').dependencies['express-session']")
+# The versions the express adapter pins: express-session, and connect-redis with its client.
+pinned() { node -p "require('$root/stores/express-adapter/package.json').dependencies['$1']"; }
+express_session=$(pinned express-session)
+redis_packages=("connect-redis@$(pinned connect-redis)" "redis@$(pinned redis)")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sessionspec-outside.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -37,7 +40,7 @@ fail() { echo "outside: FAIL: $*" >&2; exit 1; }
 say() { echo "outside: $*" >&2; }
 
 npm init -y >/dev/null
-npm install --no-audit --no-fund --loglevel=error "${tarballs[@]}" "express-session@$express_session" >&2
+npm install --no-audit --no-fund --loglevel=error "${tarballs[@]}" "express-session@$express_session" "${redis_packages[@]}" >&2
 scenarios=$(npx sessionspec list scenarios --json | wc -l)
 [ "$scenarios" -gt 0 ] || fail "npx sessionspec list scenarios printed nothing"
 say "the suite holds $scenarios scenarios"
@@ -81,4 +84,25 @@ done
 failed=$(grep -c '^ *not ok [0-9]* - [a-z0-9-]*\.[a-z0-9.-]* (' tap.log || true)
 [ "$failed" -eq "${#broken[@]}" ] || fail "node --test failed $failed tests, the binary finds ${#broken[@]} scenarios broken"
 say "broken store: node --test exited $code naming all ${#broken[@]} broken scenarios (${broken[*]:0:3} ...)"
+
+# 4. A store file declaring backendKind 'redis' on `--backend redis:7`: the binary starts the
+# container, runs the suite on it and removes it. Needs a Docker engine: `just test-all` exports
+# DOCKER_HOST after harness/backends/docker-engine.sh and the local images.
+if [ -n "${DOCKER_HOST:-}" ]; then
+    label=org.sessionspec.run
+    before=$(docker ps -aq --filter "label=$label" | wc -l)
+    code=0
+    npx sessionspec run --store ./redis-store.js --backend redis:7 --no-progress --out redis \
+        >redis.log 2>&1 || code=$?
+    [ "$code" -le 1 ] || { cat redis.log >&2; fail "npx sessionspec run --backend redis:7 exited $code"; }
+    grep -q '"id":"js:connect-redis@7"' redis/results.jsonl || fail "no js:connect-redis@7 target in the results"
+    grep -q 'started .*redis:7\|container' redis.log || { cat redis.log >&2; fail "the log names no container"; }
+    cases=$(grep -c '"type":"result"' redis/results.jsonl || true)
+    [ "$cases" -eq "$scenarios" ] || fail "--backend redis:7 wrote $cases results, the suite has $scenarios scenarios"
+    after=$(docker ps -aq --filter "label=$label" | wc -l)
+    [ "$after" -eq "$before" ] || fail "containers labelled $label: $before before the run, $after after"
+    say "--backend redis:7: $cases results on a container it started ($(grep -m1 -o 'started [^(]*' redis.log || true)), removed afterwards"
+else
+    say "NOT RUN: --backend redis:7 (DOCKER_HOST is unset; just test-all sets it)"
+fi
 say "ok"

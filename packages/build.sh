@@ -95,7 +95,7 @@ cat > "$stage/$platform/package.json" <<JSON
   "repository": { "type": "git", "url": "git+https://github.com/sessionspec/sessionspec.git" },
   "os": ["$os"],
   "cpu": ["$cpu"],
-  "files": ["bin/"],
+  "files": ["bin/", "README.md", "LICENSE-*"],
   "preferUnplugged": true
 }
 JSON

@@ -31,7 +31,9 @@ module.exports = {
   },
   async open({ namespace, options }) {
     noOptions(options, 'connect-memcached');
-    const store = new MemcachedStore({ hosts: [hosts()], prefix: `${checked(namespace)}:`, retries: 0 });
+    // The memcached client's pool holds 10 connections by default; the suite's concurrency
+    // scenarios run 50 operations at once on one instance.
+    const store = new MemcachedStore({ hosts: [hosts()], prefix: `${checked(namespace)}:`, poolSize: 64 });
     return {
       store,
       async close() {

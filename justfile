@@ -43,6 +43,7 @@ test-all: lint npm
     cargo test --workspace --doc --quiet
     just package
     just test-npm
+    just test-tower
     harness/backends/matrix.sh
 
 # The list is the crates of sessionspec-conformance's dependency tree.
@@ -76,7 +77,7 @@ test-npm: npm
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
     mapfile -t args < <(just stores '.family == "npm"')
-    for f in reports/expectations/*.toml; do args+=(--expectations "$f"); done
+    for f in reports/expectations/node-*.toml; do args+=(--expectations "$f"); done
     # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
     # a failure is retried, and one that passes on a retry is reported as flaky.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/npm "${args[@]}"
@@ -89,9 +90,9 @@ reports: npm
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
-    mapfile -t args < <(just stores 'true')
+    mapfile -t args < <(just stores '.family != "tower"')
     expectations=()
-    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    for f in reports/expectations/node-*.toml; do expectations+=(--expectations "$f"); done
     # Failures are the point of this run; the exit code only says whether there were any.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 6 --out target/compat \
         --write-expectations target/compat/expectations "${expectations[@]}" "${args[@]}" || true
@@ -126,6 +127,49 @@ test-site: site
     fi
     node harness/report/browser/check-site.js reports/site --markdown reports/compatibility.md \
         --markdown reports/README.md --screenshots target/site-screenshots
+
+# Build ecosystem/tower's adapter: the tower-sessions stores, in a workspace of their own (own
+# lockfile, own target dir: SESSIONSPEC_TOWER_TARGET or ecosystem/tower/target). Prints the binary.
+tower-build:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export CARGO_TARGET_DIR="${SESSIONSPEC_TOWER_TARGET:-$PWD/ecosystem/tower/target}"
+    (cd ecosystem/tower && cargo build --locked --quiet -p sessionspec-tower)
+    echo "$CARGO_TARGET_DIR/debug/sessionspec-tower"
+
+# The tower-sessions stores held to their expectation files (reports/expectations/tower-*.toml),
+# and the broken record stores the record-store requirements must catch.
+test-tower:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    export SESSIONSPEC_TOWER_ADAPTER="$(just tower-build)"
+    # The catalog's tower: names and the adapter's are one list.
+    diff <(just stores '.family == "tower"' | grep -v -- --store | sed 's/^tower://') <("$SESSIONSPEC_TOWER_ADAPTER" --list | cut -f1)
+    mapfile -t args < <(just stores '.family == "tower"')
+    for f in reports/expectations/tower-*.toml; do args+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower "${args[@]}"
+    (cd ecosystem/tower && CARGO_TARGET_DIR="${SESSIONSPEC_TOWER_TARGET:-$PWD/target}" cargo test --locked --quiet)
+
+# Regenerate reports/tower-sessions.* and the tower expectation files from a real run.
+tower-reports:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    export SESSIONSPEC_TOWER_ADAPTER="$(just tower-build)"
+    mapfile -t args < <(just stores '.family == "tower"')
+    expectations=()
+    for f in reports/expectations/tower-*.toml; do expectations+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower \
+        --write-expectations target/tower/expectations "${expectations[@]}" "${args[@]}" || true
+    cp target/tower/results.jsonl reports/tower-sessions.jsonl
+    cp target/tower/expectations/tower-*.toml reports/expectations/
+    render() { cargo run --quiet -p sessionspec -- report reports/tower-sessions.jsonl "$@" || [ $? -eq 1 ]; }
+    render --format markdown --out reports/tower-sessions.md
+    render --format html --out reports/tower-sessions.html "${expectations[@]}"
+    echo "reports/tower-sessions.* regenerated: review with git diff -- reports/"
 
 # Every backend version of harness/backends/matrix.toml through containers (engine and images first).
 matrix *ARGS:

@@ -83,6 +83,6 @@ pub use capability::{Capability, CapabilitySet};
 pub use clock::{Clock, SharedClock, SystemClock, VirtualClock};
 pub use error::{ErrorKind, Result, StoreError};
 pub use event::{EventKind, EventSink, StoreEvent};
-pub use options::{AutoRemove, EncryptionOptions, IdTransform, Serializer, StoreOptions, duration};
+pub use options::{AutoRemove, Caller, EncryptionOptions, IdTransform, Serializer, StoreOptions, duration};
 pub use session::{Session, format_timestamp, parse_timestamp};
 pub use store::{Listed, Namespace, OpenContext, RawAccess, RawRecord, Store, StoreDescription, StoreFactory, Tamper};

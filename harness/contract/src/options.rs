@@ -49,6 +49,21 @@ pub struct StoreOptions {
     /// (needs `naming`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Who calls the store (spec/session-store.md, "Two callers"); needs no capability. A store
+    /// that only ever receives a session's JSON, as every Rust store does, sees no difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<Caller>,
+}
+
+/// Who hands a session to `set` and `touch`, and receives what `get` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Caller {
+    /// express-session's middleware: a live `Session` whose cookie is a live `Cookie` (the default).
+    ExpressSession,
+    /// A plain JSON object, as fastify-session or an application calling the store directly hands it.
+    Json,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -141,6 +156,7 @@ impl StoreOptions {
             transform_id: over.transform_id.or(self.transform_id),
             encryption: over.encryption.clone().or_else(|| self.encryption.clone()),
             name: over.name.clone().or_else(|| self.name.clone()),
+            caller: over.caller.or(self.caller),
         }
     }
 }

@@ -19,6 +19,7 @@ use sessionspec_scenario::{ClaimName, ClockMode, Level, Op, ResultExpectation, S
 
 use crate::history::{self, History, OpOutcome};
 use crate::matching::{self, MatchContext};
+use crate::precision::{Boundaries, WINDOW};
 use crate::values::{self, Bindings};
 use crate::{Cancel, RunOptions, Target};
 
@@ -86,6 +87,8 @@ struct State {
     events: Arc<Mutex<Vec<StoreEvent>>>,
     saved: Mutex<HashMap<String, Value>>,
     history: History,
+    /// Where sessions may change state, for the precision rule on the wall clock.
+    boundaries: Boundaries,
     cancel: Cancel,
 }
 
@@ -159,6 +162,7 @@ impl Case {
             events,
             saved: Mutex::default(),
             history: History::default(),
+            boundaries: Boundaries::default(),
             cancel: self.cancel.clone(),
         });
 
@@ -454,10 +458,32 @@ impl State {
             self.closed.lock().expect("lock").push(name);
         }
         let cx_now = self.now();
+        let real = matches!(self.clock, CaseClock::Real);
+        if let (true, Some(written), true) = (real, &session, result.is_ok()) {
+            self.boundaries.note_write(now, written, &self.scenario.options);
+        }
         let cx = MatchContext { now: cx_now, bindings, saved: &saved };
         let value = match judge(op_name, &step.expect.result, &result, &cx) {
             Verdict::Pass(value) => value,
-            Verdict::Fail(d) => return Err(Stop::Fail(with_step(d, &detail))),
+            Verdict::Fail(d) => {
+                // The precision rule: on the wall clock a probe may land within the window of a
+                // boundary, where the spec leaves the outcome to the store.
+                let near = if real { self.boundaries.near(now, cx_now) } else { None };
+                return Err(match near {
+                    Some(boundary) => Stop::Error(Detail {
+                        message: format!(
+                            "the probe ran from {} to {}, within {} s of a boundary at {} where whether a session is expired is implementation-defined (spec Precision): not a failure; {}",
+                            sessionspec_contract::format_timestamp(now),
+                            sessionspec_contract::format_timestamp(cx_now),
+                            WINDOW.num_seconds(),
+                            sessionspec_contract::format_timestamp(boundary),
+                            d.message
+                        ),
+                        ..with_step(d, &detail)
+                    }),
+                    None => Stop::Fail(with_step(d, &detail)),
+                });
+            }
             Verdict::Unexpected(d) => return Err(Stop::Error(with_step(d, &detail))),
         };
         if let (Some(m), Err(e)) = (&step.expect.message, &result) {

@@ -9,6 +9,7 @@
 mod case;
 pub mod history;
 pub mod matching;
+mod precision;
 pub mod values;
 
 use std::collections::{HashMap, VecDeque};

@@ -3,14 +3,14 @@
 //! use; every defect must stay small and obvious.
 #![warn(missing_docs)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::Value;
 use sessionspec_contract::{
-    Capability, ErrorKind, EventKind, EventSink, Listed, Namespace, OpenContext, RawAccess, Result, Session, Store,
-    StoreDescription, StoreError, StoreFactory,
+    Capability, ErrorKind, EventKind, EventSink, Listed, Namespace, OpenContext, RawAccess, Result, Session,
+    SharedClock, Store, StoreDescription, StoreError, StoreFactory,
 };
 use sessionspec_store_memory::MemoryFactory;
 
@@ -42,11 +42,23 @@ pub enum Defect {
     PlaintextEncryption,
     /// `close` succeeds but the store keeps working.
     ClosedStillWorks,
+    /// `all` stops listing at the first expired record it meets instead of skipping it.
+    AllStopsAtFirstExpired,
+    /// A second `close` fails: closing is not idempotent.
+    CloseTwiceFails,
+    /// The session ends `cookie.expires` minus 2 s: off by more than the precision window.
+    ExpiresTwoSecondsEarly,
+    /// Not a defect, a control: the time to live is rounded down to whole seconds (the session
+    /// may end up to 1 s before `cookie.expires`), which the spec's precision window allows, so
+    /// the suite must pass it.
+    FloorRoundedTtl,
+    /// Not a defect, a control: the time to live is rounded up to whole seconds.
+    CeilRoundedTtl,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 12] = [
+    pub const ALL: [Defect; 17] = [
         Defect::GetReturnsExpired,
         Defect::DestroyMissingErrors,
         Defect::TouchDoesNothing,
@@ -59,7 +71,29 @@ impl Defect {
         Defect::EventsCreateAsUpdate,
         Defect::PlaintextEncryption,
         Defect::ClosedStillWorks,
+        Defect::AllStopsAtFirstExpired,
+        Defect::CloseTwiceFails,
+        Defect::ExpiresTwoSecondsEarly,
+        Defect::FloorRoundedTtl,
+        Defect::CeilRoundedTtl,
     ];
+
+    /// Whether the suite must pass this store: a control within what the spec allows.
+    pub fn allowed(self) -> bool {
+        matches!(self, Defect::FloorRoundedTtl | Defect::CeilRoundedTtl)
+    }
+
+    /// The session's expiry in milliseconds since the epoch, as this store keeps it, for one
+    /// written at `now_ms` with `cookie.expires` at `expires_ms`; `None` when it keeps it right.
+    fn kept_expiry(self, now_ms: i64, expires_ms: i64) -> Option<i64> {
+        let ttl = expires_ms - now_ms;
+        match self {
+            Defect::ExpiresTwoSecondsEarly => Some(expires_ms - 2000),
+            Defect::FloorRoundedTtl => Some(now_ms + ttl.div_euclid(1000) * 1000),
+            Defect::CeilRoundedTtl => Some(now_ms + (ttl + 999).div_euclid(1000) * 1000),
+            _ => None,
+        }
+    }
 
     /// Its kebab-case name.
     pub fn name(self) -> &'static str {
@@ -76,6 +110,11 @@ impl Defect {
             Defect::EventsCreateAsUpdate => "events-create-as-update",
             Defect::PlaintextEncryption => "plaintext-encryption",
             Defect::ClosedStillWorks => "closed-still-works",
+            Defect::AllStopsAtFirstExpired => "all-stops-at-first-expired",
+            Defect::CloseTwiceFails => "close-twice-fails",
+            Defect::ExpiresTwoSecondsEarly => "expires-two-seconds-early",
+            Defect::FloorRoundedTtl => "floor-rounded-ttl",
+            Defect::CeilRoundedTtl => "ceil-rounded-ttl",
         }
     }
 }
@@ -120,8 +159,16 @@ impl StoreFactory for BrokenFactory {
             }
             _ => {}
         }
+        let clock = context.clock.clone();
         let inner = self.inner.open(context).await?;
-        Ok(Box::new(BrokenStore { defect: self.defect, inner: Arc::from(inner), seen: Mutex::default() }))
+        Ok(Box::new(BrokenStore {
+            defect: self.defect,
+            inner: Arc::from(inner),
+            seen: Mutex::default(),
+            clock,
+            expiries: Mutex::default(),
+            closes: Mutex::default(),
+        }))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {
@@ -133,11 +180,31 @@ struct BrokenStore {
     defect: Defect,
     inner: Arc<dyn Store>,
     seen: Mutex<BTreeSet<String>>,
+    clock: SharedClock,
+    /// Expiries kept differently from `cookie.expires` (the rounding defects), by sid.
+    expiries: Mutex<HashMap<String, i64>>,
+    closes: Mutex<u32>,
 }
 
 impl BrokenStore {
     fn raw_access(&self) -> &dyn RawAccess {
         self.inner.raw().expect("the memory store has raw access")
+    }
+
+    /// Records the expiry this store keeps for a write of `session` to `sid`.
+    fn keep_expiry(&self, sid: &str, session: &Session) {
+        let now = self.clock.now().timestamp_millis();
+        if let Ok(Some(expires)) = session.expires() {
+            if let Some(kept) = self.defect.kept_expiry(now, expires.timestamp_millis()) {
+                self.expiries.lock().expect("lock").insert(sid.to_owned(), kept);
+            }
+        }
+    }
+
+    /// Whether the expiry this store keeps for `sid` has passed (the rounding defects).
+    fn kept_expired(&self, sid: &str) -> bool {
+        let now = self.clock.now().timestamp_millis();
+        self.expiries.lock().expect("lock").get(sid).is_some_and(|kept| *kept <= now)
     }
 
     /// The stored session of `sid`, expired or not.
@@ -157,6 +224,7 @@ impl Store for BrokenStore {
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
         match self.defect {
             Defect::GetReturnsExpired => self.stored(sid).await,
+            _ if self.kept_expired(sid) => Ok(None),
             _ => self.inner.get(sid).await,
         }
     }
@@ -180,7 +248,11 @@ impl Store for BrokenStore {
                 }
                 self.inner.set(sid, &merged).await
             }
-            _ => self.inner.set(sid, session).await,
+            _ => {
+                self.inner.set(sid, session).await?;
+                self.keep_expiry(sid, session);
+                Ok(())
+            }
         }
     }
 
@@ -199,13 +271,38 @@ impl Store for BrokenStore {
                 revived.replace_cookie(session);
                 self.inner.set(sid, &revived).await
             }
-            _ => self.inner.touch(sid, session).await,
+            _ if self.kept_expired(sid) => Ok(()),
+            _ => {
+                let live = self.inner.get(sid).await?.is_some();
+                self.inner.touch(sid, session).await?;
+                if live {
+                    self.keep_expiry(sid, session);
+                }
+                Ok(())
+            }
         }
     }
 
     async fn all(&self) -> Result<Vec<Listed>> {
+        if self.defect == Defect::AllStopsAtFirstExpired {
+            // Walks the records in sid order and takes the first expired one for the end.
+            let mut listed = Vec::new();
+            let seen: Vec<String> = self.seen.lock().expect("lock").iter().cloned().collect();
+            for sid in seen {
+                if self.stored(&sid).await?.is_none() {
+                    continue; // destroyed or cleared: no record to meet
+                }
+                match self.inner.get(&sid).await? {
+                    Some(session) => listed.push(Listed { sid: Some(sid), session }),
+                    None => break,
+                }
+            }
+            return Ok(listed);
+        }
         if self.defect != Defect::AllIncludesExpired {
-            return self.inner.all().await;
+            let mut listed = self.inner.all().await?;
+            listed.retain(|l| l.sid.as_deref().is_none_or(|sid| !self.kept_expired(sid)));
+            return Ok(listed);
         }
         let mut listed = Vec::new();
         // The memory store lists live ids only, so the ids this instance has set stand in for
@@ -237,6 +334,15 @@ impl Store for BrokenStore {
     async fn close(&self) -> Result<()> {
         match self.defect {
             Defect::ClosedStillWorks => Ok(()),
+            Defect::CloseTwiceFails => {
+                let mut closes = self.closes.lock().expect("lock");
+                *closes += 1;
+                if *closes > 1 {
+                    return Err(StoreError::new(ErrorKind::Backend, "the store is already closed"));
+                }
+                drop(closes);
+                self.inner.close().await
+            }
             _ => self.inner.close().await,
         }
     }

@@ -140,6 +140,7 @@ impl MongoFactory {
             transform_id,
             encryption: _,
             name,
+            caller: _,
         } = &context.options;
         let mut config = MongoStoreConfig::new()
             .db_name(context.namespace.as_str())

@@ -54,8 +54,11 @@ function preset(pkg) {
       await pgDropSchema(adminPool(), checkNamespace(namespace));
     },
     async shutdown() {
-      if (admin) {
-        await admin.end();
+      // The admin pool is shared by every preset of this file: the next one opens a new pool.
+      const pool = admin;
+      admin = null;
+      if (pool) {
+        await pool.end();
       }
     },
     raw: {

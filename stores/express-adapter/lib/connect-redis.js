@@ -93,8 +93,11 @@ function preset(pkg, client_) {
       }
     },
     async shutdown() {
-      if (admin && admin.isOpen) {
-        await admin.quit();
+      // The admin client is shared by every preset of this file: the next one connects anew.
+      const client = admin;
+      admin = null;
+      if (client && client.isOpen) {
+        await client.quit();
       }
     },
     raw: {

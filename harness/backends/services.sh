@@ -35,7 +35,9 @@ readonly PROBE_TIMEOUT=5
 log() { printf 'services: %s\n' "$*" >&2; }
 
 # Credentials never reach a log line.
-redact() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
+# The rule of sessionspec_server_store::redact_url: the user info runs to the last `@` before the
+# first `/` or `?`, so a password holding `@` or `:` is masked whole, with the same `****`.
+redact() { sed -E 's#(://[^:/?@]*):[^/?]*@#\1:****@#' <<<"$1"; }
 
 # Single-quoted for `eval`.
 emit_export() {

@@ -91,8 +91,10 @@ fn load_matrix(file: Option<&Path>) -> anyhow::Result<Matrix> {
 }
 
 /// Watches for Ctrl-C (SIGINT) and SIGTERM from before any container starts until the run ends.
-/// The first signal stops the run gracefully (the CLI then removes the containers and exits 3);
-/// a second removes the run's containers by label at once and exits 130.
+/// The first signal stops the run gracefully; a second stops the running cases at once (their
+/// adapters are killed). Either way the run then ends the one usual way: containers removed,
+/// the results file's footer written, exit 3. Only a third signal, for a run stuck in cleaning
+/// up, removes the run's containers by label and quits at once, also with exit 3.
 pub struct Interrupts {
     flag: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
@@ -115,12 +117,17 @@ impl Interrupts {
                     );
                     seen.store(true, Ordering::SeqCst);
                     cancel.cancel();
+                } else if count == 2 {
+                    eprintln!(
+                        "\ninterrupted again: stopping the running cases now and cleaning up (Ctrl-C once more to quit without cleaning up)"
+                    );
+                    cancel.abort();
                 } else {
-                    eprintln!("\ninterrupted again: removing this run's containers and quitting");
+                    eprintln!("\ninterrupted a third time: removing this run's containers and quitting");
                     if let Err(e) = sessionspec_containers::remove_run_blocking(&run, Duration::from_secs(20)) {
                         eprintln!("error: {e}");
                     }
-                    std::process::exit(130);
+                    std::process::exit(i32::from(crate::EXIT_INCOMPLETE));
                 }
             }
         });

@@ -57,7 +57,12 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
     }
     let mut files = Vec::new();
     for path in &args.results {
-        files.push(jsonl::read(path)?);
+        let results = jsonl::read(path)?;
+        // An incomplete file is still rendered (what it holds is true), and the exit code says 3.
+        if let Some(reason) = results.incomplete_reason() {
+            eprintln!("warning: {} is incomplete: {reason}", path.display());
+        }
+        files.push(results);
     }
     let results = jsonl::merge(files).map_err(anyhow::Error::msg)?;
     let to_file = args.out.is_some();

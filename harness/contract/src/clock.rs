@@ -77,7 +77,8 @@ impl VirtualClock {
     /// ```
     pub fn advance(&self, by: Duration) {
         let delta = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
-        self.time.send_modify(|now| *now = now.checked_add_signed(delta).unwrap_or(*now));
+        // Saturating: never silently left alone (the linter bounds what scenarios advance by).
+        self.time.send_modify(|now| *now = now.checked_add_signed(delta).unwrap_or(DateTime::<Utc>::MAX_UTC));
     }
 
     /// This clock as a [`SharedClock`] (the same clock, not a copy).

@@ -217,7 +217,12 @@ pub mod duration {
 
     const UNITS: [(&str, u64); 5] = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
 
-    /// Parses `1500ms`, `10s`, `5m`, `2h`, `14d` or a sum of them (`1m30s`).
+    /// The longest duration a scenario may write: 36500 days (about 100 years). Every time the
+    /// harness computes (the clock plus all advances plus an offset) then stays far inside what
+    /// the date types hold, so date arithmetic cannot overflow.
+    pub const MAX: Duration = Duration::from_millis(36_500 * 86_400_000);
+
+    /// Parses `1500ms`, `10s`, `5m`, `2h`, `14d` or a sum of them (`1m30s`), at most [`MAX`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -244,14 +249,20 @@ pub mod duration {
             let Some((_, millis)) = UNITS.iter().find(|(name, _)| *name == unit) else {
                 return Err(format!("malformed duration `{text}`: {expected}"));
             };
-            let number: u64 = number.parse().map_err(|_| format!("duration `{text}` is too large"))?;
+            let number: u64 = number
+                .parse()
+                .map_err(|_| format!("duration `{text}` is longer than 36500d, the longest the harness handles"))?;
             total = number
                 .checked_mul(*millis)
                 .and_then(|ms| total.checked_add(ms))
-                .ok_or_else(|| format!("duration `{text}` is too large"))?;
+                .ok_or_else(|| format!("duration `{text}` is longer than 36500d, the longest the harness handles"))?;
             rest = tail;
         }
-        Ok(Duration::from_millis(total))
+        let total = Duration::from_millis(total);
+        if total > MAX {
+            return Err(format!("duration `{text}` is longer than 36500d, the longest the harness handles"));
+        }
+        Ok(total)
     }
 
     /// Writes a duration in the largest unit that divides it (`90s` stays `90s`, `60000ms` is `1m`).

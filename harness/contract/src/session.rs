@@ -181,7 +181,10 @@ impl Session {
     pub fn expiry(&self, now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
         match self.expires()? {
             Some(at) => Ok(at),
-            None => Ok(now + TimeDelta::from_std(ttl).unwrap_or(TimeDelta::MAX)),
+            None => Ok(TimeDelta::from_std(ttl)
+                .ok()
+                .and_then(|ttl| now.checked_add_signed(ttl))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)),
         }
     }
 

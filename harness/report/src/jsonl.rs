@@ -66,20 +66,48 @@ pub fn read(path: &Path) -> Result<Results, ReadError> {
     parse(path, std::io::BufReader::new(file))
 }
 
-/// Parses results from a reader; `path` names it in errors.
-pub fn parse(path: &Path, reader: impl BufRead) -> Result<Results, ReadError> {
+/// Parses results from a reader; `path` names it in errors. A file damaged the way an
+/// interrupted or repeated write leaves one reads as incomplete, with each problem named by
+/// its line in the footer's reason: a last line cut off before its newline, a second result for
+/// the same scenario and target (the first is kept), a footer whose counts disagree with the
+/// results above it. Anything else that is not a record is an error.
+pub fn parse(path: &Path, mut reader: impl BufRead) -> Result<Results, ReadError> {
     let err = |line: usize, message: String| ReadError::Format { path: path.to_owned(), line, message };
     let mut header: Option<Header> = None;
-    let mut results = Vec::new();
-    let mut footer = None;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
+    let mut results: Vec<CaseResult> = Vec::new();
+    let mut footer: Option<(usize, Footer)> = None;
+    let mut seen: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
+    let mut damage: Vec<String> = Vec::new();
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        let read =
+            reader.read_until(b'\n', &mut buf).map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        let cut_off = buf.last() != Some(&b'\n');
+        let line = String::from_utf8_lossy(&buf);
         if line.trim().is_empty() {
             continue;
         }
-        let record: Record = serde_json::from_str(&line)
-            .map_err(|e| err(n, format!("not a results record ({e}); expected one JSON object per line with \"type\": header, result or footer")))?;
+        let record: Record = match serde_json::from_str(&line) {
+            Ok(record) => record,
+            Err(_) if cut_off && header.is_some() => {
+                damage.push(format!("line {n}: cut off before its end (the run stopped while writing it)"));
+                break;
+            }
+            Err(e) => {
+                return Err(err(
+                    n,
+                    format!(
+                        "not a results record ({e}); expected one JSON object per line with \"type\": header, result or footer"
+                    ),
+                ));
+            }
+        };
         match (record, &header, &footer) {
             (_, _, Some(_)) => return Err(err(n, "a record after the footer".into())),
             (Record::Header(h), None, _) => {
@@ -96,12 +124,57 @@ pub fn parse(path: &Path, reader: impl BufRead) -> Result<Results, ReadError> {
             }
             (Record::Header(_), Some(_), _) => return Err(err(n, "a second header".into())),
             (_, None, _) => return Err(err(n, "the first record must be the header".into())),
-            (Record::Result(r), Some(_), None) => results.push(r),
-            (Record::Footer(f), Some(_), None) => footer = Some(f),
+            (Record::Result(r), Some(_), None) => {
+                let key = (r.scenario.clone(), r.target.clone());
+                match seen.get(&key) {
+                    Some(first) => damage.push(format!(
+                        "line {n}: a second result for `{}` on `{}` (the first, on line {first}, is kept)",
+                        r.scenario, r.target
+                    )),
+                    None => {
+                        seen.insert(key, n);
+                        results.push(r);
+                    }
+                }
+            }
+            (Record::Footer(f), Some(_), None) => footer = Some((n, f)),
         }
     }
     let header = header.ok_or_else(|| err(1, "the file is empty: expected a header record".into()))?;
+    let mut counts = std::collections::BTreeMap::new();
+    for r in &results {
+        *counts.entry(r.outcome).or_insert(0) += 1;
+    }
+    if let Some((line, f)) = &footer
+        && f.counts.iter().filter(|(_, c)| **c > 0).collect::<Vec<_>>()
+            != counts.iter().filter(|(_, c)| **c > 0).collect::<Vec<_>>()
+    {
+        let total: usize = f.counts.values().sum();
+        damage.push(format!(
+            "line {line}: the footer counts {total} results, the file holds {} distinct ones: records are missing or damaged",
+            results.len()
+        ));
+    }
+    let footer = match (footer, damage.is_empty()) {
+        (footer, true) => footer.map(|(_, f)| f),
+        (Some((_, mut f)), false) => {
+            let reason = f.reason.take().into_iter().chain([damaged(path, &damage)]).collect::<Vec<_>>().join("; ");
+            f.incomplete = true;
+            f.reason = Some(reason);
+            Some(f)
+        }
+        (None, false) => Some(Footer {
+            finished: header.started,
+            counts,
+            incomplete: true,
+            reason: Some(format!("the results file has no footer; {}", damaged(path, &damage))),
+        }),
+    };
     Ok(Results { header, results, footer })
+}
+
+fn damaged(path: &Path, damage: &[String]) -> String {
+    format!("{} is damaged: {}", path.display(), damage.join("; "))
 }
 
 /// Merges results files from several runs (one per CI job, say) into one: targets are

@@ -170,7 +170,7 @@ impl Case {
             CaseClock::Real => self.scenario.total_advance(),
             CaseClock::Virtual(_) => Duration::ZERO,
         };
-        let bound = self.options.scenario_timeout + real_advance;
+        let bound = self.options.scenario_timeout.saturating_add(real_advance);
         let body = AssertUnwindSafe(state.clone().run_steps()).catch_unwind();
         let stop = match tokio::time::timeout(bound, body).await {
             Ok(Ok(stop)) => stop,

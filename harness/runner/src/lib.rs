@@ -116,10 +116,13 @@ pub enum RunEvent {
 }
 
 /// Stops a run early: no new case starts; running cases stop after their current step and
-/// clean up their namespaces. The run is then incomplete.
+/// clean up their namespaces. The run is then incomplete. [`Cancel::abort`] (a second Ctrl-C)
+/// stops the running cases at once: their stores are dropped (adapter processes killed) and the
+/// run ends the usual way, with its footer.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel {
     flag: Arc<AtomicBool>,
+    aborted: Arc<AtomicBool>,
     notify: Arc<Notify>,
 }
 
@@ -128,6 +131,29 @@ impl Cancel {
     pub fn cancel(&self) {
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
+    }
+
+    /// Stops the run now: running cases are dropped where they are.
+    pub fn abort(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.aborted.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether [`Cancel::abort`] was called.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once the run is aborted.
+    async fn aborted(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_aborted() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Whether stopping was asked for.
@@ -227,7 +253,16 @@ impl Runner {
                     (scenario, target, attempt, first, result)
                 });
             }
-            let Some(joined) = running.join_next().await else { break };
+            let joined = tokio::select! {
+                joined = running.join_next() => joined,
+                _ = self.cancel.aborted() => {
+                    // Dropping the cases drops their stores: adapter processes are killed.
+                    running.abort_all();
+                    while running.join_next().await.is_some() {}
+                    break;
+                }
+            };
+            let Some(joined) = joined else { break };
             // A case catches its store's panics itself; a task can only fail here when the
             // runtime is shutting down, and a cancelled case reports nothing. Either way the
             // case is missing from the results and the run is incomplete.
@@ -250,7 +285,9 @@ impl Runner {
         }
         let incomplete = results.len() < total;
         let reason = incomplete.then(|| {
-            if self.cancel.is_cancelled() {
+            if self.cancel.is_aborted() {
+                format!("interrupted twice: {} of {total} cases finished, the running ones were stopped", results.len())
+            } else if self.cancel.is_cancelled() {
                 format!("interrupted: {} of {total} cases finished", results.len())
             } else {
                 format!("{} of {total} cases did not report a result", total - results.len())

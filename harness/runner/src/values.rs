@@ -16,9 +16,14 @@ pub struct Bindings {
     pub vars: HashMap<String, u64>,
 }
 
-/// The clock's time plus `offset`.
+/// The clock's time plus `offset`, saturating at the ends of the date range (the linter keeps
+/// offsets within `duration::MAX`, so this does not happen for scenarios that lint).
 pub fn at_offset(now: DateTime<Utc>, offset: Offset) -> DateTime<Utc> {
-    now + TimeDelta::milliseconds(offset.0)
+    TimeDelta::try_milliseconds(offset.0).and_then(|d| now.checked_add_signed(d)).unwrap_or(if offset.0 < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
 }
 
 /// Fills a text's placeholders.

@@ -20,7 +20,26 @@ pub(crate) struct Compiler<'a> {
     errors: Vec<(Location, String)>,
     vars: Vec<String>,
     saved: BTreeSet<String>,
+    /// Instance names opened so far (`main` is always open); `None` once an `open` names one
+    /// with a placeholder, after which any name may be open.
+    opened: Option<BTreeSet<String>>,
+    /// How many copies of the current step run (the product of the enclosing `repeat`s).
+    copies: u64,
+    /// Bytes `$repeat` generates in the whole scenario, copies counted.
+    generated: u64,
+    /// `$nest` levels around the value being compiled.
+    nesting: u64,
 }
+
+/// The most `$nest` levels: the runner, the stores and the matchers handle values this deep on
+/// the stacks they run on (a test runs the deepest value against the memory store).
+pub const MAX_NEST_DEPTH: u64 = 1000;
+/// The most bytes one `$repeat` generates (16 MiB).
+pub const MAX_REPEAT_BYTES: u64 = 16 * 1024 * 1024;
+/// The most bytes all `$repeat`s of a scenario generate together, each counted once per copy
+/// of its step that runs (64 MiB): with the copies the harness and a store keep, a case stays
+/// well under a GiB.
+pub const MAX_GENERATED_BYTES: u64 = 64 * 1024 * 1024;
 
 type Path = Vec<Segment>;
 
@@ -42,7 +61,16 @@ const MATCHERS: &str = "$absent, $present, $any, $type, $one-of, $unordered, $co
 
 impl<'a> Compiler<'a> {
     pub(crate) fn new(root: &'a Node) -> Self {
-        Compiler { root, errors: Vec::new(), vars: Vec::new(), saved: BTreeSet::new() }
+        Compiler {
+            root,
+            errors: Vec::new(),
+            vars: Vec::new(),
+            saved: BTreeSet::new(),
+            opened: Some(BTreeSet::from(["main".to_owned()])),
+            copies: 1,
+            generated: 0,
+            nesting: 0,
+        }
     }
 
     pub(crate) fn into_errors(self) -> Vec<(Location, String)> {
@@ -102,7 +130,9 @@ impl<'a> Compiler<'a> {
             StepDoc { delete_expired: Some(_), .. } => Op::DeleteExpired,
             StepDoc { open: Some(arg), .. } => match arg {
                 OpenArg::Plain(name) => {
-                    Op::Open { name: self.text(&name, &op_path), options: Default::default(), namespace: None }
+                    let name = self.text(&name, &op_path);
+                    self.opens(&name);
+                    Op::Open { name, options: Default::default(), namespace: None }
                 }
                 OpenArg::Map { name, options, namespace } => {
                     if let Some(suffix) = &namespace {
@@ -115,7 +145,9 @@ impl<'a> Compiler<'a> {
                             );
                         }
                     }
-                    Op::Open { name: self.text(&name, &key(&op_path, "as")), options, namespace }
+                    let name = self.text(&name, &key(&op_path, "as"));
+                    self.opens(&name);
+                    Op::Open { name, options, namespace }
                 }
             },
             StepDoc { advance: Some(d), .. } => Op::Advance(d.0),
@@ -141,6 +173,16 @@ impl<'a> Compiler<'a> {
             self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }
         let on = doc.on.as_deref().map(|name| self.text(name, &key(path, "on")));
+        if let (Some(name), Some(opened)) = (on.as_ref().and_then(Text::as_literal), &self.opened)
+            && !opened.contains(&name)
+            && !matches!(op, Op::Open { .. })
+        {
+            let names = opened.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+            self.error(
+                &key(path, "on"),
+                format!("no step before this one opens an instance `{name}` (open so far: {names}): add `open: {name}` first"),
+            );
+        }
         if let Some(name) = &doc.save {
             if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) {
                 self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
@@ -169,7 +211,9 @@ impl<'a> Compiler<'a> {
     fn concurrently(&mut self, doc: ConcurrentlyDoc, path: &Path) -> Concurrent {
         match doc {
             ConcurrentlyDoc::Steps(steps) => {
-                if steps.len() < 2 {
+                if steps.is_empty() {
+                    self.error(path, "`concurrently` is empty: it needs at least two steps to run at once");
+                } else if steps.len() < 2 {
                     self.error(path, "`concurrently` needs at least two steps to run at once");
                 }
                 let steps = self.steps(steps.into_iter().enumerate().collect(), path);
@@ -185,8 +229,14 @@ impl<'a> Compiler<'a> {
                         format!("`{}` is not a variable name: expected [a-z_][a-z0-9_]*", repeat.var),
                     );
                 }
+                if repeat.steps.is_empty() {
+                    self.error(&key(path, "steps"), "`steps` is empty: `concurrently` needs a step to repeat");
+                }
                 self.vars.push(repeat.var.clone());
+                let outer = self.copies;
+                self.copies = outer.saturating_mul(u64::from(repeat.repeat.clamp(1, 1000)));
                 let steps = self.steps(repeat.steps.into_iter().enumerate().collect(), &key(path, "steps"));
+                self.copies = outer;
                 self.vars.pop();
                 Concurrent { repeat: repeat.repeat, var: repeat.var, each_step_a_branch: false, steps }
             }
@@ -337,11 +387,12 @@ impl<'a> Compiler<'a> {
                 None => Input::Literal(Value::Null),
             },
             "$nest" => match self.nest_args(arg, &arg_path) {
-                Some((depth, nest_key, leaf)) => Input::Nest {
-                    depth,
-                    key: nest_key,
-                    leaf: Box::new(self.input(leaf, &key(&arg_path, "leaf"), false)),
-                },
+                Some((depth, nest_key, leaf)) => {
+                    self.nesting += depth as u64;
+                    let leaf = Box::new(self.input(leaf, &key(&arg_path, "leaf"), false));
+                    self.nesting -= depth as u64;
+                    Input::Nest { depth, key: nest_key, leaf }
+                }
                 None => Input::Literal(Value::Null),
             },
             "$var" => match arg.as_str() {
@@ -367,7 +418,34 @@ impl<'a> Compiler<'a> {
         let times = arg.get("times").and_then(Value::as_u64);
         let extra = arg.as_object().map(|m| m.keys().any(|k| k != "text" && k != "times")).unwrap_or(true);
         match (text, times) {
-            (Some(text), Some(times)) if !extra && times <= 16 * 1024 * 1024 => Some((text.to_owned(), times as usize)),
+            (Some(text), Some(times)) if !extra && times <= MAX_REPEAT_BYTES => {
+                let bytes = (text.len() as u64).saturating_mul(times);
+                if bytes > MAX_REPEAT_BYTES {
+                    self.error(
+                        path,
+                        format!(
+                            "`$repeat` makes {bytes} bytes ({} × {times}); one generated value is at most {MAX_REPEAT_BYTES} bytes (16 MiB)",
+                            text.len()
+                        ),
+                    );
+                    return None;
+                }
+                let before = self.generated;
+                self.generated = before.saturating_add(bytes.saturating_mul(self.copies));
+                if self.generated > MAX_GENERATED_BYTES {
+                    if before <= MAX_GENERATED_BYTES {
+                        self.error(
+                            path,
+                            format!(
+                                "the scenario's `$repeat`s make more than {MAX_GENERATED_BYTES} bytes (64 MiB) in all, each counted once per copy of its step (here {} copies)",
+                                self.copies
+                            ),
+                        );
+                    }
+                    return None;
+                }
+                Some((text.to_owned(), times as usize))
+            }
             _ => {
                 self.error(path, "`$repeat` takes `{text: STRING, times: N}` with N at most 16777216");
                 None
@@ -383,13 +461,38 @@ impl<'a> Compiler<'a> {
         let extra =
             arg.as_object().map(|m| m.keys().any(|k| !["depth", "key", "leaf"].contains(&k.as_str()))).unwrap_or(true);
         match (depth, nest_key, leaf) {
-            (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=10_000).contains(&depth) => {
+            (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=MAX_NEST_DEPTH).contains(&depth) => {
+                if self.nesting + depth > MAX_NEST_DEPTH {
+                    self.error(
+                        path,
+                        format!(
+                            "`$nest` inside `$nest`: {} levels in all, at most {MAX_NEST_DEPTH}",
+                            self.nesting + depth
+                        ),
+                    );
+                    return None;
+                }
                 Some((depth as usize, nest_key.to_owned(), leaf))
             }
             _ => {
-                self.error(path, "`$nest` takes `{depth: N, key: STRING, leaf: VALUE}` with N from 1 to 10000");
+                self.error(
+                    path,
+                    format!("`$nest` takes `{{depth: N, key: STRING, leaf: VALUE}}` with N from 1 to {MAX_NEST_DEPTH}"),
+                );
                 None
             }
+        }
+    }
+
+    /// Notes an instance opened under `name`.
+    fn opens(&mut self, name: &Text) {
+        match name.as_literal() {
+            Some(name) => {
+                if let Some(opened) = &mut self.opened {
+                    opened.insert(name);
+                }
+            }
+            None => self.opened = None,
         }
     }
 
@@ -738,7 +841,9 @@ impl<'a> Compiler<'a> {
             },
             "$nest" => match self.nest_args(arg, &p) {
                 Some((depth, nest_key, leaf)) => {
+                    self.nesting += depth as u64;
                     let mut m = self.matcher(leaf, &key(&p, "leaf"));
+                    self.nesting -= depth as u64;
                     for _ in 0..depth {
                         m = Matcher::Object { entries: vec![(nest_key.clone(), m)], exact: true };
                     }

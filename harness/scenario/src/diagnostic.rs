@@ -50,7 +50,9 @@ impl Diagnostic {
     /// The headline and, when the source is known, the offending lines with the spot labelled.
     pub fn render(&self, color: bool) -> String {
         let mut out = format!("error: {}: {}\n", self.position(), self.message);
-        if let (Some(source), Some(location)) = (&self.source, self.location) {
+        if let (Some(source), Some(location)) = (&self.source, self.location)
+            && line_around(source, location.offset).chars().count() <= MAX_SNIPPET_LINE
+        {
             let snippet = Snippet {
                 source: NamedSource::new(self.file.display().to_string(), source.to_string()),
                 span: clamp(location, source),
@@ -76,9 +78,31 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Lines longer than this are not shown under the headline (the renderer cannot lay out very
+/// long lines, and nobody reads them): the headline's `line:column` still points at the spot.
+const MAX_SNIPPET_LINE: usize = 400;
+
+/// The line of `source` holding byte `offset`.
+fn line_around(source: &str, offset: usize) -> &str {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = source[offset..].find('\n').map_or(source.len(), |i| offset + i);
+    &source[start..end]
+}
+
 fn clamp(location: Location, source: &str) -> SourceSpan {
-    let start = location.offset.min(source.len());
-    let mut len = location.len.min(source.len() - start);
+    let boundary = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = boundary(location.offset);
+    let mut len = boundary(start + location.len.min(source.len() - start)) - start;
     // Label the token, not the rest of the line.
     if let Some(end) = source[start..start + len].find('\n') {
         len = end.max(1).min(source.len() - start);

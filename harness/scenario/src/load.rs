@@ -30,11 +30,9 @@ pub struct Loaded {
 
 /// Reads and checks one scenario file. `area` is the directory it sits in, when known.
 pub fn load_file(path: &Path, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
-    match std::fs::read_to_string(path) {
-        Ok(text) => load_text(path, &text.into(), area, spec),
-        Err(e) => {
-            Loaded { scenario: None, id: None, problems: vec![Diagnostic::file(path, format!("cannot read: {e}"))] }
-        }
+    match crate::suite::read_source(path) {
+        Ok(text) => load_text(path, &text, area, spec),
+        Err(problem) => Loaded { scenario: None, id: None, problems: vec![problem] },
     }
 }
 
@@ -107,6 +105,15 @@ fn check(
         refs: doc.refs.clone(),
         steps,
     };
+    if scenario.total_advance() > sessionspec_contract::duration::MAX {
+        at(
+            &mut problems,
+            &steps_path,
+            false,
+            "the steps advance the clock by more than 36500d in all (repeats counted), the longest the harness handles"
+                .into(),
+        );
+    }
     check_header(&doc, root, area, &mut |segments, key_of_last, message| {
         at(&mut problems, segments, key_of_last, message)
     });

@@ -50,15 +50,16 @@ impl Scenario {
     /// The total time the scenario's `advance` steps move the clock (concurrent branches count
     /// once each, as they move the one clock).
     pub fn total_advance(&self) -> Duration {
+        // Saturating: the linter rejects a total past `duration::MAX`, and must be able to add it up.
         fn sum(steps: &[Step]) -> Duration {
-            steps
-                .iter()
-                .map(|s| match &s.op {
+            steps.iter().fold(Duration::ZERO, |total, s| {
+                let d = match &s.op {
                     Op::Advance(d) => *d,
-                    Op::Concurrently(c) => sum(&c.steps) * c.repeat,
+                    Op::Concurrently(c) => sum(&c.steps).saturating_mul(c.repeat),
                     _ => Duration::ZERO,
-                })
-                .sum()
+                };
+                total.saturating_add(d)
+            })
         }
         sum(&self.steps)
     }

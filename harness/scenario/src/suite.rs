@@ -45,8 +45,8 @@ pub struct SourceFile {
     /// Its path below the scenarios directory (`core/get-missing.yaml`); the first component is
     /// its area.
     pub relative: PathBuf,
-    /// Its text, or why it could not be read.
-    pub text: Result<Arc<str>, String>,
+    /// Its text, or why it could not be read (with the position of a byte that is not UTF-8).
+    pub text: Result<Arc<str>, Diagnostic>,
 }
 
 impl Suite {
@@ -91,8 +91,8 @@ impl Suite {
             };
             let text = match &source.text {
                 Ok(text) => text,
-                Err(e) => {
-                    problems.push(Diagnostic::file(file, format!("cannot read: {e}")));
+                Err(problem) => {
+                    problems.push(problem.clone());
                     continue;
                 }
             };
@@ -175,35 +175,119 @@ impl Suite {
     }
 }
 
-/// Reads every scenario file under `root` (`*.yaml`, `*.yml`), in path order.
+/// Every `*.yaml` file under `root`, read. What is not a regular file (a FIFO, a socket, a
+/// device) is not opened but reported; a directory reached again through a symlink is reported
+/// once and not walked again.
 pub fn read_dir(root: &Path) -> Result<Vec<SourceFile>, Diagnostic> {
-    Ok(scenario_files(root)?
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    scenario_files(root, &mut found, &mut problems)?;
+    found.sort();
+    let mut files: Vec<SourceFile> = found
         .into_iter()
         .map(|file| SourceFile {
             relative: file.strip_prefix(root).unwrap_or(&file).to_owned(),
-            text: std::fs::read_to_string(&file).map(Arc::from).map_err(|e| e.to_string()),
+            text: read_source(&file),
             file,
         })
-        .collect())
+        .collect();
+    files.extend(problems.into_iter().map(|(file, problem)| SourceFile {
+        relative: file.strip_prefix(root).unwrap_or(&file).to_owned(),
+        text: Err(problem),
+        file,
+    }));
+    Ok(files)
 }
 
-/// Every `*.yaml` / `*.yml` file under `root`, sorted.
-fn scenario_files(root: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                walk(&path, out)?;
-            } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-                out.push(path);
+/// The largest scenario file read: far more than any scenario needs, far less than memory.
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads one scenario file: a regular file of at most [`MAX_FILE_BYTES`] of UTF-8 text. A byte
+/// that is not UTF-8 is reported at its line and column.
+pub fn read_source(path: &Path) -> Result<Arc<str>, Diagnostic> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| Diagnostic::file(path, format!("cannot read: {e}"));
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(Diagnostic::file(
+            path,
+            "not a regular file (a FIFO, socket or device?): skipped; scenario files are regular files",
+        ));
+    }
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::file(
+            path,
+            format!("the file is {} bytes; a scenario file is at most {MAX_FILE_BYTES} bytes", metadata.len()),
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).map_err(cannot)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::file(path, format!("the file grew past {MAX_FILE_BYTES} bytes while being read")));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Arc::from(text)),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let offset = e.utf8_error().valid_up_to();
+            let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+            let line = valid.matches('\n').count() + 1;
+            let column = valid.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+            let location = crate::yaml::Location { line, column, offset, len: 1 };
+            let source: Arc<str> = Arc::from(String::from_utf8_lossy(bytes).into_owned());
+            Err(Diagnostic::at(
+                path,
+                &source,
+                location,
+                format!("byte 0x{:02X} is not UTF-8: scenario files are UTF-8 text", bytes[offset]),
+            ))
+        }
+    }
+}
+
+fn scenario_files(
+    root: &Path,
+    out: &mut Vec<PathBuf>,
+    problems: &mut Vec<(PathBuf, Diagnostic)>,
+) -> Result<(), Diagnostic> {
+    fn walk(
+        dir: &Path,
+        seen: &mut Vec<PathBuf>,
+        out: &mut Vec<PathBuf>,
+        problems: &mut Vec<(PathBuf, Diagnostic)>,
+    ) -> std::io::Result<()> {
+        let real = std::fs::canonicalize(dir)?;
+        if let Some(first) = seen.iter().find(|s| **s == real) {
+            let message = format!("a symlink loop: this directory is {} again; not read twice", first.display());
+            problems.push((dir.to_owned(), Diagnostic::file(dir, message)));
+            return Ok(());
+        }
+        seen.push(real);
+        let mut entries: Vec<PathBuf> =
+            std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        entries.sort();
+        for path in entries {
+            let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => {
+                    if let Err(e) = walk(&path, seen, out, problems) {
+                        let message = format!("cannot read the directory: {e}");
+                        problems.push((path.clone(), Diagnostic::file(&path, message)));
+                    }
+                }
+                Ok(_) if is_yaml => out.push(path),
+                Ok(_) => {}
+                Err(e) if is_yaml || std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) => {
+                    let message = format!("cannot read: {e}");
+                    problems.push((path.clone(), Diagnostic::file(&path, message)));
+                }
+                Err(_) => {}
             }
         }
         Ok(())
     }
-    let mut files = Vec::new();
-    walk(root, &mut files).map_err(|e| Diagnostic::file(root, format!("cannot read the scenario directory: {e}")))?;
-    files.sort();
-    Ok(files)
+    walk(root, &mut Vec::new(), out, problems)
+        .map_err(|e| Diagnostic::file(root, format!("cannot read the scenario directory: {e}")))
 }
 
 /// Which scenarios to run: all of the given filters must match (an empty filter matches all).

@@ -92,7 +92,9 @@ pub struct SyntaxError {
 
 /// Parses YAML text into a node tree.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    // Unknown tags (`!foo`) are errors rather than silently dropped; the budget's defaults bound
+    // depth (64), nodes, aliases and scalar bytes, so no file can exhaust memory or the stack.
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false, reject_unsupported_tags: true };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let location = e.location().map(|l| Location::from_saphyr(&l));
         let message = e.to_string();

@@ -78,9 +78,13 @@ impl AdapterConfig {
         self
     }
 
-    /// The command as one line, for messages.
+    /// The command as one line, for messages: URL passwords in it masked.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.program.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        let line = std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        sessionspec_server_store::redact_urls(&line)
     }
 }
 

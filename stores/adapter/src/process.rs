@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sessionspec_contract::{ErrorKind, EventSink, StoreError, StoreEvent};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Notify, oneshot};
 
@@ -22,8 +22,58 @@ use crate::protocol::{self, Handshake, Incoming, PROTOCOL_VERSION, Request};
 
 /// How many stderr lines an error carries.
 const STDERR_LINES: usize = 30;
+/// How many characters of one stderr line are kept (the rest of a longer line is read and dropped).
+const STDERR_LINE_CHARS: usize = 400;
+/// The longest line read from stdout: a response carrying the largest session a scenario can
+/// generate (16 MiB, escaped) fits; a longer line is a protocol breach, not a reason to buffer on.
+pub const MAX_STDOUT_LINE: usize = 128 * 1024 * 1024;
+/// The longest stderr line held while reading it (it is cut to [`STDERR_LINE_CHARS`] anyway).
+const MAX_STDERR_LINE: usize = 64 * 1024;
+/// How long a request waits before the adapter is pinged to check it is alive, so that a hung
+/// adapter is found (and reported with its stderr) well before the step's timeout.
+const HANG_CHECK: Duration = Duration::from_secs(1);
 /// How long a ping may take before the adapter counts as hung.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One line read with a bound on its length.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A whole line, without its `\n`.
+    Whole(Vec<u8>),
+    /// A line longer than the bound: its first `max` bytes (the rest was read and dropped).
+    Cut(Vec<u8>),
+}
+
+/// Reads one line of at most `max` bytes; `None` at the end of the stream. Never holds more than
+/// `max` bytes however long the line is, and a last line without `\n` counts as a line.
+pub(crate) async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> std::io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut cut = false;
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(match (line.is_empty() && !cut, cut) {
+                (true, _) => None,
+                (false, true) => Some(Line::Cut(line)),
+                (false, false) => Some(Line::Whole(line)),
+            });
+        }
+        let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i + 1)),
+            None => (buf, None),
+        };
+        let room = max.saturating_sub(line.len());
+        if chunk.len() > room {
+            cut = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let consumed = done.unwrap_or(buf.len());
+        reader.consume(consumed);
+        if done.is_some() {
+            return Ok(Some(if cut { Line::Cut(line) } else { Line::Whole(line) }));
+        }
+    }
+}
 
 type Reply = Result<Value, StoreError>;
 
@@ -44,6 +94,10 @@ impl fmt::Display for StderrTail {
 #[derive(Default)]
 struct Shared {
     pending: Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
+    /// Requests whose caller stopped waiting: a late answer to one is dropped quietly.
+    abandoned: Mutex<std::collections::HashSet<u64>>,
+    /// The highest `seq` sent so far.
+    issued: AtomicU64,
     sinks: Mutex<HashMap<String, EventSink>>,
     stderr: Mutex<VecDeque<String>>,
     /// Why the process is gone, once it is.
@@ -108,6 +162,10 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // Its own process group: the children it starts are stopped with it (see `wait`), and a
+        // Ctrl-C at the terminal reaches the harness, which shuts adapters down in order.
+        #[cfg(unix)]
+        command.process_group(0);
         if let Some(dir) = &config.current_dir {
             command.current_dir(dir);
         }
@@ -170,22 +228,52 @@ impl Process {
         });
         let reader_shared = shared.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                dispatch(&reader_shared, &line);
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let breach = match read_line(&mut reader, MAX_STDOUT_LINE).await {
+                    Ok(None) => break,
+                    Ok(Some(Line::Whole(bytes))) => match String::from_utf8(bytes) {
+                        Ok(line) if line.trim().is_empty() => continue,
+                        Ok(line) => {
+                            dispatch(&reader_shared, &line);
+                            continue;
+                        }
+                        Err(e) => format!(
+                            "the adapter wrote a line on stdout that is not UTF-8 (byte 0x{:02X} at offset {})",
+                            e.as_bytes()[e.utf8_error().valid_up_to()],
+                            e.utf8_error().valid_up_to()
+                        ),
+                    },
+                    Ok(Some(Line::Cut(_))) => {
+                        format!("the adapter wrote a line on stdout longer than {MAX_STDOUT_LINE} bytes")
+                    }
+                    Err(e) => format!("cannot read the adapter's stdout: {e}"),
+                };
+                reader_shared.breaches.lock().expect("lock").push(breach.clone());
+                reader_shared.bury(format!("the adapter broke the protocol: {breach}"));
+                break;
             }
         });
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            // Lossy: stderr is for people; a stray byte must not end the reading (the adapter
+            // would die on its next write) or lose the lines around it.
+            let mut reader = BufReader::new(stderr);
+            while let Ok(Some(line)) = read_line(&mut reader, MAX_STDERR_LINE).await {
+                let (bytes, cut) = match line {
+                    Line::Whole(b) => (b, false),
+                    Line::Cut(b) => (b, true),
+                };
+                let text = sessionspec_server_store::redact_urls(&String::from_utf8_lossy(&bytes));
+                let text = text.trim_end_matches('\r');
+                let mut kept: String = text.chars().take(STDERR_LINE_CHARS).collect();
+                if cut || text.chars().count() > STDERR_LINE_CHARS {
+                    kept.push_str(" [cut]");
+                }
                 let mut tail = shared.stderr.lock().expect("lock");
                 if tail.len() == STDERR_LINES {
                     tail.pop_front();
                 }
-                tail.push_back(line.chars().take(400).collect());
+                tail.push_back(kept);
             }
             shared.stderr_done.notify_waiters();
             shared.stderr_done.notify_one();
@@ -240,7 +328,32 @@ impl Process {
     /// Sends one request given by its `op` and members (also ones the protocol does not know, as
     /// `sessionspec smoke` does) and waits for its response within the request timeout.
     pub async fn request(&self, op: &str, fields: Map<String, Value>) -> Reply {
-        match self.request_raw(op, fields, self.request_timeout).await {
+        let call = self.request_raw(op, fields, self.request_timeout);
+        tokio::pin!(call);
+        // A hung adapter is found by a ping soon after the request, not at its timeout: its
+        // errors then carry the stderr tail before the step's own timeout fires.
+        let first = tokio::select! {
+            reply = &mut call => Some(reply),
+            _ = tokio::time::sleep(HANG_CHECK.min(self.request_timeout)) => None,
+        };
+        let reply = match first {
+            Some(reply) => reply,
+            None => {
+                if !self.is_dead()
+                    && self.request_raw(Request::Ping.op(), Request::Ping.fields(), PING_TIMEOUT).await.is_err()
+                    && !self.is_dead()
+                {
+                    let reason = format!(
+                        "the adapter `{}` answered neither `{op}` nor a ping within {PING_TIMEOUT:?}: it was stopped, and a fresh one serves the next scenario",
+                        self.label
+                    );
+                    self.stop();
+                    self.shared.bury(reason);
+                }
+                call.await
+            }
+        };
+        match reply {
             Err(e) if e.kind() == ErrorKind::Timeout && !self.is_dead() => {
                 let bound = self.request_timeout;
                 if self.request_raw(Request::Ping.op(), Request::Ping.fields(), PING_TIMEOUT).await.is_ok() {
@@ -272,6 +385,7 @@ impl Process {
         let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = oneshot::channel();
         self.shared.pending.lock().expect("lock").insert(seq, tx);
+        self.shared.issued.fetch_max(seq, Ordering::SeqCst);
         let _guard = Forget { shared: &self.shared, seq };
         let line = protocol::request(seq, op, fields);
         {
@@ -312,17 +426,32 @@ struct Forget<'a> {
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.shared.pending.lock().expect("lock").remove(&self.seq);
+        if self.shared.pending.lock().expect("lock").remove(&self.seq).is_some() {
+            self.shared.abandoned.lock().expect("lock").insert(self.seq);
+        }
     }
 }
 
 fn dispatch(shared: &Shared, line: &str) {
     match Incoming::decode(line) {
         Ok(Incoming::Response { seq, result }) => {
-            if let Some(tx) = shared.pending.lock().expect("lock").remove(&seq) {
+            let waiting = shared.pending.lock().expect("lock").remove(&seq);
+            if let Some(tx) = waiting {
                 let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, message)));
+                return;
             }
-            // A response nobody waits for answers a request whose caller gave up: dropped.
+            // A late answer to a request whose caller gave up is dropped; an answer to a request
+            // never sent, or a second answer, means the stream cannot be trusted any more.
+            if shared.abandoned.lock().expect("lock").remove(&seq) {
+                return;
+            }
+            let breach = if seq == 0 || seq > shared.issued.load(Ordering::SeqCst) {
+                format!("a response names seq {seq}, which the harness never sent")
+            } else {
+                format!("a second response to seq {seq}: each request is answered exactly once")
+            };
+            shared.breaches.lock().expect("lock").push(breach.clone());
+            shared.bury(format!("the adapter broke the protocol: {breach}"));
         }
         Ok(Incoming::Event { instance, kind, sid }) => {
             let sink = shared.sinks.lock().expect("lock").get(&instance).cloned();
@@ -355,13 +484,18 @@ fn dispatch(shared: &Shared, line: &str) {
 }
 
 async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>, exited: Arc<Notify>) {
+    let group = child.id();
     let status = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
+            kill_group(group);
             let _ = child.start_kill();
             child.wait().await
         }
     };
+    // Whatever the adapter started and left running (children that ignore the end of stdin)
+    // goes with it.
+    kill_group(group);
     // Let the last stderr lines arrive before the errors that carry them are built.
     let _ = tokio::time::timeout(Duration::from_millis(500), shared.stderr_done.notified()).await;
     let reason = match status {
@@ -375,6 +509,22 @@ async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>
     shared.bury(reason);
     exited.notify_waiters();
     exited.notify_one();
+}
+
+/// Kills the process group led by `pid` (the adapter and everything it started).
+fn kill_group(pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok())
+        && pid > 0
+    {
+        // SAFETY: a plain signal to a process group this harness created; a group already gone
+        // is an ignored ESRCH.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
 }
 
 #[cfg(unix)]

@@ -156,6 +156,32 @@ pub fn redact_password(text: &str, url: &str) -> String {
     out
 }
 
+/// `text` (anything an adapter or a driver wrote) with the password of every URL in it masked by
+/// the rule of [`redact_url`]: the user info runs from `scheme://` to the last `@` before the
+/// first `/`, `?` or whitespace, so a password holding `@` or `:` is masked whole.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        // The scheme is the letters, digits, `+`, `-` and `.` just before `://`.
+        let scheme_start = rest[..found]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map_or(found, |(i, _)| i);
+        let tail = &rest[scheme_start..];
+        let end = tail[found - scheme_start + 3..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+            .map_or(tail.len(), |i| i + found - scheme_start + 3);
+        out.push_str(&rest[..scheme_start]);
+        out.push_str(&redact_url(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Where the user info of `url` starts (after `scheme://`) and where its `@` is.
 fn user_info_span(url: &str) -> Option<(usize, usize)> {
     let scheme_end = url.find("://")? + 3;
@@ -181,6 +207,18 @@ mod tests {
             redact_password(&format!("bad url {url}, password hunter2"), url),
             "bad url postgres://app:****@db:5432/app, password ****"
         );
+    }
+
+    #[test]
+    fn passwords_are_masked_in_any_text() {
+        let text =
+            "connecting to postgres://app:p@ss:w%40rd@db:5432/app?x=1 and redis://:s3cret@r:6379/0\nnext mongodb://h/";
+        assert_eq!(
+            redact_urls(text),
+            "connecting to postgres://app:****@db:5432/app?x=1 and redis://:****@r:6379/0\nnext mongodb://h/"
+        );
+        assert_eq!(redact_urls("url=\"mysql://root:a@b@h/db\""), "url=\"mysql://root:****@h/db\"");
+        assert_eq!(redact_urls("no urls here: a://"), "no urls here: a://");
     }
 
     #[test]

@@ -38,7 +38,8 @@ test-all: lint npm
     harness/backends/images/build.sh
     # The release binary is what users copy: the relocation test copies it out of the checkout.
     cargo build --release --quiet -p sessionspec
-    SESSIONSPEC_BINARY="${CARGO_TARGET_DIR:-target}/release/sessionspec" cargo nextest run --workspace --no-fail-fast
+    # Absolute: nextest runs each test binary from its own crate's directory.
+    SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
     just test-npm
@@ -80,6 +81,8 @@ test-npm: npm
     # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
     # a failure is retried, and one that passes on a retry is reported as flaky.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/npm "${args[@]}"
+    # The adapter's own tests: fidelity to express-session, planted bugs, direct-call reproductions.
+    (cd stores/express-adapter && node --test test/*.test.js)
 
 # Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
 reports: npm
@@ -97,9 +100,33 @@ reports: npm
     cp target/compat/expectations/node-*.toml reports/expectations/
     # `report` exits 1 when the results hold failures, as these do; 2 or 3 is a real problem.
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
-    render --format markdown --out reports/compatibility.md
+    render --format markdown --out reports/compatibility.md "${expectations[@]}"
     render --format html --out reports/compatibility.html "${expectations[@]}"
+    just site
     echo "reports/ regenerated: review with git diff -- reports/"
+
+# Rebuild the static site reports/site/ from the committed results and expectation files (no run).
+site:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    expectations=()
+    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    bench=()
+    if [ -f reports/bench.json ]; then bench=(--bench reports/bench.json); fi
+    rm -rf reports/site
+    cargo run --quiet -p sessionspec -- site reports/compatibility.jsonl --out reports/site \
+        --source-url https://github.com/sessionspec/sessionspec/blob/main/ "${expectations[@]}" "${bench[@]}"
+
+# The site and the Markdown in Debian's chromium, headless: pages load without console errors,
+# links and anchors resolve, the matrix filter narrows, the index table fits 1,400 and 390 px.
+test-site: site
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v chromedriver >/dev/null; then
+        apt-get install -y --no-install-recommends chromium chromium-driver
+    fi
+    node harness/report/browser/check-site.js reports/site --markdown reports/compatibility.md \
+        --markdown reports/README.md --screenshots target/site-screenshots
 
 # Build ecosystem/tower's adapter: the tower-sessions stores, in a workspace of their own (own
 # lockfile, own target dir: SESSIONSPEC_TOWER_TARGET or ecosystem/tower/target). Prints the binary.

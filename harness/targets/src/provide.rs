@@ -22,9 +22,15 @@ pub fn backend_of(store: &str) -> Option<BackendKind> {
     crate::StoreKind::find(store)?.backend
 }
 
-/// The catalog's stores that run on `kind`.
+/// The catalog's stores that run on `kind`, but for the tower-sessions ones.
 pub fn stores_of(kind: BackendKind) -> Vec<&'static str> {
-    crate::STORES.iter().map(|s| s.name).filter(|n| backend_of(n) == Some(kind)).collect()
+    // The tower-sessions stores need ecosystem/tower's adapter built; `just test-tower` runs them.
+    crate::STORES
+        .iter()
+        .filter(|s| s.family != crate::Family::Tower)
+        .map(|s| s.name)
+        .filter(|n| backend_of(n) == Some(kind))
+        .collect()
 }
 
 /// What the command line asked of the backends.
@@ -93,6 +99,7 @@ impl BackendRequest {
         let kinds: Vec<BackendKind> = self.versions.iter().map(|(b, _)| b.kind).collect();
         crate::STORES
             .iter()
+            .filter(|s| s.family != crate::Family::Tower)
             .map(|s| s.name)
             .filter(|n| backend_of(n).is_some_and(|k| kinds.contains(&k)))
             .map(str::to_owned)

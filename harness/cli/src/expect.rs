@@ -32,8 +32,16 @@ pub fn load(args: &ExpectArgs) -> anyhow::Result<Vec<(String, Expectations)>> {
 }
 
 /// Applies the expectation files to the results, writes new files if asked, and returns the
-/// exit code: `code` when no file was given.
-pub fn finish(args: &ExpectArgs, results: &Results, suite: &BTreeSet<String>, code: u8) -> anyhow::Result<u8> {
+/// exit code: `code` when no file was given. With `json`, stdout gets the verdict as one more
+/// JSON line (`"type": "expectations"`) and the human rendering goes to stderr, so stdout stays
+/// JSON lines (the npm package's `conformance()` reads it).
+pub fn finish(
+    args: &ExpectArgs,
+    results: &Results,
+    suite: &BTreeSet<String>,
+    code: u8,
+    json: bool,
+) -> anyhow::Result<u8> {
     let files = load(args)?;
     let plain: Vec<Expectations> = files.iter().map(|(_, e)| e.clone()).collect();
     if let Some(dir) = &args.write_expectations {
@@ -52,12 +60,33 @@ pub fn finish(args: &ExpectArgs, results: &Results, suite: &BTreeSet<String>, co
         return Ok(code);
     }
     let verdict = expectations::check(results, &plain, suite);
-    out!("{}", expectations::render(&verdict, &files));
+    if json {
+        eprint!("{}", expectations::render(&verdict, &files));
+        outln!("{}", verdict_json(&verdict));
+    } else {
+        out!("{}", expectations::render(&verdict, &files));
+    }
     Ok(if results.incomplete() {
         EXIT_INCOMPLETE
     } else if verdict.holds() {
         EXIT_OK
     } else {
         EXIT_FAILURES
+    })
+}
+
+/// The verdict as one JSON line: which failures were listed, which are new, which entries are stale.
+fn verdict_json(verdict: &expectations::Verdict) -> serde_json::Value {
+    let pair = |(target, scenario): &(String, String)| serde_json::json!({"target": target, "scenario": scenario});
+    serde_json::json!({
+        "type": "expectations",
+        "expected": verdict.expected.iter().map(pair).collect::<Vec<_>>(),
+        "new": verdict.new.iter().map(|(target, scenario, outcome, message)| serde_json::json!({
+            "target": target, "scenario": scenario, "outcome": outcome, "message": message,
+        })).collect::<Vec<_>>(),
+        "stale": verdict.stale.iter().map(|(target, scenario, why)| serde_json::json!({
+            "target": target, "scenario": scenario, "why": why,
+        })).collect::<Vec<_>>(),
+        "not_run": verdict.not_run.iter().map(pair).collect::<Vec<_>>(),
     })
 }

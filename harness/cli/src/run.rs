@@ -262,7 +262,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     }
     eprintln!("\nwrote {}, {} and {}", shown(&results_path), shown(&matrix_path), shown(&junit_path));
     let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
-    crate::expect::finish(&args.expect, &results, &ids, exit_code(&results))
+    crate::expect::finish(&args.expect, &results, &ids, exit_code(&results), json_stdout)
 }
 
 /// An --area or --requirement value that names nothing in the suite, said with what is known.

@@ -16,11 +16,13 @@ run *ARGS:
 test:
     cargo nextest run --workspace --no-fail-fast -E 'not binary(/^(server|slow)_/)'
 
-# Formatting, clippy with warnings as errors, and the scenario linter (coverage per requirement).
+# Formatting, clippy with warnings as errors, the scenario linter (coverage per requirement), and
+# actionlint on the workflows, the composite action they use and the store authors' example.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     cargo run --quiet -p sessionspec -- lint --quiet
+    actionlint .github/workflows/*.yml packages/sessionspec/examples/*.yml
 
 # Start (or find) PostgreSQL, MariaDB, Redis and the MongoDB-compatible server; prints their URLs.
 services:
@@ -43,7 +45,7 @@ test-all: lint npm
     cargo test --workspace --doc --quiet
     just package
     just test-npm
-    just test-tower
+    just test-packages
     harness/backends/matrix.sh
 
 # The list is the crates of sessionspec-conformance's dependency tree.
@@ -84,6 +86,17 @@ test-npm: npm
     # The adapter's own tests: fidelity to express-session, planted bugs, direct-call reproductions.
     (cd stores/express-adapter && node --test test/*.test.js)
 
+# The npm packages (packages/build.sh) outside the checkout with no Rust toolchain
+# (packages/test/outside.sh), then the community stores through them, each held to its
+# expectation file in reports/ (stores/community/run.sh).
+test-packages:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --quiet -p sessionspec
+    mapfile -t tarballs < <(packages/build.sh)
+    packages/test/outside.sh "${tarballs[@]}"
+    stores/community/run.sh --tarballs "${tarballs[@]}"
+
 # Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
 reports: npm
     #!/usr/bin/env bash
@@ -96,8 +109,12 @@ reports: npm
     # Failures are the point of this run; the exit code only says whether there were any.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 6 --out target/compat \
         --write-expectations target/compat/expectations "${expectations[@]}" "${args[@]}" || true
-    cp target/compat/results.jsonl reports/compatibility.jsonl
     cp target/compat/expectations/node-*.toml reports/expectations/
+    # The community stores through the npm packages, as their authors run them (js-*.toml).
+    cargo build --release --quiet -p sessionspec
+    stores/community/run.sh --out target/compat-community --write-expectations || true
+    cargo run --quiet -p sessionspec -- report target/compat/results.jsonl target/compat-community/*/results.jsonl \
+        --format jsonl --out reports/compatibility.jsonl || [ $? -eq 1 ]
     # `report` exits 1 when the results hold failures, as these do; 2 or 3 is a real problem.
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
     render --format markdown --out reports/compatibility.md "${expectations[@]}"

@@ -75,10 +75,17 @@ fn applied(files: Vec<(String, Expectations)>, results: &Results, suite: &BTreeS
     Some(Applied { files, plain, verdict })
 }
 
-/// Prints the verdict and returns the exit code: `code` when no file was given.
-pub fn finish(applied: Option<&Applied>, results: &Results, code: u8) -> u8 {
+/// Prints the verdict and returns the exit code: `code` when no file was given. With `json`,
+/// stdout gets the verdict as one more JSON line (`"type": "expectations"`) and the human
+/// rendering goes to stderr, so stdout stays JSON lines (the npm package's `conformance()` reads it).
+pub fn finish(applied: Option<&Applied>, results: &Results, code: u8, json: bool) -> u8 {
     let Some(a) = applied else { return code };
-    out!("{}", expectations::render(&a.verdict, &a.files));
+    if json {
+        eprint!("{}", expectations::render(&a.verdict, &a.files));
+        outln!("{}", verdict_json(&a.verdict));
+    } else {
+        out!("{}", expectations::render(&a.verdict, &a.files));
+    }
     exit_code(Some(a), results, code)
 }
 
@@ -235,4 +242,20 @@ mod tests {
         assert_eq!(parsed.failures, 1, "{xml}");
         assert!(xml.contains("no scenario has this id"), "{xml}");
     }
+}
+
+/// The verdict as one JSON line: which failures were listed, which are new, which entries are stale.
+fn verdict_json(verdict: &expectations::Verdict) -> serde_json::Value {
+    let pair = |(target, scenario): &(String, String)| serde_json::json!({"target": target, "scenario": scenario});
+    serde_json::json!({
+        "type": "expectations",
+        "expected": verdict.expected.iter().map(pair).collect::<Vec<_>>(),
+        "new": verdict.new.iter().map(|(target, scenario, outcome, message)| serde_json::json!({
+            "target": target, "scenario": scenario, "outcome": outcome, "message": message,
+        })).collect::<Vec<_>>(),
+        "stale": verdict.stale.iter().map(|(target, scenario, why)| serde_json::json!({
+            "target": target, "scenario": scenario, "why": why,
+        })).collect::<Vec<_>>(),
+        "not_run": verdict.not_run.iter().map(pair).collect::<Vec<_>>(),
+    })
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use sessionspec_containers::{ImagePolicy, Matrix};
+use sessionspec_containers::{BackendKind, ImagePolicy, Matrix};
 use sessionspec_runner::Cancel;
 use sessionspec_targets::{BackendRequest, Progress};
 
@@ -37,6 +37,17 @@ pub struct VersionArgs {
     /// Never start containers: a backend comes from a URL or a local process
     #[arg(long)]
     pub no_containers: bool,
+    /// The backend kind an `exec:` or `./store.js` store needs (postgres, redis, mariadb, mongo),
+    /// unless its factory declares `backendKind`
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    pub store_backend: Option<BackendKind>,
+}
+
+fn parse_kind(name: &str) -> Result<BackendKind, String> {
+    BackendKind::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = BackendKind::ALL.iter().map(|k| k.name()).collect();
+        format!("`{name}` is no backend kind; the kinds are: {}", known.join(", "))
+    })
 }
 
 /// `--images`.
@@ -71,6 +82,7 @@ impl VersionArgs {
             images: self.images.policy(),
             containers: !self.no_containers,
             scripts: root.map(|r| r.join("harness/backends")).filter(|d| d.join("services.sh").is_file()),
+            store_backend: self.store_backend,
         };
         if self.matrix {
             request.select_all();
@@ -194,9 +206,13 @@ pub struct MatrixArgs {
     /// that a selected store runs on
     #[arg(long)]
     github: bool,
-    /// Only versions these stores run on (repeatable) [default: every server-backed store]
+    /// Only versions these stores run on (repeatable): catalog names, `exec:COMMAND` or a
+    /// `./store.js` file with its backend declared [default: every server-backed store]
     #[arg(short, long = "store", value_name = "NAME")]
     stores: Vec<String>,
+    /// The backend kind the `exec:` and `./store.js` stores need, unless a factory declares `backendKind`
+    #[arg(long, value_name = "KIND", value_parser = parse_kind)]
+    store_backend: Option<BackendKind>,
     /// The backend matrix file [default: the one built in, harness/backends/matrix.toml of this release]
     #[arg(long, env = "SESSIONSPEC_MATRIX", value_name = "FILE")]
     matrix_file: Option<PathBuf>,
@@ -205,17 +221,27 @@ pub struct MatrixArgs {
 /// `sessionspec matrix`.
 pub fn matrix(args: MatrixArgs) -> anyhow::Result<u8> {
     let matrix = load_matrix(args.matrix_file.as_deref())?;
+    let mut selected: Vec<(String, BackendKind)> = Vec::new();
     for s in &args.stores {
-        if sessionspec_targets::StoreKind::find(s).is_none() {
+        if sessionspec_targets::StoreKind::find(s).is_none() && !sessionspec_targets::adapter::handles(s) {
             let hint = sessionspec_targets::suggest(s).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
             anyhow::bail!("unknown store `{s}`{hint}; `sessionspec list stores` shows them");
         }
+        match sessionspec_targets::adapter::declared_backend(s, args.store_backend)? {
+            Some(kind) => selected.push((s.clone(), kind)),
+            None if sessionspec_targets::StoreKind::find(s).is_some() => {
+                eprintln!("{s} needs no server, so it gets no job");
+            }
+            None => anyhow::bail!(
+                "`{s}` declares no backend: pass --store-backend KIND, or export backendKind from the store file"
+            ),
+        }
     }
-    let stores_for = |b: &sessionspec_containers::Backend| -> Vec<&'static str> {
-        sessionspec_targets::stores_of(b.kind)
-            .into_iter()
-            .filter(|s| args.stores.is_empty() || args.stores.iter().any(|a| a == s))
-            .collect()
+    let stores_for = |b: &sessionspec_containers::Backend| -> Vec<String> {
+        if args.stores.is_empty() {
+            return sessionspec_targets::stores_of(b.kind).into_iter().map(str::to_owned).collect();
+        }
+        selected.iter().filter(|(_, k)| *k == b.kind).map(|(s, _)| s.clone()).collect()
     };
     if args.github {
         let mut include = Vec::new();
@@ -232,6 +258,10 @@ pub fn matrix(args: MatrixArgs) -> anyhow::Result<u8> {
                 "version": b.version,
                 "stores": stores.join(" "),
             }));
+        }
+        if include.is_empty() {
+            // `{"include":[]}` makes GitHub fail the workflow with a message about the matrix, not the stores.
+            anyhow::bail!("no backend version of the matrix serves the selected stores, so there is no job to run");
         }
         outln!("{}", serde_json::json!({ "include": include }));
     } else {

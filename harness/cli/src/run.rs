@@ -264,7 +264,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         out!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
     }
     eprintln!("\nwrote {}, {} and {}", shown(&results_path), shown(&matrix_path), shown(&junit_path));
-    Ok(crate::expect::finish(applied.as_ref(), &results, exit_code(&results)))
+    Ok(crate::expect::finish(applied.as_ref(), &results, exit_code(&results), json_stdout))
 }
 
 /// An --area or --requirement value that names nothing in the suite, said with what is known.

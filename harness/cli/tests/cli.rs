@@ -238,3 +238,71 @@ fn bench_measures_a_store_in_slices_on_one_thread_and_refuses_zero_counts() {
         assert!(text(&refused.stderr).contains("must be at least 1"), "{zero}: {}", text(&refused.stderr));
     }
 }
+
+#[test]
+fn matrix_github_plans_jobs_for_an_exec_or_file_store_by_its_declared_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let exec = "exec:sessionspec adapter redis";
+    let planned = sessionspec(&["matrix", "--github", "--store", exec, "--store-backend", "redis"], dir.path());
+    assert_eq!(planned.status.code(), Some(0), "{}", text(&planned.stderr));
+    let jobs: serde_json::Value = serde_json::from_slice(&planned.stdout).expect("one line of JSON");
+    let include = jobs["include"].as_array().expect("include");
+    assert!(!include.is_empty());
+    assert!(include.iter().all(|j| j["kind"] == "redis" && j["stores"] == exec), "{jobs}");
+
+    // A store file declares its own backend kind. (The adapter's check wants express-session
+    // beside the file; this file never loads it.)
+    let express_session = dir.path().join("node_modules/express-session");
+    std::fs::create_dir_all(&express_session).unwrap();
+    std::fs::write(express_session.join("package.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("store.js"), "module.exports = { backendKind: 'mongo' };\n").unwrap();
+    let declared = sessionspec(&["matrix", "--github", "--store", "./store.js"], dir.path());
+    assert_eq!(declared.status.code(), Some(0), "{}", text(&declared.stderr));
+    let jobs: serde_json::Value = serde_json::from_slice(&declared.stdout).unwrap();
+    assert!(jobs["include"].as_array().unwrap().iter().all(|j| j["kind"] == "mongo"), "{jobs}");
+
+    std::fs::write(dir.path().join("typo.js"), "module.exports = { backendKind: 'mongodb' };\n").unwrap();
+    let typo = sessionspec(&["matrix", "--github", "--store", "./typo.js"], dir.path());
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(text(&typo.stderr).contains("backendKind `mongodb` is no backend kind"), "{}", text(&typo.stderr));
+
+    // Undeclared, or a store that needs no server: an error, never `{"include":[]}`.
+    let undeclared = sessionspec(&["matrix", "--github", "--store", exec], dir.path());
+    assert_eq!(undeclared.status.code(), Some(2));
+    assert!(text(&undeclared.stderr).contains("declares no backend: pass --store-backend KIND"));
+    let serverless = sessionspec(&["matrix", "--github", "--store", "memory"], dir.path());
+    assert_eq!(serverless.status.code(), Some(2), "{}", text(&serverless.stdout));
+    assert!(text(&serverless.stdout).is_empty());
+    assert!(text(&serverless.stderr).contains("no job to run"), "{}", text(&serverless.stderr));
+}
+
+#[test]
+fn json_output_ends_with_the_expectations_verdict_as_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("memory.toml");
+    std::fs::write(
+        &file,
+        "target = \"memory\"\n\n[[known]]\nscenario = \"demo.never-there\"\noutcome = \"fail\"\nreason = \"r\"\nlink = \"l\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = run_fixtures(&[
+        "--store",
+        "memory",
+        "-k",
+        "demo.passes",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+        "--expectations",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1), "a stale entry fails the run: {}", text(&run.stderr));
+    let records: Vec<serde_json::Value> =
+        text(&run.stdout).lines().map(|l| serde_json::from_str(l).expect("stdout is JSON lines only")).collect();
+    let verdict = records.last().expect("records");
+    assert_eq!(verdict["type"], "expectations", "{verdict}");
+    assert_eq!(verdict["stale"][0]["scenario"], "demo.never-there", "{verdict}");
+    assert!(text(&run.stderr).contains("STALE demo.never-there on memory"), "the human verdict goes to stderr");
+}

@@ -10,11 +10,59 @@ use std::sync::Arc;
 use sessionspec_runner::Target;
 use sessionspec_store_adapter::{AdapterConfig, AdapterFactory, node};
 
-use crate::{Backends, Opens, StoreKind, TargetError};
+use crate::{BackendKind, Backends, Opens, StoreKind, TargetError};
 
 /// Whether `name` is an adapter target outside the catalog: `exec:...` or a store factory file.
 pub fn handles(name: &str) -> bool {
     name.starts_with("exec:") || node::is_store_file(name)
+}
+
+/// The backend kind a store needs: the catalog's for a catalog store; for `exec:` and a store
+/// file, `given` (`--store-backend`), else, for a store file, the `backendKind` its factory
+/// exports (`backendKind: 'redis'`), read by loading the file in Node.js. `None`: no server.
+pub fn declared_backend(name: &str, given: Option<BackendKind>) -> Result<Option<BackendKind>, TargetError> {
+    if let Some(kind) = StoreKind::find(name) {
+        return Ok(kind.backend);
+    }
+    if given.is_some() || !node::is_store_file(name) {
+        return Ok(given);
+    }
+    let unavailable = |reason: String| TargetError::Unavailable { store: name.to_owned(), reason };
+    // The adapter's own checks first (the file, Node.js, express-session), with their advice.
+    node::store_file_config(Path::new(name)).map_err(unavailable)?;
+    let file = std::path::absolute(name).map_err(|e| unavailable(format!("{name}: {e}")))?;
+    // Loading the file is what the adapter does first anyway. It exits once it has answered, so
+    // a file that connects or starts timers when loaded cannot keep it waiting.
+    const READ: &str = "const m = require(process.argv[1]); const f = m && m.default ? m.default : m; \
+                        process.stdout.write(JSON.stringify((f && f.backendKind) ?? null), () => process.exit(0));";
+    let output = std::process::Command::new("node")
+        .args(["-e", READ])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| unavailable(format!("cannot run node to read the store file's backendKind: {e}")))?;
+    if !output.status.success() {
+        return Err(unavailable(format!(
+            "node cannot load {}:\n{}",
+            file.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    match serde_json::from_str::<Option<String>>(&text) {
+        Ok(None) => Ok(None),
+        Ok(Some(declared)) => BackendKind::from_name(&declared).map(Some).ok_or_else(|| {
+            let known: Vec<&str> = BackendKind::ALL.iter().map(|k| k.name()).collect();
+            unavailable(format!(
+                "{}: backendKind `{declared}` is no backend kind; the kinds are: {}",
+                file.display(),
+                known.join(", ")
+            ))
+        }),
+        Err(_) => {
+            Err(unavailable(format!("{}: backendKind must be a string such as 'redis', not {text}", file.display())))
+        }
+    }
 }
 
 /// Starts the adapter `name` asks for (`exec:` or a factory file) and reads its handshake.

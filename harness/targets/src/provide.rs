@@ -49,6 +49,9 @@ pub struct BackendRequest {
     pub containers: bool,
     /// harness/backends, for the local-process step; `None` skips that step.
     pub scripts: Option<PathBuf>,
+    /// The backend kind the stores outside the catalog (`exec:`, `./store.js`) need
+    /// (`--store-backend`); a store file may declare its own instead ([`crate::adapter::declared_backend`]).
+    pub store_backend: Option<BackendKind>,
 }
 
 impl BackendRequest {
@@ -187,9 +190,14 @@ pub async fn provision(
     progress: &dyn Progress,
 ) -> Result<Provisioned, ProvideError> {
     // Which backend each store runs on, in the order asked.
+    let mut kinds: BTreeMap<&str, Option<BackendKind>> = BTreeMap::new();
+    for store in stores {
+        kinds.insert(store.as_str(), crate::adapter::declared_backend(store, request.store_backend)?);
+    }
+    let kind_of = |store: &String| kinds.get(store.as_str()).copied().flatten();
     let mut columns: Vec<(String, Option<Need>)> = Vec::new();
     for store in stores {
-        match backend_of(store) {
+        match kind_of(store) {
             None => columns.push((store.clone(), None)),
             Some(kind) => {
                 let versions: Vec<&Backend> =
@@ -207,10 +215,12 @@ pub async fn provision(
     for (b, _) in &request.versions {
         if !columns.iter().any(|(_, n)| n.as_ref() == Some(&Need::Version(b.key()))) {
             return Err(ProvideError::Request(format!(
-                "--backend {}: no selected store runs on {} (its stores: {}); add --store",
+                "--backend {}: no selected store runs on {} (its stores: {}); add --store, or declare the \
+                 backend of an exec: or ./store.js store (--store-backend {})",
                 b.key(),
                 b.kind,
-                stores_of(b.kind).join(", ")
+                stores_of(b.kind).join(", "),
+                b.kind
             )));
         }
     }
@@ -233,7 +243,7 @@ pub async fn provision(
     for (store, need) in &columns {
         let mut for_store = backends.clone();
         let serving = need.as_ref().map(|n| &served[n]);
-        if let (Some(s), Some(kind)) = (serving, backend_of(store)) {
+        if let (Some(s), Some(kind)) = (serving, kind_of(store)) {
             *for_store.url_mut(kind) = Some(s.url.clone());
         }
         let resolved = match crate::resolve(std::slice::from_ref(store), &for_store).await {

@@ -31,14 +31,20 @@ function log(text) {
  */
 function serve(factory) {
   const instances = new Map(); // instance id -> { handle, namespace, options }
-  const problems = []; // unhandled rejections since the last `drop`, reported by it
+  const problems = []; // unhandled rejections and uncaught exceptions since the last `drop`, reported by it
   let stopping = false;
 
-  process.on('unhandledRejection', (reason) => {
-    const text = errorMessage(reason);
-    log(`unhandled rejection: ${text}`);
+  // A store's background work (a sweep timer, a reconnect, an index build) failing where no one
+  // awaits it: Node.js would crash the application; here it fails the scenario running, with
+  // its stack (RES-6).
+  function unhandled(what, reason) {
+    const stack = reason instanceof Error && reason.stack ? `\n${reason.stack}` : '';
+    const text = `${what}: ${errorMessage(reason)}${stack}`;
+    log(text);
     problems.push(text);
-  });
+  }
+  process.on('unhandledRejection', (reason) => unhandled('unhandled rejection', reason));
+  process.on('uncaughtException', (err) => unhandled('uncaught exception', err));
 
   const capabilities = new Set(factory.capabilities || []);
   if (capabilities.has('virtual-clock')) {
@@ -239,7 +245,7 @@ function serve(factory) {
       await factory.drop(namespace);
       const seen = problems.splice(0);
       if (seen.length > 0) {
-        throw typed('backend', `unhandled promise rejection${seen.length > 1 ? 's' : ''} while the namespace was in use: ${seen.join('; ')}`);
+        throw typed('backend', `${seen.length} unhandled failure${seen.length > 1 ? 's' : ''} of the store while the namespace was in use: ${seen.join('; ')}`);
       }
       return null;
     },

@@ -11,7 +11,10 @@ const { serve } = require('../lib/adapter');
 // that one preset's drivers are never required by another. The names are the catalog's
 // (`sessionspec list stores`: node:<preset>).
 const PRESETS_DIR = path.join(__dirname, '..', 'lib', 'presets');
-const PRESETS = fs.readdirSync(PRESETS_DIR).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+// The npm package `sessionspec` ships this adapter without the presets (packages/build.sh).
+const PRESETS = fs.existsSync(PRESETS_DIR)
+  ? fs.readdirSync(PRESETS_DIR).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort()
+  : [];
 
 const USAGE = `usage: sessionspec-express-adapter (--preset NAME | --store FILE)
 

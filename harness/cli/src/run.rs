@@ -100,6 +100,7 @@ impl BackendArgs {
             postgres_url: self.postgres_url.clone(),
             mysql_url: self.mysql_url.clone(),
             mongo_url: self.mongo_url.clone(),
+            fault_proxies: false,
         }
     }
 }
@@ -157,18 +158,19 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     });
     // Watching from before the first container starts: a signal at any point removes them.
     let interrupts = crate::matrix::Interrupts::watch(runner.cancel_handle(), request.run.clone());
-    let provisioned =
-        match sessionspec_targets::provision(&names, &args.backends.backends(), &request, &interrupts).await {
-            Ok(p) => p,
-            Err(sessionspec_targets::ProvideError::Interrupted) => {
-                eprintln!("interrupted while starting backends: nothing ran, and every container started was removed");
-                return Ok(EXIT_INCOMPLETE);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(EXIT_BAD_INPUT);
-            }
-        };
+    // Scenarios causing faults need a fault proxy between each server-backed store and its server.
+    let backends = Backends { fault_proxies: scenarios.iter().any(|s| s.uses_faults()), ..args.backends.backends() };
+    let provisioned = match sessionspec_targets::provision(&names, &backends, &request, &interrupts).await {
+        Ok(p) => p,
+        Err(sessionspec_targets::ProvideError::Interrupted) => {
+            eprintln!("interrupted while starting backends: nothing ran, and every container started was removed");
+            return Ok(EXIT_INCOMPLETE);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
     let targets = provisioned.targets.clone();
 
     let out_dir = output_dir(args.out.as_deref(), &locations);

@@ -83,6 +83,9 @@ struct State {
     extra_namespaces: Mutex<Vec<Namespace>>,
     clock: CaseClock,
     instances: Mutex<HashMap<String, Arc<dyn Store>>>,
+    /// Instances whose `open` failed as the step allowed (during an outage): the first step on
+    /// one opens it again, so the scenario goes on to show that a fresh open works.
+    failed_opens: Mutex<HashMap<String, (Namespace, StoreOptions)>>,
     closed: Mutex<Vec<String>>,
     events: Arc<Mutex<Vec<StoreEvent>>>,
     saved: Mutex<HashMap<String, Value>>,
@@ -158,6 +161,7 @@ impl Case {
             extra_namespaces: Mutex::default(),
             clock,
             instances: Mutex::default(),
+            failed_opens: Mutex::default(),
             closed: Mutex::default(),
             events,
             saved: Mutex::default(),
@@ -274,9 +278,15 @@ impl State {
     /// Closes every instance still open and drops the namespace. When the steps passed, a
     /// failure here makes the case an error; otherwise it is only noted.
     async fn cleanup(&self, steps_passed: bool) -> Result<(), Detail> {
+        let mut problems = Vec::new();
+        // A fault never outlives its scenario: heal before closing and dropping.
+        if let (true, Some(faults)) = (self.scenario.uses_faults(), &self.target.faults)
+            && let Err(e) = faults.heal(self.options.step_timeout).await
+        {
+            problems.push(format!("healing the faults failed: {e}"));
+        }
         let instances: Vec<(String, Arc<dyn Store>)> = self.instances.lock().expect("lock").drain().collect();
         let closed = self.closed.lock().expect("lock").clone();
-        let mut problems = Vec::new();
         for (name, store) in instances {
             if closed.contains(&name) {
                 continue;
@@ -363,6 +373,15 @@ impl State {
                     let outcomes = join_all(branches).await;
                     outcomes.into_iter().find(Result::is_err).unwrap_or(Ok(()))
                 }
+                Op::Fault(fault) => {
+                    let faults = self.target.faults.as_ref().expect("applicability checked the proxy");
+                    faults.apply(*fault).map_err(|e| Stop::Error(detail(format!("could not cause the fault: {e}"))))
+                }
+                Op::Heal => {
+                    let faults = self.target.faults.as_ref().expect("applicability checked the proxy");
+                    let bound = step.timeout.unwrap_or(self.options.step_timeout);
+                    faults.heal(bound).await.map_err(|e| Stop::Error(detail(format!("could not heal: {e}"))))
+                }
                 Op::Check(claim) => self
                     .check_claim(*claim)
                     .await
@@ -372,7 +391,9 @@ impl State {
                     loop {
                         let attempt = self.clone().attempt(step, &bindings, process).await;
                         match (attempt, deadline) {
-                            (Err(Stop::Fail(_)), Some(d)) if Instant::now() < d => {
+                            // An error is not the expectation holding either: a store
+                            // recovering from an outage answers with errors until it has.
+                            (Err(Stop::Fail(_) | Stop::Error(_)), Some(d)) if Instant::now() < d => {
                                 tokio::time::sleep(Duration::from_millis(50)).await;
                             }
                             (Err(Stop::Fail(mut d)), Some(_)) => {
@@ -383,6 +404,14 @@ impl State {
                                 );
                                 return Err(Stop::Fail(d));
                             }
+                            (Err(Stop::Error(mut d)), Some(_)) => {
+                                d.message = format!(
+                                    "{} (still, after retrying for {})",
+                                    d.message,
+                                    sessionspec_contract::duration::format(step.eventually.unwrap_or_default())
+                                );
+                                return Err(Stop::Error(d));
+                            }
                             (result, _) => return result,
                         }
                     }
@@ -392,8 +421,47 @@ impl State {
         .boxed()
     }
 
-    fn instance(&self, step: &Step, bindings: &Bindings) -> Result<Arc<dyn Store>, Stop> {
+    async fn instance(&self, step: &Step, bindings: &Bindings) -> Result<Arc<dyn Store>, Stop> {
         let name = step.on.as_ref().map(|t| values::text(t, bindings)).unwrap_or_else(|| MAIN.to_owned());
+        let failed = self.failed_opens.lock().expect("lock").get(&name).cloned();
+        if let Some((namespace, options)) = failed {
+            let position = self.scenario.position(step.location);
+            let opened = tokio::time::timeout(
+                self.options.step_timeout,
+                self.target.factory.open(self.context(&namespace, options)),
+            )
+            .await;
+            if matches!(opened, Ok(Ok(_))) {
+                self.failed_opens.lock().expect("lock").remove(&name);
+            }
+            let store: Arc<dyn Store> = match opened {
+                Ok(Ok(store)) => Arc::from(store),
+                Ok(Err(e)) => {
+                    return Err(Stop::Error(Detail {
+                        step: Some(position),
+                        operation: Some(step.op.name().to_owned()),
+                        message: format!(
+                            "instance `{name}` failed to open earlier, as allowed, and opening it again now failed: {}",
+                            e.chain()
+                        ),
+                        error_kind: Some(e.kind().name().to_owned()),
+                        ..Detail::default()
+                    }));
+                }
+                Err(_) => {
+                    return Err(Stop::Timeout(Detail {
+                        step: Some(position),
+                        operation: Some(step.op.name().to_owned()),
+                        message: format!(
+                            "instance `{name}` failed to open earlier, as allowed, and opening it again now did not finish"
+                        ),
+                        ..Detail::default()
+                    }));
+                }
+            };
+            self.instances.lock().expect("lock").insert(name, store.clone());
+            return Ok(store);
+        }
         self.instances.lock().expect("lock").get(&name).cloned().ok_or_else(|| {
             Stop::Error(Detail {
                 step: Some(self.scenario.position(step.location)),
@@ -426,7 +494,7 @@ impl State {
         };
         let store = match &step.op {
             Op::Open { .. } => None,
-            _ => Some(self.instance(step, bindings)?),
+            _ => Some(self.instance(step, bindings).await?),
         };
         let recorded = matches!(step.op, Op::Get(_) | Op::Set(..) | Op::Touch(..) | Op::Destroy(_) | Op::Clear);
         let record = recorded.then(|| self.history.invoke(process, op_name, sid.as_deref(), session.as_ref()));
@@ -449,6 +517,17 @@ impl State {
                 i,
                 match &result {
                     Ok(_) => OpOutcome::Ok,
+                    // Under faults a timeout or a backend error may come after the server took
+                    // the write (a reset answer, bytes held and delivered late): indeterminate.
+                    Err(e)
+                        if self.scenario.uses_faults()
+                            && matches!(
+                                e.kind(),
+                                sessionspec_contract::ErrorKind::Timeout | sessionspec_contract::ErrorKind::Backend
+                            ) =>
+                    {
+                        OpOutcome::Info
+                    }
                     Err(e) => OpOutcome::Fail(e.kind().name().to_owned()),
                 },
             );
@@ -464,7 +543,20 @@ impl State {
         }
         let cx = MatchContext { now: cx_now, bindings, saved: &saved };
         let value = match judge(op_name, &step.expect.result, &result, &cx) {
-            Verdict::Pass(value) => value,
+            Verdict::Pass(value) => {
+                if let (Op::Open { name, options, namespace }, Err(_)) = (&step.op, &result) {
+                    let namespace = match namespace {
+                        None => self.namespace.clone(),
+                        Some(suffix) => Namespace::new(format!("{}_{suffix}", self.namespace))
+                            .unwrap_or_else(|_| self.namespace.clone()),
+                    };
+                    self.failed_opens
+                        .lock()
+                        .expect("lock")
+                        .insert(values::text(name, bindings), (namespace, self.scenario.options.overlay(options)));
+                }
+                value
+            }
             Verdict::Fail(d) => {
                 // The precision rule: on the wall clock a probe may land within the window of a
                 // boundary, where the spec leaves the outcome to the store.
@@ -603,7 +695,9 @@ impl State {
                 self.instances.lock().expect("lock").insert(name, Arc::from(store));
                 Ok(Value::Null)
             }
-            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) => unreachable!("handled by step()"),
+            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal => {
+                unreachable!("handled by step()")
+            }
         }
     }
 
@@ -790,6 +884,14 @@ fn pretty(value: &Value) -> String {
 /// The clock `scenario` runs on for `target`, or why it does not apply to it: a capability the
 /// store does not declare, or more real time than the budget on a store whose server keeps time.
 fn applicability(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<CaseClock, Detail> {
+    if scenario.uses_faults() && target.faults.is_none() {
+        return Err(Detail {
+            message: "the scenario causes faults between the store and its server, and no fault proxy stands \
+                      between this store and one (a store without a server, or a run without proxies)"
+                .to_owned(),
+            ..Detail::default()
+        });
+    }
     let caps = &target.factory.describe().capabilities;
     let missing = caps.missing(&scenario.requires);
     if !missing.is_empty() {

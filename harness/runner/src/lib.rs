@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sessionspec_contract::{StoreDescription, StoreFactory};
 use sessionspec_report::{CaseResult, Footer, Harness, Header, Outcome, Target as TargetInfo};
-use sessionspec_scenario::{Level, Scenario, Spec};
+use sessionspec_scenario::{Fault, Level, Scenario, Spec};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -31,12 +31,31 @@ pub struct Target {
     pub id: String,
     /// Opens the store.
     pub factory: Arc<dyn StoreFactory>,
+    /// Causes faults between the store and its server, when a fault proxy stands between
+    /// them; scenarios with `fault:` steps apply only to targets that have one.
+    pub faults: Option<Arc<dyn Faults>>,
+}
+
+/// Causes faults between a target's store and its server (sessionspec-targets wires the
+/// proxies of sessionspec-faults in). Scenarios using it run alone, one at a time, so a fault
+/// never reaches another case.
+pub trait Faults: Send + Sync {
+    /// Causes `fault` on top of those in force.
+    fn apply(&self, fault: Fault) -> Result<(), String>;
+    /// Ends every fault; finishes once the server can be reached again, or fails after `bound`.
+    fn heal(&self, bound: Duration) -> futures::future::BoxFuture<'_, Result<(), String>>;
 }
 
 impl Target {
     /// A target whose id is the store's name.
     pub fn new(factory: Arc<dyn StoreFactory>) -> Target {
-        Target { id: factory.describe().name.clone(), factory }
+        Target { id: factory.describe().name.clone(), factory, faults: None }
+    }
+
+    /// The same target with a fault proxy between its store and its server.
+    pub fn with_faults(mut self, faults: Arc<dyn Faults>) -> Target {
+        self.faults = Some(faults);
+        self
     }
 
     /// What reports show about it.
@@ -229,14 +248,24 @@ impl Runner {
         }
         let total = queue.len();
         // Each entry: the case, its attempt number and the first failure of earlier attempts.
+        // Cases causing faults come last, so the others run in parallel first.
+        queue.sort_by_key(|(s, _)| s.uses_faults());
         let mut queue: VecDeque<(Arc<Scenario>, Target, u32, Option<CaseResult>)> =
             queue.into_iter().map(|(s, t)| (s, t, 1, None)).collect();
+        let mut exclusive_running = false;
         type Running = (Arc<Scenario>, Target, u32, Option<CaseResult>, Option<CaseResult>);
         let mut running: JoinSet<Running> = JoinSet::new();
         let mut results = Vec::with_capacity(total);
         loop {
-            while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() {
+            // A case causing faults runs alone: it starts once nothing else runs, and nothing
+            // starts beside it (a fault, or a restarted server, must never reach another case).
+            while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() && !exclusive_running {
+                let Some((scenario, _, _, _)) = queue.front() else { break };
+                if scenario.uses_faults() && !running.is_empty() {
+                    break;
+                }
                 let Some((scenario, target, attempt, first)) = queue.pop_front() else { break };
+                exclusive_running = scenario.uses_faults();
                 if attempt == 1 {
                     on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
                 }
@@ -263,6 +292,7 @@ impl Runner {
                 }
             };
             let Some(joined) = joined else { break };
+            exclusive_running = false;
             // A case catches its store's panics itself; a task can only fail here when the
             // runtime is shutting down, and a cancelled case reports nothing. Either way the
             // case is missing from the results and the run is incomplete.

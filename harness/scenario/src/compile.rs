@@ -3,14 +3,15 @@
 //! matchers and value builders well-formed. Every error carries the location it comes from.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sessionspec_contract::{ErrorKind, EventKind, Tamper, duration};
 
-use crate::document::{ConcurrentlyDoc, OpenArg, StepDoc, TamperHow};
+use crate::document::{ConcurrentlyDoc, FaultDoc, FaultKind, OpenArg, StepDoc, TamperHow};
 use crate::model::{
-    Concurrent, EventExpectation, Expectation, Input, JsonType, Matcher, Offset, Op, ResultExpectation, Step, Text,
-    TextPart,
+    Concurrent, EventExpectation, Expectation, Fault, Input, JsonType, Matcher, Offset, Op, ResultExpectation, Step,
+    Text, TextPart,
 };
 use crate::yaml::{Location, Node, Segment};
 
@@ -163,13 +164,16 @@ impl<'a> Compiler<'a> {
             }
             StepDoc { concurrently: Some(c), .. } => Op::Concurrently(self.concurrently(c, &op_path)),
             StepDoc { check: Some(claim), .. } => Op::Check(claim),
+            StepDoc { fault: Some(fault), .. } => Op::Fault(self.fault(fault, &op_path)),
+            StepDoc { heal: Some(_), .. } => Op::Heal,
             _ => unreachable!("operations() found exactly one"),
         };
         let expect = match &doc.expect {
             Some(value) => self.expectation(value, &key(path, "expect")),
             None => Expectation::default(),
         };
-        if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) && doc.expect.is_some() {
+        let valueless = matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal);
+        if valueless && doc.expect.is_some() {
             self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }
         let on = doc.on.as_deref().map(|name| self.text(name, &key(path, "on")));
@@ -184,7 +188,7 @@ impl<'a> Compiler<'a> {
             );
         }
         if let Some(name) = &doc.save {
-            if matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_)) {
+            if valueless {
                 self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
             }
             if name.is_empty() || name.contains('.') {
@@ -206,6 +210,30 @@ impl<'a> Compiler<'a> {
             eventually: doc.eventually.map(|d| d.0),
             location,
         })
+    }
+
+    /// A fault, with its duration within the bounds that keep a scenario from hanging the run.
+    fn fault(&mut self, doc: FaultDoc, path: &Path) -> Fault {
+        let mut bounded = |d: Duration, name: &str, max: Duration| {
+            if d > max || d.is_zero() {
+                self.error(
+                    &key(path, name),
+                    format!(
+                        "`{name}` lasts more than 0 and at most {} (found {})",
+                        duration::format(max),
+                        duration::format(d)
+                    ),
+                );
+            }
+            d
+        };
+        match doc {
+            FaultDoc::Kind(FaultKind::Refuse) => Fault::Refuse,
+            FaultDoc::Kind(FaultKind::Reset) => Fault::Reset,
+            FaultDoc::Kind(FaultKind::Blackhole) => Fault::Blackhole,
+            FaultDoc::Latency { latency } => Fault::Latency(bounded(latency.0, "latency", Fault::MAX_LATENCY)),
+            FaultDoc::Cut { cut } => Fault::Cut(bounded(cut.0, "cut", Fault::MAX_CUT)),
+        }
     }
 
     fn concurrently(&mut self, doc: ConcurrentlyDoc, path: &Path) -> Concurrent {

@@ -118,6 +118,15 @@ pub struct StepDoc {
     pub concurrently: Option<ConcurrentlyDoc>,
     /// `check: CLAIM`: check a claim against the history recorded so far.
     pub check: Option<ClaimName>,
+    /// `fault: refuse | reset | blackhole | {latency: D} | {cut: D}`: cause a fault between the
+    /// store and its server (through the harness's fault proxy; the scenario does not apply to a
+    /// store without one). Faults last until `heal:`, a cut until it ends, every one until the
+    /// scenario ends.
+    pub fault: Option<FaultDoc>,
+    /// `heal:`: end every fault; the step finishes once the server can be reached again.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<()>")]
+    pub heal: Option<Present>,
     /// What the step must produce. Default `ok`: it must succeed.
     #[schemars(with = "ExpectationSchema")]
     pub expect: Option<Value>,
@@ -153,6 +162,8 @@ pub const OPERATIONS: &[&str] = &[
     "tamper",
     "concurrently",
     "check",
+    "fault",
+    "heal",
 ];
 
 fn exactly_one_operation(schema: &mut Schema) {
@@ -183,6 +194,8 @@ impl StepDoc {
             self.tamper.is_some(),
             self.concurrently.is_some(),
             self.check.is_some(),
+            self.fault.is_some(),
+            self.heal.is_some(),
         ];
         OPERATIONS.iter().zip(present).filter(|(_, p)| *p).map(|(op, _)| *op).collect()
     }
@@ -408,6 +421,64 @@ impl ClaimName {
             ClaimName::OneOfWritten => "one-of-written",
             ClaimName::NoLostWrites => "no-lost-writes",
             ClaimName::NoResurrection => "no-resurrection",
+        }
+    }
+}
+
+/// A fault as written: `refuse`, `reset`, `blackhole`, `{latency: D}` or `{cut: D}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum FaultDoc {
+    /// `refuse`, `reset` or `blackhole`.
+    Kind(FaultKind),
+    /// `{latency: D}`: every chunk forwarded D late, both ways.
+    Latency {
+        /// The delay.
+        latency: DurationText,
+    },
+    /// `{cut: D}`: open connections reset, new ones refused for D, then healed by itself.
+    Cut {
+        /// How long the server is unreachable.
+        cut: DurationText,
+    },
+}
+
+/// A fault that takes no argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// New connections are refused (the port is closed); open ones keep working.
+    Refuse,
+    /// Every open connection is reset, once; new ones work.
+    Reset,
+    /// Connections are accepted and nothing is forwarded, either way.
+    Blackhole,
+}
+
+impl<'de> Deserialize<'de> for FaultDoc {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Timed {
+            latency: Option<DurationText>,
+            cut: Option<DurationText>,
+        }
+        let expected = "expected `refuse`, `reset`, `blackhole`, `{latency: DURATION}` or `{cut: DURATION}`";
+        let value = Value::deserialize(deserializer)?;
+        match value {
+            Value::String(_) => serde_json::from_value(value)
+                .map(FaultDoc::Kind)
+                .map_err(|_| de::Error::custom(format!("unknown fault: {expected}"))),
+            Value::Object(_) => {
+                let timed: Timed =
+                    serde_json::from_value(value).map_err(|e| de::Error::custom(format!("{e}: {expected}")))?;
+                match (timed.latency, timed.cut) {
+                    (Some(latency), None) => Ok(FaultDoc::Latency { latency }),
+                    (None, Some(cut)) => Ok(FaultDoc::Cut { cut }),
+                    _ => Err(de::Error::custom(format!("a fault has exactly one of `latency` and `cut`: {expected}"))),
+                }
+            }
+            other => Err(de::Error::custom(format!("{expected}, found `{other}`"))),
         }
     }
 }

@@ -47,6 +47,19 @@ impl Scenario {
         format!("{}:{}", self.path.display(), location.line)
     }
 
+    /// Whether any step causes or heals a fault: such a scenario needs a target with a fault
+    /// proxy, and runs alone.
+    pub fn uses_faults(&self) -> bool {
+        fn any(steps: &[Step]) -> bool {
+            steps.iter().any(|s| match &s.op {
+                Op::Fault(_) | Op::Heal => true,
+                Op::Concurrently(c) => any(&c.steps),
+                _ => false,
+            })
+        }
+        any(&self.steps)
+    }
+
     /// The total time the scenario's `advance` steps move the clock (concurrent branches count
     /// once each, as they move the one clock).
     pub fn total_advance(&self) -> Duration {
@@ -133,6 +146,33 @@ pub enum Op {
     Concurrently(Concurrent),
     /// Check a claim on the history.
     Check(ClaimName),
+    /// Cause a fault between the store and its server.
+    Fault(Fault),
+    /// End every fault.
+    Heal,
+}
+
+/// A fault the harness causes between a store and its server, through its fault proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// New connections are refused; open ones keep working.
+    Refuse,
+    /// Every open connection is reset, once; new ones work.
+    Reset,
+    /// Nothing is forwarded, either way, on open and new connections.
+    Blackhole,
+    /// Every chunk is forwarded this late.
+    Latency(Duration),
+    /// Open connections reset and new ones refused for this long, then healed.
+    Cut(Duration),
+}
+
+impl Fault {
+    /// The longest `latency` a scenario may add: a store's operations stay within step timeouts.
+    pub const MAX_LATENCY: Duration = Duration::from_secs(5);
+    /// The longest `cut` a scenario may cause: every cut ends well within the scenario timeout.
+    pub const MAX_CUT: Duration = Duration::from_secs(20);
 }
 
 impl Op {
@@ -158,6 +198,8 @@ impl Op {
             Op::Tamper(..) => "tamper",
             Op::Concurrently(_) => "concurrently",
             Op::Check(_) => "check",
+            Op::Fault(_) => "fault",
+            Op::Heal => "heal",
         }
     }
 }

@@ -132,7 +132,7 @@ async fn start(name: &str, config: AdapterConfig, id: Option<String>) -> Result<
         let prefix = if name.starts_with("exec:") { "exec" } else { "js" };
         format!("{prefix}:{}", slug(&factory.handshake().name))
     });
-    Ok(Target { id, factory: Arc::new(factory) })
+    Ok(Target { id, factory: Arc::new(factory), faults: None })
 }
 
 /// How to start the adapter `name` (`node:<preset>`, `exec:<command line>` or a factory file),

@@ -4,6 +4,7 @@
 //! backend is missing is an error naming what is missing: never a silent skip.
 #![warn(missing_docs)]
 
+mod faults;
 mod provide;
 
 pub mod adapter;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use sessionspec_runner::Target;
 
+pub use faults::ProxiedServers;
 pub use provide::{BackendRequest, Progress, ProvideError, Provisioned, backend_of, provision, stores_of};
 pub use sessionspec_containers::BackendKind;
 
@@ -293,6 +295,9 @@ pub struct Backends {
     pub mysql_url: Option<String>,
     /// MongoDB or a wire-compatible server (`mongodb://127.0.0.1:27017/?directConnection=true`).
     pub mongo_url: Option<String>,
+    /// Put a fault proxy (sessionspec-faults) between each server-backed store and its server,
+    /// one per store, for scenarios that cause faults. The store is handed the proxy's URL.
+    pub fault_proxies: bool,
 }
 
 impl Backends {
@@ -362,6 +367,17 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
     let mut targets = Vec::new();
     let mut temp = Vec::new();
     for name in names {
+        // The servers a store may use: its catalog backend, or every one given to an adapter.
+        let kinds: Vec<BackendKind> = match StoreKind::find(name) {
+            Some(kind) => kind.backend.into_iter().collect(),
+            None => BackendKind::ALL.to_vec(),
+        };
+        let (proxied, faults) = if backends.fault_proxies {
+            faults::proxy(name, backends, &kinds).await?
+        } else {
+            (backends.clone(), None)
+        };
+        let backends = &proxied;
         let target = match StoreKind::find(name) {
             Some(kind) => open(kind, backends, &mut temp).await?,
             None if adapter::handles(name) => adapter::resolve(name, backends, &mut temp).await?,
@@ -377,6 +393,10 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
                         .join(", "),
                 });
             }
+        };
+        let target = match faults {
+            Some(f) => target.with_faults(f),
+            None => target,
         };
         targets.push(target);
     }

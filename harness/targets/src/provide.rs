@@ -543,7 +543,7 @@ fn describe_server(target: Target, server: &Server) -> Target {
     } else {
         return target;
     }
-    Target { id: target.id, factory: Arc::new(Described { inner: target.factory, description }) }
+    Target { id: target.id, factory: Arc::new(Described { inner: target.factory, description }), faults: target.faults }
 }
 
 /// A factory shown with another description; everything else goes to the store's own.

@@ -54,7 +54,7 @@ async fn a_killed_adapter_fails_only_its_scenario() {
         })
         .collect();
     let factory = AdapterFactory::start(adapter()).await.expect("the adapter starts");
-    let target = Target { id: "exec:crashing-memory".into(), factory: Arc::new(factory) };
+    let target = Target { id: "exec:crashing-memory".into(), factory: Arc::new(factory), faults: None };
     let runner = Runner::new(RunOptions { jobs: 1, ..RunOptions::default() });
     let summary = runner.run(&scenarios, &spec, &[target], |_| {}).await;
 

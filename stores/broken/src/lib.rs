@@ -3,6 +3,10 @@
 //! use; every defect must stay small and obvious.
 #![warn(missing_docs)]
 
+mod outage;
+
+pub use outage::OutageDefect;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 

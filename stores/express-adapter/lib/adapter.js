@@ -35,15 +35,21 @@ function log(text) {
  */
 function serve(factory) {
   const instances = new Map(); // instance id -> { handle, namespace, options }
-  const problems = []; // unhandled rejections since the last `drop`, reported by it
+  const problems = []; // unhandled rejections and uncaught exceptions since the last `drop`, reported by it
   const evidence = new Map(); // namespace -> what its stores did that no response shows, reported by `drop`
   let stopping = false;
 
-  process.on('unhandledRejection', (reason) => {
-    const text = errorMessage(reason);
-    log(`unhandled rejection: ${text}`);
+  // A store's background work (a sweep timer, a reconnect, an index build) failing where no one
+  // awaits it: Node.js would crash the application; here it fails the scenario running, with
+  // its stack (RES-6).
+  function unhandled(what, reason) {
+    const stack = reason instanceof Error && reason.stack ? `\n${reason.stack}` : '';
+    const text = `${what}: ${errorMessage(reason)}${stack}`;
+    log(text);
     problems.push(text);
-  });
+  }
+  process.on('unhandledRejection', (reason) => unhandled('unhandled rejection', reason));
+  process.on('uncaughtException', (err) => unhandled('uncaught exception', err));
 
   const capabilities = new Set(factory.capabilities || []);
   if (capabilities.has('virtual-clock')) {
@@ -281,7 +287,7 @@ function serve(factory) {
           parts.push(`the store did what no response showed: ${shown.join('; ')}`);
         }
         if (seen.length > 0) {
-          parts.push(`unhandled promise rejection${seen.length > 1 ? 's' : ''} or late callbacks while the namespace was in use: ${seen.join('; ')}`);
+          parts.push(`unhandled failure${seen.length > 1 ? 's' : ''} (rejections, uncaught exceptions, late callbacks) while the namespace was in use: ${seen.join('; ')}`);
         }
         throw typed('backend', parts.join('; '));
       }

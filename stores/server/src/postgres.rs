@@ -45,7 +45,14 @@ impl Schemas {
         if created.contains(namespace) {
             return Ok(schema);
         }
-        match sqlx::query(sql(format!("CREATE SCHEMA {}", schema.quoted()))).execute(pool).await {
+        let create = || sqlx::query(sql(format!("CREATE SCHEMA {}", schema.quoted()))).execute(pool);
+        // A pooled connection the server (or the network) closed fails on first use: once more
+        // on a fresh one, as the stores' operations do (RES-3).
+        let result = match create().await {
+            Err(sqlx::Error::Io(_)) => create().await,
+            other => other,
+        };
+        match result {
             Ok(_) => {
                 created.insert(namespace.clone());
                 Ok(schema)
@@ -65,10 +72,12 @@ impl Schemas {
             return Ok(());
         }
         let schema = Ident::postgres(namespace.as_str())?;
-        sqlx::query(sql(format!("DROP SCHEMA {} CASCADE", schema.quoted())))
-            .execute(pool)
-            .await
-            .map_err(|e| StoreError::backend(format!("cannot drop schema `{namespace}`"), e))?;
+        let drop = || sqlx::query(sql(format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.quoted()))).execute(pool);
+        match drop().await {
+            Err(sqlx::Error::Io(_)) => drop().await,
+            other => other,
+        }
+        .map_err(|e| StoreError::backend(format!("cannot drop schema `{namespace}`"), e))?;
         created.remove(namespace);
         Ok(())
     }

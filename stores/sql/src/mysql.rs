@@ -92,8 +92,16 @@ impl StoreFactory for MySqlFactory {
         {
             let mut created = self.created.lock().await;
             if !created.contains(&context.namespace) {
-                let statement = sql(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", database.backquoted()));
-                match sqlx::query(statement).execute(&self.pool).await {
+                let create = || {
+                    let statement = sql(format!("CREATE DATABASE {} CHARACTER SET utf8mb4", database.backquoted()));
+                    sqlx::query(statement).execute(&self.pool)
+                };
+                // A pooled connection the server (or the network) closed fails on first use.
+                let result = match create().await {
+                    Err(sqlx::Error::Io(_)) => create().await,
+                    other => other,
+                };
+                match result {
                     Ok(_) => {
                         created.insert(context.namespace.clone());
                     }
@@ -123,10 +131,14 @@ impl StoreFactory for MySqlFactory {
             return Ok(());
         }
         let database = Dialect::MySql.ident(namespace.as_str())?;
-        sqlx::query(sql(format!("DROP DATABASE {}", database.backquoted())))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| backend(&format!("cannot drop database `{namespace}`"), e))?;
+        // A pooled connection the server (or the network) closed fails on first use: once more.
+        let drop =
+            || sqlx::query(sql(format!("DROP DATABASE IF EXISTS {}", database.backquoted()))).execute(&self.pool);
+        match drop().await {
+            Err(sqlx::Error::Io(_)) => drop().await,
+            other => other,
+        }
+        .map_err(|e| backend(&format!("cannot drop database `{namespace}`"), e))?;
         created.remove(namespace);
         Ok(())
     }

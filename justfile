@@ -40,10 +40,12 @@ test-all: lint npm
     harness/backends/images/build.sh
     # The release binary is what users copy: the relocation test copies it out of the checkout.
     cargo build --release --quiet -p sessionspec
-    SESSIONSPEC_BINARY="${CARGO_TARGET_DIR:-target}/release/sessionspec" cargo nextest run --workspace --no-fail-fast
+    # Absolute: nextest runs each test binary from its own crate's directory.
+    SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
     just test-npm
+    just test-tower
     just test-packages
     harness/backends/matrix.sh
 
@@ -78,10 +80,12 @@ test-npm: npm
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
     mapfile -t args < <(just stores '.family == "npm"')
-    for f in reports/expectations/*.toml; do args+=(--expectations "$f"); done
+    for f in reports/expectations/node-*.toml; do args+=(--expectations "$f"); done
     # Races inside the npm stores (connect-mongo #413, knex table creation) lose only sometimes:
     # a failure is retried, and one that passes on a retry is reported as flaky.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/npm "${args[@]}"
+    # The adapter's own tests: fidelity to express-session, planted bugs, direct-call reproductions.
+    (cd stores/express-adapter && node --test test/*.test.js)
 
 # The npm packages (packages/build.sh) outside the checkout with no Rust toolchain
 # (packages/test/outside.sh), then the community stores through them, each held to its
@@ -100,9 +104,9 @@ reports: npm
     set -euo pipefail
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
-    mapfile -t args < <(just stores 'true')
+    mapfile -t args < <(just stores '.family != "tower"')
     expectations=()
-    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    for f in reports/expectations/node-*.toml; do expectations+=(--expectations "$f"); done
     # Failures are the point of this run; the exit code only says whether there were any.
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 6 --out target/compat \
         --write-expectations target/compat/expectations "${expectations[@]}" "${args[@]}" || true
@@ -114,9 +118,76 @@ reports: npm
         --format jsonl --out reports/compatibility.jsonl || [ $? -eq 1 ]
     # `report` exits 1 when the results hold failures, as these do; 2 or 3 is a real problem.
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
-    render --format markdown --out reports/compatibility.md
+    render --format markdown --out reports/compatibility.md "${expectations[@]}"
     render --format html --out reports/compatibility.html "${expectations[@]}"
+    just site
     echo "reports/ regenerated: review with git diff -- reports/"
+
+# Rebuild the static site reports/site/ from the committed results and expectation files (no run).
+site:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    expectations=()
+    for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
+    bench=()
+    if [ -f reports/bench.json ]; then bench=(--bench reports/bench.json); fi
+    rm -rf reports/site
+    cargo run --quiet -p sessionspec -- site reports/compatibility.jsonl --out reports/site \
+        --source-url https://github.com/sessionspec/sessionspec/blob/main/ "${expectations[@]}" "${bench[@]}"
+
+# The site and the Markdown in Debian's chromium, headless: pages load without console errors,
+# links and anchors resolve, the matrix filter narrows, the index table fits 1,400 and 390 px.
+test-site: site
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v chromedriver >/dev/null; then
+        apt-get install -y --no-install-recommends chromium chromium-driver
+    fi
+    node harness/report/browser/check-site.js reports/site --markdown reports/compatibility.md \
+        --markdown reports/README.md --screenshots target/site-screenshots
+
+# Build ecosystem/tower's adapter: the tower-sessions stores, in a workspace of their own (own
+# lockfile, own target dir: SESSIONSPEC_TOWER_TARGET or ecosystem/tower/target). Prints the binary.
+tower-build:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export CARGO_TARGET_DIR="${SESSIONSPEC_TOWER_TARGET:-$PWD/ecosystem/tower/target}"
+    (cd ecosystem/tower && cargo build --locked --quiet -p sessionspec-tower)
+    echo "$CARGO_TARGET_DIR/debug/sessionspec-tower"
+
+# The tower-sessions stores held to their expectation files (reports/expectations/tower-*.toml),
+# and the broken record stores the record-store requirements must catch.
+test-tower:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    export SESSIONSPEC_TOWER_ADAPTER="$(just tower-build)"
+    # The catalog's tower: names and the adapter's are one list.
+    diff <(just stores '.family == "tower"' | grep -v -- --store | sed 's/^tower://') <("$SESSIONSPEC_TOWER_ADAPTER" --list | cut -f1)
+    mapfile -t args < <(just stores '.family == "tower"')
+    for f in reports/expectations/tower-*.toml; do args+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower "${args[@]}"
+    (cd ecosystem/tower && CARGO_TARGET_DIR="${SESSIONSPEC_TOWER_TARGET:-$PWD/target}" cargo test --locked --quiet)
+
+# Regenerate reports/tower-sessions.* and the tower expectation files from a real run.
+tower-reports:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    eval "$(harness/backends/services.sh)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    export SESSIONSPEC_TOWER_ADAPTER="$(just tower-build)"
+    mapfile -t args < <(just stores '.family == "tower"')
+    expectations=()
+    for f in reports/expectations/tower-*.toml; do expectations+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower \
+        --write-expectations target/tower/expectations "${expectations[@]}" "${args[@]}" || true
+    cp target/tower/results.jsonl reports/tower-sessions.jsonl
+    cp target/tower/expectations/tower-*.toml reports/expectations/
+    render() { cargo run --quiet -p sessionspec -- report reports/tower-sessions.jsonl "$@" || [ $? -eq 1 ]; }
+    render --format markdown --out reports/tower-sessions.md
+    render --format html --out reports/tower-sessions.html "${expectations[@]}"
+    echo "reports/tower-sessions.* regenerated: review with git diff -- reports/"
 
 # Every backend version of harness/backends/matrix.toml through containers (engine and images first).
 matrix *ARGS:

@@ -10,6 +10,7 @@ mod inspect;
 mod matrix;
 mod report;
 mod run;
+mod site;
 mod smoke;
 mod suite;
 
@@ -57,7 +58,8 @@ Environment (a flag given on the command line wins):
   NO_COLOR                       no colour in auto mode
 
 Reports: `run` writes results.jsonl (the canonical record), matrix.md and junit.xml;
-`report --format summary|markdown|html|junit|jsonl` renders or merges results files.
+`report --format summary|markdown|html|junit|jsonl` renders or merges results files,
+`report --diff OLD NEW` says what changed, `site RESULTS... --out DIR` builds the static site.
 Documentation: README.md and spec/ in the sessionspec repository.";
 
 /// A conformance test harness and spec suite for session stores (the express-session Store
@@ -95,6 +97,10 @@ enum Command {
     /// Re-render one or more results files (merged): summary, markdown, html, junit or jsonl.
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
+    /// Build the static site from results files: which store to pick, a page per store,
+    /// requirement and scenario, versions, the matrix with a filter, badges.
+    #[command(after_help = EXIT_CODES)]
+    Site(site::SiteArgs),
     /// Check within seconds that an adapter speaks the stdio protocol (spec/adapter-protocol.md).
     ///
     /// Starts the adapter, reads its handshake, runs each declared operation once, checks that
@@ -185,6 +191,7 @@ fn main() -> ExitCode {
         Command::List(args) => inspect::list(args),
         Command::Lint(args) => inspect::lint(args, colors),
         Command::Report(args) => report::report(args, colors),
+        Command::Site(args) => site::site(args, colors),
         Command::Matrix(args) => matrix::matrix(args),
         Command::Schema => {
             out!("{}", sessionspec_scenario::schema::scenario_schema());

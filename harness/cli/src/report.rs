@@ -23,9 +23,15 @@ pub struct ReportArgs {
     /// links to scenarios and the spec start from [default: computed from --out]
     #[arg(long, value_name = "PATH")]
     link_root: Option<String>,
-    /// For html: expectation files whose known failures the page marks (repeatable).
+    /// For html and markdown: expectation files whose known failures are explained; for junit: known
+    /// failures become skipped cases with their reason, stale entries failures (repeatable).
     #[arg(long = "expectations", value_name = "FILE")]
     expectations: Vec<PathBuf>,
+    /// Compare two results files (OLD NEW): new failures, fixes, new scenarios. Rendered as
+    /// text, or as Markdown for a pull-request comment with --format markdown; exits 1 when
+    /// the new run has a failure the old one did not.
+    #[arg(long)]
+    diff: bool,
     /// For summary: list not-applicable cases too.
     #[arg(long)]
     show_not_applicable: bool,
@@ -46,6 +52,9 @@ enum ReportFormat {
 }
 
 pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
+    if args.diff {
+        return diff(&args);
+    }
     let mut files = Vec::new();
     for path in &args.results {
         files.push(jsonl::read(path)?);
@@ -72,18 +81,21 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
                 }
             };
             let links = markdown::Links { root };
+            let known = read_expectations(&args.expectations)?;
             if args.format == ReportFormat::Html {
-                let known = args
-                    .expectations
-                    .iter()
-                    .map(|p| sessionspec_report::expectations::Expectations::read(p))
-                    .collect::<Result<Vec<_>, _>>()?;
                 sessionspec_report::html::render(&results, &links, &known)
             } else {
-                markdown::render(&results, &links)
+                markdown::render(&results, &links, &known)
             }
         }
-        ReportFormat::Junit => sessionspec_report::junit::render(&results),
+        ReportFormat::Junit => {
+            let known = read_expectations(&args.expectations)?;
+            // The results stand for the suite: an entry naming a scenario they lack is stale.
+            let ids = results.results.iter().map(|r| r.scenario.clone()).collect();
+            let verdict = sessionspec_report::expectations::check(&results, &known, &ids);
+            let judged = sessionspec_report::junit::Judged { files: &known, verdict: &verdict };
+            sessionspec_report::junit::render(&results, (!known.is_empty()).then_some(judged))
+        }
         ReportFormat::Jsonl => {
             let mut out = Vec::new();
             let mut writer = jsonl::Writer::new(&mut out, &results.header)?;
@@ -101,4 +113,26 @@ pub fn report(args: ReportArgs, colors: Colors) -> anyhow::Result<u8> {
         None => out!("{text}"),
     }
     Ok(crate::run::exit_code(&results))
+}
+
+fn read_expectations(paths: &[PathBuf]) -> anyhow::Result<Vec<sessionspec_report::expectations::Expectations>> {
+    Ok(paths.iter().map(|p| sessionspec_report::expectations::Expectations::read(p)).collect::<Result<Vec<_>, _>>()?)
+}
+
+fn diff(args: &ReportArgs) -> anyhow::Result<u8> {
+    let [old, new] = args.results.as_slice() else {
+        anyhow::bail!("--diff compares two results files, OLD and NEW; {} given", args.results.len());
+    };
+    let (old, new) = (jsonl::read(old)?, jsonl::read(new)?);
+    let changes = sessionspec_report::diff::compare(&old, &new);
+    let text = match args.format {
+        ReportFormat::Summary => sessionspec_report::diff::render_text(&changes),
+        ReportFormat::Markdown => sessionspec_report::diff::render_markdown(&changes, &old, &new),
+        other => anyhow::bail!("--diff renders as summary (text) or markdown, not {other:?}"),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => out!("{text}"),
+    }
+    Ok(if changes.new_failures.is_empty() { crate::EXIT_OK } else { crate::EXIT_FAILURES })
 }

@@ -252,17 +252,19 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
         },
     };
     let matrix_path = out_dir.join("matrix.md");
-    std::fs::write(&matrix_path, markdown::render(&results, &links))
+    let known: Vec<_> = crate::expect::load(&args.expect)?.into_iter().map(|(_, e)| e).collect();
+    std::fs::write(&matrix_path, markdown::render(&results, &links, &known))
         .with_context(|| format!("cannot write {}", matrix_path.display()))?;
+    let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
+    let applied = crate::expect::apply(&args.expect, &results, &ids)?;
     let junit_path = out_dir.join("junit.xml");
-    std::fs::write(&junit_path, sessionspec_report::junit::render(&results))
-        .with_context(|| format!("cannot write {}", junit_path.display()))?;
+    let junit = sessionspec_report::junit::render(&results, applied.as_ref().map(|a| a.judged()));
+    std::fs::write(&junit_path, junit).with_context(|| format!("cannot write {}", junit_path.display()))?;
     if !json_stdout {
         out!("{}", sessionspec_report::summary::render(&results, colors.stdout, args.show_not_applicable));
     }
     eprintln!("\nwrote {}, {} and {}", shown(&results_path), shown(&matrix_path), shown(&junit_path));
-    let ids = suite.scenarios.iter().map(|s| s.id.clone()).collect();
-    crate::expect::finish(&args.expect, &results, &ids, exit_code(&results), json_stdout)
+    Ok(crate::expect::finish(applied.as_ref(), &results, exit_code(&results), json_stdout))
 }
 
 /// An --area or --requirement value that names nothing in the suite, said with what is known.

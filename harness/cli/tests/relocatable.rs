@@ -18,7 +18,14 @@ fn elsewhere() -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("sessionspec-elsewhere-").tempdir().expect("a temporary directory");
     let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
     assert!(!dir.path().canonicalize().unwrap().starts_with(&checkout), "the directory must be outside the checkout");
-    std::fs::copy(binary(), dir.path().join("sessionspec")).expect("the binary copies");
+    let binary = binary();
+    assert!(
+        binary.is_absolute(),
+        "SESSIONSPEC_BINARY must be an absolute path (tests run from their crate's directory), not {}",
+        binary.display()
+    );
+    std::fs::copy(&binary, dir.path().join("sessionspec"))
+        .unwrap_or_else(|e| panic!("copying {}: {e}", binary.display()));
     dir
 }
 

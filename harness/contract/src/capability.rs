@@ -41,6 +41,10 @@ capabilities! {
     Ids => "ids",
     /// `close` releases the store's resources; later operations fail with `closed`.
     Close => "close",
+    /// `create` stores a session under an id no session holds, never replacing one (record stores).
+    Create => "create",
+    /// `delete-expired` removes the expired records and nothing else (record stores).
+    DeleteExpired => "delete-expired",
     /// Expiry is decided by the client clock the store is given, so the harness can move it.
     VirtualClock => "virtual-clock",
     /// The fallback time-to-live for a cookie without `expires` can be configured (`ttl`).

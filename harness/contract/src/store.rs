@@ -53,6 +53,19 @@ pub trait Store: Send + Sync {
         Err(StoreError::unsupported("ids"))
     }
 
+    /// Stores `session` under `sid` when no session is stored there. When one is, it stores it
+    /// under a fresh id of its choosing or fails with [`ErrorKind::Conflict`], and never replaces
+    /// the session under `sid`. Returns the id the session was stored under.
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        let _ = (sid, session);
+        Err(StoreError::unsupported("create"))
+    }
+
+    /// Removes every expired record and no unexpired one.
+    async fn delete_expired(&self) -> Result<()> {
+        Err(StoreError::unsupported("delete-expired"))
+    }
+
     /// Releases the store's resources: timers stop, connections the store opened are closed.
     /// Later operations fail with [`ErrorKind::Closed`]; closing twice succeeds.
     async fn close(&self) -> Result<()> {

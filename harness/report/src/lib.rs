@@ -5,12 +5,15 @@
 //! sees anything the results file does not hold.
 #![warn(missing_docs)]
 
+pub mod diff;
 pub mod expectations;
 pub mod html;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod site;
+pub mod standing;
 pub mod summary;
 
 pub use model::{CaseResult, Detail, Footer, Harness, Header, Outcome, Record, Results, Target};

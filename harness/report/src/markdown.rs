@@ -1,11 +1,15 @@
-//! The Markdown compatibility matrix: rows are scenarios grouped by area, columns are targets,
-//! and a per-target summary row on top. Every cell that is not a pass links to its detail
-//! below; every scenario links to its file and every requirement to its place in the spec.
+//! The Markdown rendering, written for GitHub at about 1,000 px: first a summary table a reader
+//! choosing a store takes in at a glance (MUST failures, SHOULD failures, passes over applicable
+//! cases, what it lacks), then one section per store family with every failure, its written
+//! reason (from the expectation files), the requirement and the diff. Every emoji has its word
+//! beside it. The full scenario × store matrix is the site's (`sessionspec site`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::expectations::Expectations;
 use crate::model::{CaseResult, Outcome, Results};
+use crate::standing::{self, Standing};
 
 /// Where links point.
 #[derive(Debug, Clone)]
@@ -14,15 +18,37 @@ pub struct Links {
     pub root: String,
 }
 
-/// Renders the matrix.
-pub fn render(results: &Results, links: &Links) -> String {
+impl Links {
+    /// An expectation file's link as seen from the rendering: links written relative to
+    /// `reports/expectations/` (`../../spec/...`) start from the repository root instead.
+    pub fn known_link(&self, link: &str) -> String {
+        match link.strip_prefix("../../") {
+            Some(rest) => format!("{}{rest}", self.root),
+            None => link.to_owned(),
+        }
+    }
+}
+
+/// An outcome as an emoji with its word.
+pub fn cell(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "✅ pass",
+        Outcome::Fail => "❌ fail",
+        Outcome::Error => "⚠️ error",
+        Outcome::Timeout => "⏱️ timeout",
+        Outcome::NotApplicable => "➖ n/a",
+    }
+}
+
+/// Renders the page. `known` gives the written reasons of known failures.
+pub fn render(results: &Results, links: &Links, known: &[Expectations]) -> String {
     let mut out = String::new();
     let header = &results.header;
     let root = &links.root;
-    let _ = writeln!(out, "# Session store compatibility matrix\n");
+    let _ = writeln!(out, "# Session store compatibility\n");
     let _ = writeln!(
         out,
-        "Produced by {} {} against spec {} (suite `{}`), started {}.\n",
+        "Produced by {} {} against spec {} (suite `{}`), started {}. Every figure below is computed from the results file; [spec/session-store.md]({root}spec/session-store.md) says what each requirement means.\n",
         header.harness.name,
         header.harness.version,
         header.spec_version,
@@ -32,138 +58,133 @@ pub fn render(results: &Results, links: &Links) -> String {
     if let Some(reason) = results.incomplete_reason() {
         let _ = writeln!(out, "> **Incomplete run:** {reason}. These results are not a conformance claim.\n");
     }
+
+    // The summary: one row per store, best first.
+    let mut stores = Standing::all(results);
+    stores.sort_by_key(|(_, s)| s.rank());
+    let _ = writeln!(out, "## Which store\n");
     let _ = writeln!(
         out,
-        "Cells: ✅ pass · ❌ fail (the store answered, not as the spec requires) · ⚠️ error (the store failed) · ⏱️ timeout · ➖ not applicable (the store lacks a capability the scenario needs). The level column is the strongest level among the requirements a scenario checks.\n"
+        "A MUST failure breaks what the spec requires; a SHOULD failure departs from what it recommends. \"Applicable\" leaves out the scenarios a store cannot run because it lacks a capability (listed in the last column).\n"
     );
-
-    // Targets.
-    let _ = write!(out, "| |");
-    for t in &header.targets {
-        let _ = write!(out, " {} |", t.id);
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in &header.targets {
-        let _ = write!(out, "---|");
-    }
-    let _ = write!(out, "\n| store |");
-    for t in &header.targets {
-        let _ = write!(out, " {} {} ({}) |", t.store, t.store_version, t.language);
-    }
-    let _ = write!(out, "\n| backend |");
-    for t in &header.targets {
-        let _ = write!(
+    let _ = writeln!(
+        out,
+        "| store | MUST failures | SHOULD failures | passes / applicable | what it lacks |\n|---|---|---|---|---|"
+    );
+    for (t, s) in &stores {
+        let _ = writeln!(
             out,
-            " {}{} |",
-            t.backend,
-            t.backend_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+            "| [{}](#{}) {} | {} | {} | {}/{} | {} |",
+            t.id,
+            anchor(&t.id),
+            escape(&standing::label(t)),
+            count_cell(s.must_failures),
+            count_cell(s.should_failures),
+            s.passes,
+            s.applicable,
+            lacks(&s.lacks)
         );
     }
-    if header.targets.iter().any(|t| t.provider.is_some()) {
-        let _ = write!(out, "\n| provider |");
-        for t in &header.targets {
-            let _ = write!(out, " {} |", t.provider.as_deref().map(escape).unwrap_or_default());
-        }
-    }
-    let _ = write!(out, "\n| **summary** |");
-    for t in &header.targets {
-        let (passed, applicable, rest) = results.tally(&t.id);
-        let cell = format!("**{passed}/{applicable} pass**{rest}");
-        let _ = write!(out, " {cell} |");
-    }
-    out.push_str("\n\n");
+    out.push('\n');
 
-    // Rows by area.
-    let mut by_scenario: BTreeMap<(&str, &str), Vec<&CaseResult>> = BTreeMap::new();
-    for r in &results.results {
-        by_scenario.entry((r.area.as_str(), r.scenario.as_str())).or_default().push(r);
+    // One section per family, stores in column order.
+    let mut families: BTreeMap<&str, Vec<&(crate::Target, Standing)>> = BTreeMap::new();
+    let all = Standing::all(results);
+    for entry in &all {
+        families.entry(standing::family(&entry.0)).or_default().push(entry);
     }
-    let mut details = Vec::new();
-    let mut area = "";
-    for ((row_area, scenario), cells) in &by_scenario {
-        if *row_area != area {
-            area = row_area;
-            let _ = write!(out, "\n## {area}\n\n| scenario | level | checks |");
-            for t in &header.targets {
-                let _ = write!(out, " {} |", t.id);
+    let known_of = |target: &str, scenario: &str| {
+        known.iter().filter(|e| e.target == target).flat_map(|e| e.known.iter()).find(|k| k.scenario == scenario)
+    };
+    for (family, members) in families {
+        let _ = writeln!(out, "## {family}\n");
+        for (t, s) in members {
+            let _ = writeln!(out, "<a id=\"{}\"></a>\n### {}: {}\n", anchor(&t.id), t.id, escape(&standing::label(t)));
+            let _ = writeln!(
+                out,
+                "**{}** · {}/{} applicable cases pass · {} not applicable{}\n",
+                s.words(),
+                s.passes,
+                s.applicable,
+                s.not_applicable,
+                if s.flaky > 0 { format!(" · {} flaky", s.flaky) } else { String::new() }
+            );
+            if !s.lacks.is_empty() {
+                let names: Vec<String> = s.lacks.iter().map(|c| format!("`{c}`")).collect();
+                let _ = writeln!(out, "Does not support: {}.\n", names.join(", "));
             }
-            let _ = write!(out, "\n|---|---|---|");
-            for _ in &header.targets {
-                let _ = write!(out, "---|");
+            let mut failing: Vec<&CaseResult> =
+                results.results.iter().filter(|r| r.target == t.id && r.outcome.is_failure()).collect();
+            failing.sort_by_key(|r| (r.level != "MUST", r.area.clone(), r.scenario.clone()));
+            for r in failing {
+                let file = r.position.rsplit_once(':').map(|(f, _)| f).unwrap_or(&r.position);
+                let checks: Vec<String> = r
+                    .checks
+                    .iter()
+                    .map(|c| format!("[{c}]({root}spec/session-store.md#{})", c.to_lowercase()))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "- {} ({}) [`{}`]({root}{file}) {}: {}",
+                    cell(r.outcome),
+                    r.level,
+                    r.scenario,
+                    checks.join(" "),
+                    escape(&r.title)
+                );
+                match known_of(&t.id, &r.scenario) {
+                    Some(k) => {
+                        let _ = writeln!(out, "  - Why: {} ([link]({}))", escape(&k.reason), links.known_link(&k.link));
+                    }
+                    None => {
+                        let _ = writeln!(out, "  - Why: not yet explained (no expectation file lists it)");
+                    }
+                }
+                for u in &r.refs {
+                    let _ = writeln!(out, "  - Upstream: {u}");
+                }
+                if let Some(d) = &r.detail {
+                    let at = d.step.as_deref().unwrap_or(&r.position);
+                    let _ = writeln!(
+                        out,
+                        "  - Found at `{at}`{}: {}",
+                        d.operation.as_deref().map(|o| format!(" (`{o}`)")).unwrap_or_default(),
+                        escape(d.message.lines().next().unwrap_or(""))
+                    );
+                    if let (Some(e), Some(a)) = (&d.expected, &d.actual) {
+                        let diff: String = crate::summary::diff(e, a, false)
+                            .lines()
+                            .skip(2)
+                            .map(|l| format!("    {}\n", &l[2.min(l.len())..]))
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "\n    <details><summary>diff</summary>\n\n    ```diff\n{diff}    ```\n    </details>\n"
+                        );
+                    }
+                }
             }
             out.push('\n');
         }
-        let first = cells[0];
-        let file = first.position.rsplit_once(':').map(|(f, _)| f).unwrap_or(&first.position);
-        let checks: Vec<String> =
-            first.checks.iter().map(|c| format!("[{c}]({root}spec/session-store.md#{})", c.to_lowercase())).collect();
-        let refs: String = first.refs.iter().enumerate().map(|(i, r)| format!(" [[{}]]({r})", i + 1)).collect();
-        let _ = write!(
-            out,
-            "| [{scenario}]({root}{file}) {}{refs} | {} | {} |",
-            escape(&first.title),
-            first.level,
-            checks.join(" ")
-        );
-        for t in &header.targets {
-            let cell = match cells.iter().find(|r| r.target == t.id) {
-                None => "·".to_owned(),
-                Some(r) if r.is_flaky() => format!("✅ (flaky, {} attempts)", r.attempts),
-                Some(r) if r.outcome == Outcome::Pass => "✅".to_owned(),
-                Some(r) => {
-                    let anchor = format!("{}--{}", slug(&r.scenario), slug(&r.target));
-                    details.push((anchor.clone(), *r));
-                    let symbol = match r.outcome {
-                        Outcome::Fail => "❌",
-                        Outcome::Error => "⚠️",
-                        Outcome::Timeout => "⏱️",
-                        Outcome::NotApplicable => "➖",
-                        Outcome::Pass => unreachable!(),
-                    };
-                    if r.outcome == Outcome::NotApplicable {
-                        symbol.to_owned()
-                    } else {
-                        format!("[{symbol}](#{anchor})")
-                    }
-                }
-            };
-            let _ = write!(out, " {cell} |");
-        }
-        out.push('\n');
-    }
-
-    let failures: Vec<&(String, &CaseResult)> =
-        details.iter().filter(|(_, r)| r.outcome != Outcome::NotApplicable).collect();
-    if !failures.is_empty() {
-        let _ = writeln!(out, "\n## Details\n");
-        for (anchor, r) in failures {
-            let _ = writeln!(out, "<a id=\"{anchor}\"></a>\n### {} on {}: {}\n", r.scenario, r.target, r.outcome);
-            if let Some(d) = &r.detail {
-                let at = d.step.as_deref().unwrap_or(&r.position);
-                let _ = writeln!(
-                    out,
-                    "At `{at}`{}: {}\n",
-                    d.operation.as_deref().map(|o| format!(" (`{o}`)")).unwrap_or_default(),
-                    escape(&d.message)
-                );
-                if let (Some(e), Some(a)) = (&d.expected, &d.actual) {
-                    let _ = writeln!(
-                        out,
-                        "```diff\n{}```\n",
-                        crate::summary::diff(e, a, false)
-                            .lines()
-                            .skip(2)
-                            .map(|l| format!("{}\n", &l[2.min(l.len())..]))
-                            .collect::<String>()
-                    );
-                }
-            }
-            for r in &r.refs {
-                let _ = writeln!(out, "Upstream: {r}\n");
-            }
-        }
     }
     out
+}
+
+fn count_cell(n: usize) -> String {
+    if n == 0 { "✅ none".to_owned() } else { format!("❌ {n}") }
+}
+
+fn lacks(capabilities: &[String]) -> String {
+    match capabilities.len() {
+        0 => "nothing".to_owned(),
+        1..=4 => capabilities.join(", "),
+        n => format!("{} and {} more", capabilities[..3].join(", "), n - 3),
+    }
+}
+
+/// The anchor of a store's section (`node:redis` is `store-node-redis`).
+pub fn anchor(target: &str) -> String {
+    format!("store-{}", slug(target))
 }
 
 fn short_digest(digest: &str) -> &str {
@@ -172,7 +193,7 @@ fn short_digest(digest: &str) -> &str {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;")
 }
 
 fn slug(text: &str) -> String {

@@ -415,7 +415,7 @@ impl State {
         let now = self.now();
         let (sid, session) = match &step.op {
             Op::Get(s) | Op::Destroy(s) | Op::Raw(s) | Op::Tamper(s, _) => (Some(values::text(s, bindings)), None),
-            Op::Set(s, input) | Op::Touch(s, input) => {
+            Op::Set(s, input) | Op::Touch(s, input) | Op::Create(s, input) => {
                 (Some(values::text(s, bindings)), Some(values::build(input, bindings, now, &saved)))
             }
             _ => (None, None),
@@ -553,6 +553,8 @@ impl State {
             Op::Clear => store.expect("instance").clear().await.map(|()| Value::Null),
             Op::Ids => store.expect("instance").ids().await.map(|ids| json!(ids)),
             Op::Close => store.expect("instance").close().await.map(|()| Value::Null),
+            Op::Create(..) => store.expect("instance").create(&sid, &session()?).await.map(Value::String),
+            Op::DeleteExpired => store.expect("instance").delete_expired().await.map(|()| Value::Null),
             Op::Raw(_) => Ok(raw()?.record(&sid).await?.map(|r| r.to_json()).unwrap_or(Value::Null)),
             Op::RawCount => raw()?.count().await.map(Value::from),
             Op::Indexes => raw()?.indexes().await.map(Value::Array),

@@ -95,6 +95,11 @@ impl<'a> Compiler<'a> {
             StepDoc { clear: Some(_), .. } => Op::Clear,
             StepDoc { ids: Some(_), .. } => Op::Ids,
             StepDoc { close: Some(_), .. } => Op::Close,
+            StepDoc { create: Some(args), .. } => Op::Create(
+                self.text(&args.sid, &key(&op_path, "sid")),
+                self.session(&args.session, &key(&op_path, "session")),
+            ),
+            StepDoc { delete_expired: Some(_), .. } => Op::DeleteExpired,
             StepDoc { open: Some(arg), .. } => match arg {
                 OpenArg::Plain(name) => {
                     Op::Open { name: self.text(&name, &op_path), options: Default::default(), namespace: None }

@@ -87,6 +87,13 @@ pub struct StepDoc {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<()>")]
     pub close: Option<Present>,
+    /// `create: {sid, session}`: store a session under an id no session holds (needs `create`);
+    /// the value is the id it was stored under.
+    pub create: Option<WriteArgs>,
+    /// `delete-expired:`: remove the expired records (needs `delete-expired`).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<()>")]
+    pub delete_expired: Option<Present>,
     /// `open: NAME` or `open: {as: NAME, options: {...}, namespace: SUFFIX}`: open another
     /// instance of the store, with the scenario's options overlaid: on the same namespace
     /// (needs `shared-namespace`), or with `namespace` on a second one, named after the
@@ -136,6 +143,8 @@ pub const OPERATIONS: &[&str] = &[
     "clear",
     "ids",
     "close",
+    "create",
+    "delete-expired",
     "open",
     "advance",
     "raw",
@@ -164,6 +173,8 @@ impl StepDoc {
             self.clear.is_some(),
             self.ids.is_some(),
             self.close.is_some(),
+            self.create.is_some(),
+            self.delete_expired.is_some(),
             self.open.is_some(),
             self.advance.is_some(),
             self.raw.is_some(),

@@ -327,6 +327,8 @@ fn collect_step_needs(steps: &[Step], needed: &mut Vec<(Capability, String, Vec<
             Op::Clear => Some(Capability::Clear),
             Op::Ids => Some(Capability::Ids),
             Op::Close => Some(Capability::Close),
+            Op::Create(..) => Some(Capability::Create),
+            Op::DeleteExpired => Some(Capability::DeleteExpired),
             Op::Open { options, namespace, .. } => {
                 for cap in options.required_capabilities() {
                     needed.push((cap, "the options of `open`".into(), path.clone()));

@@ -104,6 +104,10 @@ pub enum Op {
     Ids,
     /// `close`.
     Close,
+    /// `create`.
+    Create(Text, Input),
+    /// `delete-expired`.
+    DeleteExpired,
     /// `open` another instance, on the scenario's namespace or a second one.
     Open {
         /// Its name.
@@ -143,6 +147,8 @@ impl Op {
             Op::Clear => "clear",
             Op::Ids => "ids",
             Op::Close => "close",
+            Op::Create(..) => "create",
+            Op::DeleteExpired => "delete-expired",
             Op::Open { .. } => "open",
             Op::Advance(_) => "advance",
             Op::Raw(_) => "raw",

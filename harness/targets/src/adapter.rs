@@ -93,6 +93,37 @@ pub(crate) async fn preset(
     start(kind.name, config, Some(kind.name.to_owned())).await
 }
 
+/// Starts a catalog `tower:<name>` store: ecosystem/tower's `sessionspec-tower NAME`, found at
+/// SESSIONSPEC_TOWER_ADAPTER or where `just tower-build` puts it.
+pub(crate) async fn tower(
+    kind: &StoreKind,
+    store: &str,
+    backends: &Backends,
+    temp: &mut Vec<tempfile::TempDir>,
+) -> Result<Target, TargetError> {
+    let work_dir = crate::work_dir(kind.name, backends, temp)?;
+    let binary = tower_binary().map_err(|reason| TargetError::Unavailable { store: kind.name.to_owned(), reason })?;
+    let config = AdapterConfig::new(binary.display().to_string(), [store]);
+    start(kind.name, with_backends(config, backends, &work_dir), Some(kind.name.to_owned())).await
+}
+
+/// The tower-sessions adapter binary: SESSIONSPEC_TOWER_ADAPTER, else `ecosystem/tower/target/debug/sessionspec-tower`.
+fn tower_binary() -> Result<std::path::PathBuf, String> {
+    const DEFAULT: &str = "ecosystem/tower/target/debug/sessionspec-tower";
+    let (path, source) = match std::env::var_os("SESSIONSPEC_TOWER_ADAPTER") {
+        Some(path) => (std::path::PathBuf::from(path), "SESSIONSPEC_TOWER_ADAPTER"),
+        None => (std::path::PathBuf::from(DEFAULT), "the default path"),
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "no tower-sessions adapter at {} ({source}): build it with `just tower-build`, or set SESSIONSPEC_TOWER_ADAPTER",
+            path.display()
+        ))
+    }
+}
+
 async fn start(name: &str, config: AdapterConfig, id: Option<String>) -> Result<Target, TargetError> {
     let factory = AdapterFactory::start(config)
         .await

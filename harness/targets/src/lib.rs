@@ -36,6 +36,8 @@ pub enum Opens {
     Mongo,
     /// An npm store through the express adapter's preset of this name.
     NodePreset(&'static str),
+    /// A tower-sessions store through the adapter of ecosystem/tower (`sessionspec-tower NAME`).
+    Tower(&'static str),
 }
 
 /// Whose a store is.
@@ -45,6 +47,8 @@ pub enum Family {
     Reference,
     /// An npm store users know, through the express adapter.
     Npm,
+    /// A tower-sessions store from crates.io, through the adapter of ecosystem/tower.
+    Tower,
 }
 
 impl Family {
@@ -53,6 +57,7 @@ impl Family {
         match self {
             Family::Reference => "reference",
             Family::Npm => "npm",
+            Family::Tower => "tower",
         }
     }
 }
@@ -83,6 +88,15 @@ const fn npm(
     preset: &'static str,
 ) -> StoreKind {
     StoreKind { name, summary, family: Family::Npm, backend, opens: Opens::NodePreset(preset) }
+}
+
+const fn tower(
+    name: &'static str,
+    summary: &'static str,
+    backend: Option<BackendKind>,
+    store: &'static str,
+) -> StoreKind {
+    StoreKind { name, summary, family: Family::Tower, backend, opens: Opens::Tower(store) }
 }
 
 /// Every store the catalog knows, in listing order: the one list of store names. Scripts read
@@ -152,6 +166,27 @@ pub const STORES: &[StoreKind] = &[
         Some(BackendKind::Mongo),
         "mongo",
     ),
+    // The names after `tower:` are those of ecosystem/tower's catalog (`sessionspec-tower --list`).
+    tower("tower:memory", "tower-sessions-memory-store 0.15", None, "memory"),
+    tower("tower:moka", "tower-sessions-moka-store 0.15", None, "moka"),
+    tower("tower:redis", "tower-sessions-redis-store 0.16 (fred)", Some(BackendKind::Redis), "redis"),
+    tower("tower:sqlx-sqlite", "tower-sessions-sqlx-store 0.15 on SQLite", None, "sqlx-sqlite"),
+    tower(
+        "tower:sqlx-postgres",
+        "tower-sessions-sqlx-store 0.15 on PostgreSQL",
+        Some(BackendKind::Postgres),
+        "sqlx-postgres",
+    ),
+    tower(
+        "tower:sqlx-mysql",
+        "tower-sessions-sqlx-store 0.15 on MySQL/MariaDB",
+        Some(BackendKind::Mariadb),
+        "sqlx-mysql",
+    ),
+    tower("tower:rusqlite", "tower-sessions-rusqlite-store 0.14 (tokio-rusqlite)", None, "rusqlite"),
+    tower("tower:file", "tower-sessions-file-store 0.3, a file per session", None, "file"),
+    tower("tower:sled", "tower-sessions-sled-store 0.2", None, "sled"),
+    tower("tower:mongodb", "tower-sessions-mongodb-store 0.11 (mongodb driver 2)", Some(BackendKind::Mongo), "mongodb"),
 ];
 
 /// Stores that are not in the catalog but that `--store` accepts, for listings.
@@ -186,6 +221,13 @@ impl StoreKind {
             }
             (Family::Reference, None) => "nothing".to_owned(),
             (Family::Reference, Some(server)) => server,
+            (Family::Tower, server) => {
+                let adapter = "ecosystem/tower's adapter built (`just tower-build`), or SESSIONSPEC_TOWER_ADAPTER";
+                match server {
+                    Some(server) => format!("{adapter}; {server}"),
+                    None => adapter.to_owned(),
+                }
+            }
             (Family::Npm, server) => {
                 let node = "Node.js 20+ and this repository's stores/express-adapter after `npm ci` (or SESSIONSPEC_EXPRESS_ADAPTER)";
                 match server {
@@ -207,7 +249,7 @@ impl StoreKind {
             Opens::Postgres => sessionspec_store_postgres::description(None),
             Opens::Redis => sessionspec_store_redis::description(None),
             Opens::Mongo => sessionspec_store_mongo::description(None),
-            Opens::NodePreset(_) => return None,
+            Opens::NodePreset(_) | Opens::Tower(_) => return None,
         })
     }
 }
@@ -371,6 +413,10 @@ async fn open(kind: &StoreKind, backends: &Backends, temp: &mut Vec<tempfile::Te
         Opens::NodePreset(preset) => {
             url()?;
             return adapter::preset(kind, preset, backends, temp).await;
+        }
+        Opens::Tower(store) => {
+            url()?;
+            return adapter::tower(kind, store, backends, temp).await;
         }
     };
     Ok(Target::new(factory))

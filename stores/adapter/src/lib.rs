@@ -340,6 +340,15 @@ impl Store for AdapterStore {
         self.unit(Operation::Close).await
     }
 
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        let v = self.call(Operation::Create { sid: sid.to_owned(), session: session.clone() }).await?;
+        Ok(value::created(&v)?)
+    }
+
+    async fn delete_expired(&self) -> Result<()> {
+        self.unit(Operation::DeleteExpired).await
+    }
+
     fn raw(&self) -> Option<&dyn RawAccess> {
         self.raw.then_some(self as &dyn RawAccess)
     }

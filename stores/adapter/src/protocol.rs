@@ -424,6 +424,11 @@ pub mod value {
             .collect()
     }
 
+    /// `create`: the id the session was stored under.
+    pub fn created(v: &Value) -> Result<String, Malformed> {
+        v.as_str().map(str::to_owned).ok_or_else(|| Malformed::field(&response("create"), "ok", "a string", Some(v)))
+    }
+
     /// `raw`: a record or `null`.
     pub fn record(v: &Value) -> Result<Option<RawRecord>, Malformed> {
         let m = response("raw");
@@ -586,6 +591,15 @@ pub enum Operation {
     Ids,
     /// Closes the instance.
     Close,
+    /// Stores a session under an id no session holds (`create`).
+    Create {
+        /// The session id asked for.
+        sid: String,
+        /// The session.
+        session: Session,
+    },
+    /// Removes the expired records (`delete-expired`).
+    DeleteExpired,
     /// The record stored for `sid`, expired or not (`raw-inspection`).
     Raw {
         /// The session id.
@@ -605,7 +619,7 @@ pub enum Operation {
 }
 
 /// Every `op` of the protocol, in the order of spec/adapter-protocol.md.
-pub const OPS: [&str; 19] = [
+pub const OPS: [&str; 21] = [
     "hello",
     "open",
     "get",
@@ -617,6 +631,8 @@ pub const OPS: [&str; 19] = [
     "clear",
     "ids",
     "close",
+    "create",
+    "delete-expired",
     "raw",
     "raw-count",
     "indexes",
@@ -640,6 +656,8 @@ impl Operation {
             Operation::Clear => "clear",
             Operation::Ids => "ids",
             Operation::Close => "close",
+            Operation::Create { .. } => "create",
+            Operation::DeleteExpired => "delete-expired",
             Operation::Raw { .. } => "raw",
             Operation::RawCount => "raw-count",
             Operation::Indexes => "indexes",
@@ -677,15 +695,16 @@ impl Request {
                     Operation::Get { sid } | Operation::Destroy { sid } | Operation::Raw { sid } => {
                         (Some(sid), None, None)
                     }
-                    Operation::Set { sid, session } | Operation::Touch { sid, session } => {
-                        (Some(sid), Some(session), None)
-                    }
+                    Operation::Set { sid, session }
+                    | Operation::Touch { sid, session }
+                    | Operation::Create { sid, session } => (Some(sid), Some(session), None),
                     Operation::Tamper { sid, how } => (Some(sid), None, Some(how)),
                     Operation::All
                     | Operation::Length
                     | Operation::Clear
                     | Operation::Ids
                     | Operation::Close
+                    | Operation::DeleteExpired
                     | Operation::RawCount
                     | Operation::Indexes => (None, None, None),
                 };
@@ -753,6 +772,8 @@ impl Request {
             "clear" => call(Operation::Clear)?,
             "ids" => call(Operation::Ids)?,
             "close" => call(Operation::Close)?,
+            "create" => call(Operation::Create { sid: f.text("sid")?, session: f.session()? })?,
+            "delete-expired" => call(Operation::DeleteExpired)?,
             "raw" => call(Operation::Raw { sid: f.text("sid")? })?,
             "raw-count" => call(Operation::RawCount)?,
             "indexes" => call(Operation::Indexes)?,
@@ -970,12 +991,14 @@ mod tests {
             call(Operation::Get { sid: "a".into() }),
             call(Operation::Set { sid: "a".into(), session: session.clone() }),
             call(Operation::Destroy { sid: "".into() }),
-            call(Operation::Touch { sid: "a".into(), session }),
+            call(Operation::Touch { sid: "a".into(), session: session.clone() }),
             call(Operation::All),
             call(Operation::Length),
             call(Operation::Clear),
             call(Operation::Ids),
             call(Operation::Close),
+            call(Operation::Create { sid: "b".into(), session: session.clone() }),
+            call(Operation::DeleteExpired),
             call(Operation::Raw { sid: "a".into() }),
             call(Operation::RawCount),
             call(Operation::Indexes),

@@ -265,6 +265,8 @@ impl Server {
             // The instance stays known until `drop`: operations after `close` reach the closed
             // store and show what it does then.
             Operation::Close => store.close().await.map(|()| Value::Null)?,
+            Operation::Create { sid, session } => Value::String(store.create(&sid, &session).await?),
+            Operation::DeleteExpired => store.delete_expired().await.map(|()| Value::Null)?,
             Operation::Raw { sid } => value::from_record(self.raw(store, "raw")?.record(&sid).await?.as_ref()),
             Operation::RawCount => Value::from(self.raw(store, "raw-count")?.count().await?),
             Operation::Indexes => {

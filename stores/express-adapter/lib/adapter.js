@@ -6,7 +6,11 @@
 
 const readline = require('node:readline');
 const clock = require('./clock');
-const { toExpressSession, toJson, allEntries, errorKind, errorMessage, callStore, typed } = require('./express');
+const {
+  toExpressSession, loadAsExpressSession, mutateDeeply, toJson, allEntries, errorKind, errorMessage, callStore, typed,
+} = require('./express');
+
+const CALLERS = new Set(['express-session', 'json']);
 
 const PROTOCOL = 1;
 const EVENTS = ['create', 'update', 'set', 'touch', 'destroy', 'get', 'all'];
@@ -32,6 +36,7 @@ function log(text) {
 function serve(factory) {
   const instances = new Map(); // instance id -> { handle, namespace, options }
   const problems = []; // unhandled rejections since the last `drop`, reported by it
+  const evidence = new Map(); // namespace -> what its stores did that no response shows, reported by `drop`
   let stopping = false;
 
   process.on('unhandledRejection', (reason) => {
@@ -61,6 +66,19 @@ function serve(factory) {
       throw typed('invalid', `request \`${req.op}\` (seq ${req.seq}): no instance \`${id}\` is open`);
     }
     return entry;
+  }
+
+  /** Calls a method of an instance's store; what the call's outcome cannot show goes to `drop`. */
+  function call(entry, method, args) {
+    return callStore(entry.handle.store, method, args, log, (text) => {
+      if (instances.has(entry.id)) {
+        const seen = evidence.get(entry.namespace) || [];
+        seen.push(text);
+        evidence.set(entry.namespace, seen);
+      } else {
+        problems.push(text); // the namespace is gone: the next drop reports it
+      }
+    });
   }
 
   function raw(req) {
@@ -103,7 +121,12 @@ function serve(factory) {
     async open(req) {
       const id = need(req, 'instance', 'string');
       const namespace = need(req, 'namespace', 'string');
-      const options = req.options === undefined ? {} : need(req, 'options', 'object');
+      const given = req.options === undefined ? {} : need(req, 'options', 'object');
+      // `caller` is the adapter's (how it hands sessions over), not the store's.
+      const { caller = 'express-session', ...options } = given;
+      if (!CALLERS.has(caller)) {
+        throw typed('invalid', `request \`open\` (seq ${req.seq}): option \`caller\` must be express-session or json`);
+      }
       if (instances.has(id)) {
         throw typed('invalid', `request \`open\` (seq ${req.seq}): instance \`${id}\` is already open`);
       }
@@ -119,13 +142,21 @@ function serve(factory) {
           handle.store.on(kind, (sid) => emit(kind, sid));
         }
       }
-      instances.set(id, { handle, namespace, options });
+      instances.set(id, { id, handle, namespace, options, caller });
       return null;
     },
     async get(req) {
-      const { handle } = instanceOf(req);
+      const entry = instanceOf(req);
       const sid = need(req, 'sid', 'string');
-      const found = toJson(await callStore(handle.store, 'get', [sid], log));
+      const returned = await call(entry, 'get', [sid]);
+      const found = toJson(returned);
+      if (entry.caller === 'express-session') {
+        // What express-session then does with it: rebuild its cookie in place, and let the
+        // application change the session. A store that hands out an object it keeps shows it.
+        mutateDeeply(loadAsExpressSession(entry.handle.store, sid, returned));
+      } else {
+        mutateDeeply(returned);
+      }
       if (found !== null && (typeof found !== 'object' || Array.isArray(found))) {
         // Not a protocol value: say what the store did, as express-session would meet it.
         const shown = JSON.stringify(found);
@@ -134,59 +165,63 @@ function serve(factory) {
       return found;
     },
     async set(req) {
-      const { handle } = instanceOf(req);
+      const entry = instanceOf(req);
       const sid = need(req, 'sid', 'string');
-      await callStore(handle.store, 'set', [sid, toExpressSession(sid, req.session)], log);
+      const session = toExpressSession(sid, req.session, entry.caller);
+      await call(entry, 'set', [sid, session]);
+      // The application goes on changing its session: a store that kept a reference shows it.
+      mutateDeeply(session);
       return null;
     },
     async touch(req) {
-      const { handle } = instanceOf(req);
+      const entry = instanceOf(req);
       const sid = need(req, 'sid', 'string');
-      await callStore(handle.store, 'touch', [sid, toExpressSession(sid, req.session)], log);
+      const session = toExpressSession(sid, req.session, entry.caller);
+      await call(entry, 'touch', [sid, session]);
+      mutateDeeply(session);
       return null;
     },
     async destroy(req) {
-      const { handle } = instanceOf(req);
-      await callStore(handle.store, 'destroy', [need(req, 'sid', 'string')], log);
+      const entry = instanceOf(req);
+      await call(entry, 'destroy', [need(req, 'sid', 'string')]);
       return null;
     },
     async all(req) {
-      const { handle } = instanceOf(req);
-      return allEntries(await callStore(handle.store, 'all', [], log), handle.allIdMember);
+      const entry = instanceOf(req);
+      return allEntries(await call(entry, 'all', []), entry.handle.allIdMember);
     },
     async length(req) {
-      const { handle } = instanceOf(req);
-      const n = await callStore(handle.store, 'length', [], log);
+      const entry = instanceOf(req);
+      const n = await call(entry, 'length', []);
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
         throw typed('backend', `length returned ${JSON.stringify(n)}, not a count`);
       }
       return n;
     },
     async clear(req) {
-      const { handle } = instanceOf(req);
-      await callStore(handle.store, 'clear', [], log);
+      const entry = instanceOf(req);
+      await call(entry, 'clear', []);
       return null;
     },
     async ids(req) {
-      const { handle } = instanceOf(req);
-      const ids = await callStore(handle.store, 'ids', [], log);
+      const entry = instanceOf(req);
+      const ids = await call(entry, 'ids', []);
       return Array.isArray(ids) ? ids : [];
     },
     async close(req) {
       const id = need(req, 'instance', 'string');
       const entry = instances.get(id);
       if (!entry) {
-        return null; // closing twice is fine
+        return null; // never opened, or already dropped: nothing to close
       }
       const { handle } = entry;
-      // The store's own close first (connect-mongo, connect-pg-simple), then what the preset
+      // Every close reaches the store's own close (connect-mongo, connect-pg-simple), so that a
+      // second one shows what the store does with it (CLOSE-2); then, once, what the preset
       // opened for it (clients, pools). The instance stays known until `drop`, so operations
       // after close reach the closed store and show what it does.
-      if (!entry.closed) {
-        entry.closed = true;
-        if (typeof handle.store.close === 'function') {
-          await handle.store.close();
-        }
+      entry.closed = true;
+      if (typeof handle.store.close === 'function') {
+        await handle.store.close();
       }
       if (handle.close) {
         await handle.close();
@@ -238,8 +273,17 @@ function serve(factory) {
       clock.set(null);
       await factory.drop(namespace);
       const seen = problems.splice(0);
-      if (seen.length > 0) {
-        throw typed('backend', `unhandled promise rejection${seen.length > 1 ? 's' : ''} while the namespace was in use: ${seen.join('; ')}`);
+      const shown = evidence.get(namespace) || [];
+      evidence.delete(namespace);
+      if (seen.length > 0 || shown.length > 0) {
+        const parts = [];
+        if (shown.length > 0) {
+          parts.push(`the store did what no response showed: ${shown.join('; ')}`);
+        }
+        if (seen.length > 0) {
+          parts.push(`unhandled promise rejection${seen.length > 1 ? 's' : ''} or late callbacks while the namespace was in use: ${seen.join('; ')}`);
+        }
+        throw typed('backend', parts.join('; '));
       }
       return null;
     },

@@ -8,7 +8,6 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const knexFactory = require('knex');
-const { ConnectSessionKnexStore } = require('connect-session-knex');
 const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, quotePg, quoteMysql } = require('./sql');
 const { onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion } = require('./options');
 
@@ -136,11 +135,30 @@ async function forgetInspector(namespace) {
   }
 }
 
-function preset(kind) {
+// The store of each major: 5 exports a class taking `tableName`; 4 is a function of
+// express-session returning a class taking `tablename`, with its cleanup timer on the class.
+function storeOf(pkg) {
+  const m = require(pkg);
+  if (m.ConnectSessionKnexStore) {
+    return {
+      create: (knex, table, onDbCleanupError) => new m.ConnectSessionKnexStore({ knex, tableName: table, onDbCleanupError }),
+      stop: (store) => clearTimeout(store.nextDbCleanup),
+    };
+  }
+  const KnexStore = m(require('express-session'));
+  return {
+    create: (knex, table, onDbCleanupError) => new KnexStore({ knex, tablename: table, onDbCleanupError }),
+    stop: () => clearTimeout(KnexStore.nextDbCleanup),
+  };
+}
+
+// `kind` is the dialect; `pkg` the npm name (an alias for an older major).
+function preset(kind, pkg = 'connect-session-knex') {
   const dialect = DIALECTS[kind];
+  const flavour = storeOf(pkg);
   return {
     name: 'connect-session-knex',
-    version: packageVersion('connect-session-knex'),
+    version: packageVersion(pkg),
     homepage: 'https://github.com/gx0r/connect-session-knex',
     // No close (v5 has none), no ids, no ttl option (the fallback is a fixed day).
     capabilities: ['touch', 'all', 'length', 'clear', 'naming', 'virtual-clock', 'raw-inspection', 'shared-namespace'],
@@ -156,15 +174,12 @@ function preset(kind) {
         // Several instances share one file: wait for a lock rather than fail at once.
         await knex.raw('PRAGMA busy_timeout = 5000');
       }
-      const store = new ConnectSessionKnexStore({
-        knex,
-        tableName: baseName(options, 'sessions'),
-        onDbCleanupError: (err) => log(`connect-session-knex cleanup: ${err && err.message}`),
-      });
+      const store = flavour.create(knex, baseName(options, 'sessions'), (err) =>
+        log(`connect-session-knex cleanup: ${err && err.message}`));
       return {
         store,
         async close() {
-          clearTimeout(store.nextDbCleanup);
+          flavour.stop(store);
           await store.ready.catch(() => {});
           await knex.destroy();
         },
@@ -178,6 +193,12 @@ function preset(kind) {
     async shutdown() {
       for (const namespace of [...inspectors.keys()]) {
         await forgetInspector(namespace);
+      }
+      if (dialect.admin) {
+        // The pool that creates and drops schemas and databases.
+        const admin = dialect.admin;
+        dialect.admin = null;
+        await admin.end();
       }
     },
     raw: {

@@ -89,6 +89,22 @@ pub fn finish(applied: Option<&Applied>, results: &Results, code: u8, json: bool
     exit_code(Some(a), results, code)
 }
 
+/// The verdict as one JSON line: which failures were listed, which are new, which entries are stale.
+fn verdict_json(verdict: &expectations::Verdict) -> serde_json::Value {
+    let pair = |(target, scenario): &(String, String)| serde_json::json!({"target": target, "scenario": scenario});
+    serde_json::json!({
+        "type": "expectations",
+        "expected": verdict.expected.iter().map(pair).collect::<Vec<_>>(),
+        "new": verdict.new.iter().map(|(target, scenario, outcome, message)| serde_json::json!({
+            "target": target, "scenario": scenario, "outcome": outcome, "message": message,
+        })).collect::<Vec<_>>(),
+        "stale": verdict.stale.iter().map(|(target, scenario, why)| serde_json::json!({
+            "target": target, "scenario": scenario, "why": why,
+        })).collect::<Vec<_>>(),
+        "not_run": verdict.not_run.iter().map(pair).collect::<Vec<_>>(),
+    })
+}
+
 fn exit_code(applied: Option<&Applied>, results: &Results, code: u8) -> u8 {
     match applied {
         None => code,
@@ -242,20 +258,4 @@ mod tests {
         assert_eq!(parsed.failures, 1, "{xml}");
         assert!(xml.contains("no scenario has this id"), "{xml}");
     }
-}
-
-/// The verdict as one JSON line: which failures were listed, which are new, which entries are stale.
-fn verdict_json(verdict: &expectations::Verdict) -> serde_json::Value {
-    let pair = |(target, scenario): &(String, String)| serde_json::json!({"target": target, "scenario": scenario});
-    serde_json::json!({
-        "type": "expectations",
-        "expected": verdict.expected.iter().map(pair).collect::<Vec<_>>(),
-        "new": verdict.new.iter().map(|(target, scenario, outcome, message)| serde_json::json!({
-            "target": target, "scenario": scenario, "outcome": outcome, "message": message,
-        })).collect::<Vec<_>>(),
-        "stale": verdict.stale.iter().map(|(target, scenario, why)| serde_json::json!({
-            "target": target, "scenario": scenario, "why": why,
-        })).collect::<Vec<_>>(),
-        "not_run": verdict.not_run.iter().map(pair).collect::<Vec<_>>(),
-    })
 }

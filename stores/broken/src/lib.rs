@@ -198,10 +198,10 @@ impl BrokenStore {
     /// Records the expiry this store keeps for a write of `session` to `sid`.
     fn keep_expiry(&self, sid: &str, session: &Session) {
         let now = self.clock.now().timestamp_millis();
-        if let Ok(Some(expires)) = session.expires() {
-            if let Some(kept) = self.defect.kept_expiry(now, expires.timestamp_millis()) {
-                self.expiries.lock().expect("lock").insert(sid.to_owned(), kept);
-            }
+        if let Ok(Some(expires)) = session.expires()
+            && let Some(kept) = self.defect.kept_expiry(now, expires.timestamp_millis())
+        {
+            self.expiries.lock().expect("lock").insert(sid.to_owned(), kept);
         }
     }
 

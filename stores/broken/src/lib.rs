@@ -335,12 +335,14 @@ impl Store for BrokenStore {
         match self.defect {
             Defect::ClosedStillWorks => Ok(()),
             Defect::CloseTwiceFails => {
-                let mut closes = self.closes.lock().expect("lock");
-                *closes += 1;
-                if *closes > 1 {
+                let closes = {
+                    let mut closes = self.closes.lock().expect("lock");
+                    *closes += 1;
+                    *closes
+                };
+                if closes > 1 {
                     return Err(StoreError::new(ErrorKind::Backend, "the store is already closed"));
                 }
-                drop(closes);
                 self.inner.close().await
             }
             _ => self.inner.close().await,

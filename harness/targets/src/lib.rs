@@ -298,6 +298,9 @@ pub struct Backends {
     /// Put a fault proxy (sessionspec-faults) between each server-backed store and its server,
     /// one per store, for scenarios that cause faults. The store is handed the proxy's URL.
     pub fault_proxies: bool,
+    /// The backend kind an `exec:` store or a store file declares on the command line
+    /// (`--store-backend`); a store file may declare it in its factory instead (`backendKind`).
+    pub store_backend: Option<BackendKind>,
 }
 
 impl Backends {
@@ -367,12 +370,12 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
     let mut targets = Vec::new();
     let mut temp = Vec::new();
     for name in names {
-        // The servers a store may use: its catalog backend, or every one given to an adapter.
-        let kinds: Vec<BackendKind> = match StoreKind::find(name) {
-            Some(kind) => kind.backend.into_iter().collect(),
-            None => BackendKind::ALL.to_vec(),
-        };
         let (proxied, faults) = if backends.fault_proxies {
+            // The server a store uses: its catalog backend, or the one an `exec:` store or a
+            // store file declares. None declared: no proxy, so the fault scenarios are not
+            // applicable to it (a store that keeps sessions in a file would pass them untouched).
+            let kinds: Vec<BackendKind> =
+                adapter::declared_backend(name, backends.store_backend)?.into_iter().collect();
             faults::proxy(name, backends, &kinds).await?
         } else {
             (backends.clone(), None)

@@ -25,7 +25,7 @@ use crate::{MongoStore, error};
 /// How long the harness's client looks for a server before an operation fails, unless the URL
 /// sets `serverSelectionTimeoutMS`: shorter than the driver's 30 s, so a missing server fails a
 /// step instead of timing it out.
-const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(10);
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Opens Mongo stores on one server.
 pub struct MongoFactory {

@@ -31,7 +31,7 @@ use sessionspec_contract::{
     StoreEvent, Tamper,
 };
 use sessionspec_crypto::{decrypt_session, encrypt_session};
-use sessionspec_server_store::{redact_password, redact_url};
+use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, bounded, redact_password, redact_url};
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use config::{
@@ -318,58 +318,70 @@ impl Store for MongoStore {
     /// Reads by `_id` alone and decides expiry here: an `_id` equality is the one query every
     /// server answers from its primary index, whatever else it can plan.
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
-        self.check_open("get")?;
-        self.ready("get").await?;
-        let found = self
-            .collection
-            .find_one(doc! {ID: self.key(sid)})
-            .projection(doc! {SESSION: 1, EXPIRES: 1})
-            .await
-            .map_err(|e| error::backend("reading a session", e))?;
-        match found {
-            Some(doc) if is_live(&doc, self.now()) => self.decode(doc.get(SESSION)).map(Some),
-            _ => Ok(None),
-        }
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("get", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("get")?;
+            self.ready("get").await?;
+            let found = self
+                .collection
+                .find_one(doc! {ID: self.key(sid)})
+                .projection(doc! {SESSION: 1, EXPIRES: 1})
+                .await
+                .map_err(|e| error::backend("reading a session", e))?;
+            match found {
+                Some(doc) if is_live(&doc, self.now()) => self.decode(doc.get(SESSION)).map(Some),
+                _ => Ok(None),
+            }
+        })
+        .await
     }
 
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
-        self.check_open("set")?;
-        session.require_cookie()?;
-        let now = self.now();
-        let expires = self.expiry(session, now)?;
-        let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
-        self.write_fields(&mut fields, now);
-        let mut update = doc! {"$set": fields};
-        if self.config.timestamps {
-            update.insert("$setOnInsert", doc! {CREATED_AT: bson_date(now)});
-        }
-        self.ready("set").await?;
-        let key = self.key(sid);
-        let mut attempt = 0;
-        let created = loop {
-            attempt += 1;
-            match self.set_once(&key, &update).await {
-                Ok(created) => break created,
-                // Two upserts of one new id raced and this one lost: the document exists now,
-                // so the next attempt is a plain update.
-                Err(e) if error::code(&e) == Some(error::codes::DUPLICATE_KEY) && attempt < SET_ATTEMPTS => {}
-                Err(e) => return Err(error::backend("writing a session", e)),
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("set", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("set")?;
+            session.require_cookie()?;
+            let now = self.now();
+            let expires = self.expiry(session, now)?;
+            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
+            self.write_fields(&mut fields, now);
+            let mut update = doc! {"$set": fields};
+            if self.config.timestamps {
+                update.insert("$setOnInsert", doc! {CREATED_AT: bson_date(now)});
             }
-        };
-        self.emit(if created { EventKind::Create } else { EventKind::Update }, sid);
-        self.emit(EventKind::Set, sid);
-        Ok(())
+            self.ready("set").await?;
+            let key = self.key(sid);
+            let mut attempt = 0;
+            let created = loop {
+                attempt += 1;
+                match self.set_once(&key, &update).await {
+                    Ok(created) => break created,
+                    // Two upserts of one new id raced and this one lost: the document exists now,
+                    // so the next attempt is a plain update.
+                    Err(e) if error::code(&e) == Some(error::codes::DUPLICATE_KEY) && attempt < SET_ATTEMPTS => {}
+                    Err(e) => return Err(error::backend("writing a session", e)),
+                }
+            };
+            self.emit(if created { EventKind::Create } else { EventKind::Update }, sid);
+            self.emit(EventKind::Set, sid);
+            Ok(())
+        })
+        .await
     }
 
     async fn destroy(&self, sid: &str) -> Result<()> {
-        self.check_open("destroy")?;
-        self.ready("destroy").await?;
-        self.collection
-            .delete_one(doc! {ID: self.key(sid)})
-            .await
-            .map_err(|e| error::backend("deleting a session", e))?;
-        self.emit(EventKind::Destroy, sid);
-        Ok(())
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("destroy", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("destroy")?;
+            self.ready("destroy").await?;
+            self.collection
+                .delete_one(doc! {ID: self.key(sid)})
+                .await
+                .map_err(|e| error::backend("deleting a session", e))?;
+            self.emit(EventKind::Destroy, sid);
+            Ok(())
+        })
+        .await
     }
 
     /// Moves the expiry and stores the given cookie, leaving the data as the latest `set` wrote
@@ -379,118 +391,138 @@ impl Store for MongoStore {
     /// repeated contention it moves only the expiry; a touch that still loses every race was
     /// overtaken by the writes that won, which set the expiry themselves.
     async fn touch(&self, sid: &str, session: &Session) -> Result<()> {
-        self.check_open("touch")?;
-        if self.config.disable_touch {
-            return Ok(());
-        }
-        let now = self.now();
-        let expires = self.expiry(session, now)?;
-        self.ready("touch").await?;
-        let key = self.key(sid);
-        let window = self.config.touch_after.map(|w| TimeDelta::from_std(w).unwrap_or(TimeDelta::MAX));
-        let mut fields = doc! {EXPIRES: bson_date(expires)};
-        self.write_fields(&mut fields, now);
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("touch", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("touch")?;
+            if self.config.disable_touch {
+                return Ok(());
+            }
+            let now = self.now();
+            let expires = self.expiry(session, now)?;
+            self.ready("touch").await?;
+            let key = self.key(sid);
+            let window = self.config.touch_after.map(|w| TimeDelta::from_std(w).unwrap_or(TimeDelta::MAX));
+            let mut fields = doc! {EXPIRES: bson_date(expires)};
+            self.write_fields(&mut fields, now);
 
-        for attempt in 0..=TOUCH_ATTEMPTS {
-            let found = self
-                .collection
-                .find_one(doc! {ID: &key})
-                .projection(doc! {SESSION: 1, EXPIRES: 1, LAST_MODIFIED: 1})
-                .await
-                .map_err(|e| error::backend("reading a session to touch", e))?;
-            // Missing, expired, or written within the touch-after window: nothing to do.
-            let Some(found) = found else { return Ok(()) };
-            if !is_live(&found, now) || window.is_some_and(|w| written_within(&found, now, w)) {
-                return Ok(());
+            for attempt in 0..=TOUCH_ATTEMPTS {
+                let found = self
+                    .collection
+                    .find_one(doc! {ID: &key})
+                    .projection(doc! {SESSION: 1, EXPIRES: 1, LAST_MODIFIED: 1})
+                    .await
+                    .map_err(|e| error::backend("reading a session to touch", e))?;
+                // Missing, expired, or written within the touch-after window: nothing to do.
+                let Some(found) = found else { return Ok(()) };
+                if !is_live(&found, now) || window.is_some_and(|w| written_within(&found, now, w)) {
+                    return Ok(());
+                }
+                let mut swap = doc! {ID: &key};
+                for field in [EXPIRES, LAST_MODIFIED] {
+                    swap.insert(field, unchanged(found.get(field)));
+                }
+                let mut update_fields = fields.clone();
+                if attempt < TOUCH_ATTEMPTS {
+                    let stored = found.get(SESSION).cloned().unwrap_or(Bson::Null);
+                    let mut current = self.decode(Some(&stored))?;
+                    current.replace_cookie(session);
+                    update_fields.insert(SESSION, self.encode(&current)?);
+                    swap.insert(SESSION, unchanged(Some(&stored)));
+                }
+                let result = self
+                    .collection
+                    .update_one(swap, doc! {"$set": update_fields})
+                    .await
+                    .map_err(|e| error::backend("touching a session", e))?;
+                if result.matched_count > 0 {
+                    self.emit(EventKind::Touch, sid);
+                    return Ok(());
+                }
             }
-            let mut swap = doc! {ID: &key};
-            for field in [EXPIRES, LAST_MODIFIED] {
-                swap.insert(field, unchanged(found.get(field)));
-            }
-            let mut update_fields = fields.clone();
-            if attempt < TOUCH_ATTEMPTS {
-                let stored = found.get(SESSION).cloned().unwrap_or(Bson::Null);
-                let mut current = self.decode(Some(&stored))?;
-                current.replace_cookie(session);
-                update_fields.insert(SESSION, self.encode(&current)?);
-                swap.insert(SESSION, unchanged(Some(&stored)));
-            }
-            let result = self
-                .collection
-                .update_one(swap, doc! {"$set": update_fields})
-                .await
-                .map_err(|e| error::backend("touching a session", e))?;
-            if result.matched_count > 0 {
-                self.emit(EventKind::Touch, sid);
-                return Ok(());
-            }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn all(&self) -> Result<Vec<Listed>> {
-        self.check_open("all")?;
-        self.ready("all").await?;
-        let docs: Vec<Document> = self
-            .collection
-            .find(MongoStore::live(self.now()))
-            .projection(doc! {ID: 1, SESSION: 1})
-            .await
-            .map_err(|e| error::backend("listing sessions", e))?
-            .try_collect()
-            .await
-            .map_err(|e| error::backend("listing sessions", e))?;
-        let with_ids = self.config.transform_id.is_none();
-        docs.into_iter()
-            .map(|doc| {
-                let sid = match (with_ids, doc.get(ID)) {
-                    (true, Some(Bson::String(sid))) => Some(sid.clone()),
-                    _ => None,
-                };
-                Ok(Listed { sid, session: self.decode(doc.get(SESSION))? })
-            })
-            .collect()
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("all", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("all")?;
+            self.ready("all").await?;
+            let docs: Vec<Document> = self
+                .collection
+                .find(MongoStore::live(self.now()))
+                .projection(doc! {ID: 1, SESSION: 1})
+                .await
+                .map_err(|e| error::backend("listing sessions", e))?
+                .try_collect()
+                .await
+                .map_err(|e| error::backend("listing sessions", e))?;
+            let with_ids = self.config.transform_id.is_none();
+            docs.into_iter()
+                .map(|doc| {
+                    let sid = match (with_ids, doc.get(ID)) {
+                        (true, Some(Bson::String(sid))) => Some(sid.clone()),
+                        _ => None,
+                    };
+                    Ok(Listed { sid, session: self.decode(doc.get(SESSION))? })
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn length(&self) -> Result<u64> {
-        self.check_open("length")?;
-        self.ready("length").await?;
-        self.collection
-            .count_documents(MongoStore::live(self.now()))
-            .await
-            .map_err(|e| error::backend("counting sessions", e))
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("length", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("length")?;
+            self.ready("length").await?;
+            self.collection
+                .count_documents(MongoStore::live(self.now()))
+                .await
+                .map_err(|e| error::backend("counting sessions", e))
+        })
+        .await
     }
 
     async fn clear(&self) -> Result<()> {
-        self.check_open("clear")?;
-        self.ready("clear").await?;
-        // Delete the documents, never drop the collection: dropping would drop the TTL index.
-        match self.collection.delete_many(doc! {}).await {
-            Ok(_) => Ok(()),
-            Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => Ok(()),
-            Err(e) => Err(error::backend("clearing sessions", e)),
-        }
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("clear", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("clear")?;
+            self.ready("clear").await?;
+            // Delete the documents, never drop the collection: dropping would drop the TTL index.
+            match self.collection.delete_many(doc! {}).await {
+                Ok(_) => Ok(()),
+                Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => Ok(()),
+                Err(e) => Err(error::backend("clearing sessions", e)),
+            }
+        })
+        .await
     }
 
     async fn ids(&self) -> Result<Vec<String>> {
-        self.check_open("ids")?;
-        if self.config.transform_id.is_some() {
-            return Err(StoreError::new(
-                ErrorKind::Unsupported,
-                "`ids` is unsupported with `transform-id`: stored keys are digests that cannot be turned back into ids",
-            ));
-        }
-        self.ready("ids").await?;
-        let docs: Vec<Document> = self
-            .collection
-            .find(MongoStore::live(self.now()))
-            .projection(doc! {ID: 1})
-            .await
-            .map_err(|e| error::backend("listing session ids", e))?
-            .try_collect()
-            .await
-            .map_err(|e| error::backend("listing session ids", e))?;
-        Ok(docs.into_iter().filter_map(|doc| doc.get_str(ID).ok().map(str::to_owned)).collect())
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("ids", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("ids")?;
+            if self.config.transform_id.is_some() {
+                return Err(StoreError::new(
+                    ErrorKind::Unsupported,
+                    "`ids` is unsupported with `transform-id`: stored keys are digests that cannot be turned back into ids",
+                ));
+            }
+            self.ready("ids").await?;
+            let docs: Vec<Document> = self
+                .collection
+                .find(MongoStore::live(self.now()))
+                .projection(doc! {ID: 1})
+                .await
+                .map_err(|e| error::backend("listing session ids", e))?
+                .try_collect()
+                .await
+                .map_err(|e| error::backend("listing session ids", e))?;
+            Ok(docs.into_iter().filter_map(|doc| doc.get_str(ID).ok().map(str::to_owned)).collect())
+        })
+        .await
     }
 
     /// Stops the sweep and the start-up work, waiting until both have stopped, then shuts the

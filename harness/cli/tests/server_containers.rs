@@ -145,8 +145,9 @@ fn a_store_runs_through_a_container_and_its_column_names_version_server_and_imag
     let cases = results.lines().filter(|l| l.contains("\"type\":\"result\"")).count();
     assert!(cases > 0 && cases % 2 == 0, "each scenario ran on both columns: {cases}");
     let matrix = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
-    assert!(matrix.contains("| | redis@6 | redis@valkey-8 |"), "{matrix}");
-    assert!(matrix.contains("| backend | redis 6.0."), "{matrix}");
+    // One row per column in the summary, naming the server and its version.
+    assert!(matrix.contains("| [redis@6](#store-redis-6) redis 0.1.0 on redis 6.0."), "{matrix}");
+    assert!(matrix.contains("| [redis@valkey-8](#store-redis-valkey-8) redis 0.1.0 on valkey 8."), "{matrix}");
 }
 
 /// When the signal comes: once every container answers and cases run, or while they start.
@@ -241,12 +242,19 @@ fn a_behaviour_that_differs_between_versions_is_a_cell_of_its_own() {
         ]
     );
     let matrix = std::fs::read_to_string(out_dir.path().join("matrix.md")).unwrap();
-    let row =
-        matrix.lines().find(|l| l.starts_with("| [serialization.sid-normalization]")).expect("the scenario's row");
-    assert!(
-        row.ends_with("| ✅ | ✅ | [❌](#serialization-sid-normalization--node-knex-mysql-11-8) |"),
-        "10.5 and 10.11 pass, 11.8 fails: {row}"
-    );
+    // Each version is a row of its own in the summary: 10.5 and 10.11 conform, 11.8 has one
+    // MUST failure, listed under its own section with the scenario.
+    let row = |column: &str| {
+        matrix
+            .lines()
+            .find(|l| l.starts_with(&format!("| [node:knex-mysql@{column}]")))
+            .unwrap_or_else(|| panic!("{column}'s row:\n{matrix}"))
+    };
+    assert!(row("10.5").contains("| ✅ none | ✅ none | 1/1 |"), "{}", row("10.5"));
+    assert!(row("10.11").contains("| ✅ none | ✅ none | 1/1 |"), "{}", row("10.11"));
+    assert!(row("11.8").contains("| ❌ 1 | ✅ none | 0/1 |"), "{}", row("11.8"));
+    let section = &matrix[matrix.find("### node:knex-mysql@11.8").expect("11.8's section")..];
+    assert!(section.contains("❌ fail (MUST) [`serialization.sid-normalization`]"), "{section}");
 }
 
 /// The provider order per backend: an explicit URL, then a container, then a local process, else

@@ -52,8 +52,20 @@ test-all: lint npm
 # The list is the crates of sessionspec-conformance's dependency tree.
 # Package, and build from the packages, every crate a store author depends on (publishing is one command away).
 package:
-    cargo package --locked --quiet -p sessionspec-contract -p sessionspec-scenario -p sessionspec-report \
-        -p sessionspec-runner -p sessionspec-suite -p sessionspec-conformance -p sessionspec-store-memory
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Cargo treats the packages it verifies as registry crates, which never change: it extracts
+    # them into CARGO_HOME once per version and reuses what it compiled from them. A crate changed
+    # since an earlier `just package` would be checked against its siblings' old sources. So the
+    # extractions (only this project's crates, in the local overlay registries, whose directory
+    # names start with `-`) and the builds of this project's crates in the verification target
+    # dir go first; the other dependencies' builds are kept.
+    verify="${CARGO_TARGET_DIR:-$PWD/target}/package-verify"
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/sessionspec-*
+    rm -rf "$verify"/debug/.fingerprint/sessionspec-* "$verify"/debug/deps/*sessionspec_*
+    cargo package --locked --quiet --target-dir "$verify" \
+        -p sessionspec-contract -p sessionspec-scenario -p sessionspec-report -p sessionspec-runner \
+        -p sessionspec-suite -p sessionspec-conformance -p sessionspec-store-memory
 
 # The names of the catalog's stores matching a jq filter, one `--store NAME` pair per line
 # (`sessionspec list stores --json` is the one list of stores).

@@ -160,11 +160,7 @@ pub async fn run(args: RunArgs, colors: Colors) -> anyhow::Result<u8> {
     // Watching from before the first container starts: a signal at any point removes them.
     let interrupts = crate::matrix::Interrupts::watch(runner.cancel_handle(), request.run.clone());
     // Scenarios causing faults need a fault proxy between each server-backed store and its server.
-    let backends = Backends {
-        fault_proxies: scenarios.iter().any(|s| s.uses_faults()),
-        store_backend: request.store_backend,
-        ..args.backends.backends()
-    };
+    let backends = Backends { fault_proxies: scenarios.iter().any(|s| s.uses_faults()), ..args.backends.backends() };
     let provisioned = match sessionspec_targets::provision(&names, &backends, &request, &interrupts).await {
         Ok(p) => p,
         Err(sessionspec_targets::ProvideError::Interrupted) => {

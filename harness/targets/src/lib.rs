@@ -298,8 +298,8 @@ pub struct Backends {
     /// Put a fault proxy (sessionspec-faults) between each server-backed store and its server,
     /// one per store, for scenarios that cause faults. The store is handed the proxy's URL.
     pub fault_proxies: bool,
-    /// The backend kind an `exec:` store or a store file declares on the command line
-    /// (`--store-backend`); a store file may declare it in its factory instead (`backendKind`).
+    /// The backend kind an `exec:` store or a store file uses, as declared (`--store-backend` or
+    /// a factory's `backendKind`; [`provision`] fills it in per store from what it read once).
     pub store_backend: Option<BackendKind>,
 }
 
@@ -374,8 +374,11 @@ pub async fn resolve(names: &[String], backends: &Backends) -> Result<Resolved, 
             // The server a store uses: its catalog backend, or the one an `exec:` store or a
             // store file declares. None declared: no proxy, so the fault scenarios are not
             // applicable to it (a store that keeps sessions in a file would pass them untouched).
-            let kinds: Vec<BackendKind> =
-                adapter::declared_backend(name, backends.store_backend)?.into_iter().collect();
+            let kind = match StoreKind::find(name) {
+                Some(kind) => kind.backend,
+                None => backends.store_backend,
+            };
+            let kinds: Vec<BackendKind> = kind.into_iter().collect();
             faults::proxy(name, backends, &kinds).await?
         } else {
             (backends.clone(), None)

@@ -241,7 +241,8 @@ pub async fn provision(
 
     let mut provisioned = Provisioned { targets: Vec::new(), providers: BTreeMap::new(), resolved: Vec::new(), fleet };
     for (store, need) in &columns {
-        let mut for_store = backends.clone();
+        // The kind was read once above (a store file's `backendKind` means starting Node.js).
+        let mut for_store = Backends { store_backend: kind_of(store), ..backends.clone() };
         let serving = need.as_ref().map(|n| &served[n]);
         if let (Some(s), Some(kind)) = (serving, kind_of(store)) {
             *for_store.url_mut(kind) = Some(s.url.clone());

@@ -208,7 +208,8 @@ failure listed in the target's expectation file, with its reason on hover and be
     out
 }
 
-fn esc(text: &str) -> String {
+/// `text` safe inside HTML text and attribute values (the one escaper of the HTML renderings).
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -5,6 +5,7 @@
 //! the bench's JSON, and a badge (SVG and shields.io endpoint JSON) per store. Pages are
 //! returned as text; writing them is the caller's. Nothing here runs a store.
 
+use crate::html::esc;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -981,21 +982,6 @@ pub fn slug(text: &str) -> String {
             },
         )
         .collect()
-}
-
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

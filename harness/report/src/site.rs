@@ -5,11 +5,11 @@
 //! the bench's JSON, and a badge (SVG and shields.io endpoint JSON) per store. Pages are
 //! returned as text; writing them is the caller's. Nothing here runs a store.
 
-use crate::html::esc;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::expectations::{Expectations, Known};
+use crate::html::esc;
 use crate::model::{CaseResult, Outcome, Results, Target};
 use crate::standing::{self, Standing};
 

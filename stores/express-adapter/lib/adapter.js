@@ -13,6 +13,7 @@ const {
 const CALLERS = new Set(['express-session', 'json']);
 
 const PROTOCOL = 1;
+const BACKEND_QUERY_MS = 2000;
 const EVENTS = ['create', 'update', 'set', 'touch', 'destroy', 'get', 'all'];
 const TAMPERS = new Set(['flip-byte', 'garbage']);
 
@@ -95,13 +96,32 @@ function serve(factory) {
     return { entry, raw: factory.raw };
   }
 
+  // What hello says of the backend. It never waits on the server: the harness starts an adapter
+  // at a case's first open, which may come during an outage, and that open must meet the store's
+  // handling of the outage, not the adapter's version query (whose client may wait without
+  // bound). Without an answer within BACKEND_QUERY_MS, or on an error, the backend is named by the
+  // factory's `backendKind`, without a version.
+  async function describeBackend(f) {
+    const named = { name: f.backendKind || 'unknown' };
+    if (!f.backend) {
+      return named;
+    }
+    let timer;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(() => resolve(null), BACKEND_QUERY_MS);
+    });
+    const found = await Promise.race([Promise.resolve(f.backend()).catch(() => null), late]);
+    clearTimeout(timer);
+    return found || named;
+  }
+
   const handlers = {
     async hello(req) {
       const versions = Array.isArray(req.protocols) ? req.protocols : [req.protocol];
       if (!versions.includes(PROTOCOL)) {
         throw typed('unsupported', `this adapter speaks protocol ${PROTOCOL}; the harness offered ${JSON.stringify(versions)}`);
       }
-      const backend = factory.backend ? await factory.backend() : { name: 'unknown' };
+      const backend = await describeBackend(factory);
       return {
         protocol: PROTOCOL,
         implementation: {

@@ -28,6 +28,7 @@ function preset(pkg) {
   const PgStore = require(pkg)(session);
   return {
     name: 'connect-pg-simple',
+    backendKind: 'postgres',
     version: packageVersion(pkg),
     homepage: 'https://github.com/voxpelli/node-connect-pg-simple',
     // No all, length, clear or ids: connect-pg-simple does not implement them.

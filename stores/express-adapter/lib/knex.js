@@ -160,6 +160,7 @@ function preset(kind, pkg = 'connect-session-knex') {
     name: 'connect-session-knex',
     version: packageVersion(pkg),
     homepage: 'https://github.com/gx0r/connect-session-knex',
+    backendKind: { sqlite: null, postgres: 'postgres', mysql: 'mariadb' }[kind], // SQLite: a file, no server
     // No close (v5 has none), no ids, no ttl option (the fallback is a fixed day).
     capabilities: ['touch', 'all', 'length', 'clear', 'naming', 'virtual-clock', 'raw-inspection', 'shared-namespace'],
     async backend() {

@@ -10,7 +10,7 @@ const { MongoClient } = require('mongodb');
 const { MongoStore, createWebCryptoAdapter } = require('connect-mongo');
 const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
 const { typed } = require('../express');
-const { once, forget } = require('../sql');
+const { once, pending, forget } = require('../sql');
 
 const MARKER = 'sessionspec_namespace';
 let admin = null;
@@ -42,6 +42,7 @@ function iso(value) {
 
 module.exports = {
   name: 'connect-mongo',
+  backendKind: 'mongo',
   version: packageVersion('connect-mongo'),
   homepage: 'https://github.com/jdesboeufs/connect-mongo',
   capabilities: [
@@ -63,9 +64,14 @@ module.exports = {
     if (options['auto-remove'] === 'interval') {
       throw typed('unsupported', 'the interval sweep runs on Node timers, which the adapter does not fake');
     }
-    const client = await adminClient();
-    await once(`mongo:${checkNamespace(namespace)}`, () =>
-      client.db(namespace).collection(MARKER).updateOne({ _id: MARKER }, { $set: { at: new Date() } }, { upsert: true }));
+    // The namespace's marker (how drop knows the database is the harness's) is written beside the
+    // store's work, not before it: a store opened during an outage meets the outage itself
+    // (MongoStore.create does not wait for the server) instead of the marker's 30 s server
+    // selection. drop waits for the marker.
+    once(`mongo:${checkNamespace(namespace)}`, async () => {
+      const client = await adminClient();
+      await client.db(namespace).collection(MARKER).updateOne({ _id: MARKER }, { $set: { at: new Date() } }, { upsert: true });
+    }).catch(() => {}); // a failed marker is written again at the next open, or drop fails
     const store = MongoStore.create({
       mongoUrl: backendUrl('SESSIONSPEC_MONGO_URL', 'mongo'),
       dbName: namespace,
@@ -81,8 +87,9 @@ module.exports = {
     return { store };
   },
   async drop(namespace) {
+    await pending(`mongo:${checkNamespace(namespace)}`);
     const client = await adminClient();
-    const db = client.db(checkNamespace(namespace));
+    const db = client.db(namespace);
     forget(`mongo:${namespace}`);
     const marked = await db.listCollections({ name: MARKER }, { nameOnly: true }).toArray();
     if (marked.length > 0) {

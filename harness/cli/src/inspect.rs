@@ -144,6 +144,7 @@ fn list_stores(json: bool) {
                 "family": s.family.name(),
                 "backend": s.backend.map(|b| b.name()),
                 "embedded": s.embedded(),
+                "variant_of": s.variant_of,
                 "summary": s.summary,
                 "needs": s.needs(),
                 "capabilities": s.description().map(|d| d.capabilities.names()),

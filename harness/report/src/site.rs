@@ -916,10 +916,15 @@ fn split_version(version: &str) -> (&str, Option<&str>) {
     }
 }
 
-/// What the versions of one store share: its name, client, language and backend.
+/// What the versions of one store share: its name, its client's name (not the client's version:
+/// connect-redis 8 on node-redis 4 and 9 on node-redis 5 are one history, with ioredis another)
+/// and its backend.
 fn history_key(t: &Target) -> String {
-    let client = split_version(&t.store_version).1.map(|c| format!(" with {c}")).unwrap_or_default();
-    format!("{}{client} on {}", t.store, t.backend)
+    let client = split_version(&t.store_version).1.map(|c| {
+        let name: Vec<&str> = c.split(' ').take_while(|w| !w.starts_with(|ch: char| ch.is_ascii_digit())).collect();
+        format!(" with {}", name.join(" "))
+    });
+    format!("{}{} on {}", t.store, client.unwrap_or_default(), t.backend)
 }
 
 fn version_key(v: &str) -> Vec<u64> {
@@ -1003,6 +1008,10 @@ mod tests {
         assert_eq!(history_words(&family, &[Some(Fail), Some(Fail), Some(Pass)]), "passes since 9.0.0");
         assert_eq!(history_words(&family, &[Some(Pass), Some(Fail), Some(Fail)]), "fails since 8.1.0");
         assert_eq!(split_version("9.0.0 (ioredis 5.8.2)"), ("9.0.0", Some("ioredis 5.8.2")));
+        let on = |v: &str| -> Target { Target { store_version: v.into(), ..a.clone() } };
+        assert_eq!(history_key(&on("8.1.0 (node-redis 4.7.1)")), history_key(&on("9.0.0 (node-redis 5.9.0)")));
+        assert_ne!(history_key(&on("8.1.0 (ioredis 5.9.2)")), history_key(&on("8.1.0 (node-redis 4.7.1)")));
+        assert_ne!(history_key(&on("8.1.0 (ioredis 5.9.2)")), history_key(&on("8.1.0")));
         assert!(version_key("10.0.0") > version_key("9.1.0"));
     }
 

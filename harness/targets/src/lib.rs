@@ -77,10 +77,15 @@ pub struct StoreKind {
     pub backend: Option<BackendKind>,
     /// How it opens.
     pub opens: Opens,
+    /// For a variant of a catalog store kept for the published table (an earlier major version,
+    /// or the same store with another client): the catalog name of the store it varies
+    /// (`node:redis` for `node:redis-7`). `just test-npm` holds the stores that are no variant to
+    /// their expectation files, `just test-npm-variants` the variants; `just reports` runs all.
+    pub variant_of: Option<&'static str>,
 }
 
 const fn reference(name: &'static str, summary: &'static str, backend: Option<BackendKind>, opens: Opens) -> StoreKind {
-    StoreKind { name, summary, family: Family::Reference, backend, opens }
+    StoreKind { name, summary, family: Family::Reference, backend, opens, variant_of: None }
 }
 
 const fn npm(
@@ -89,7 +94,18 @@ const fn npm(
     backend: Option<BackendKind>,
     preset: &'static str,
 ) -> StoreKind {
-    StoreKind { name, summary, family: Family::Npm, backend, opens: Opens::NodePreset(preset) }
+    StoreKind { name, summary, family: Family::Npm, backend, opens: Opens::NodePreset(preset), variant_of: None }
+}
+
+/// A variant of the npm store `current` of the catalog: an earlier major, or another client.
+const fn npm_variant(
+    name: &'static str,
+    summary: &'static str,
+    backend: Option<BackendKind>,
+    preset: &'static str,
+    current: &'static str,
+) -> StoreKind {
+    StoreKind { variant_of: Some(current), ..npm(name, summary, backend, preset) }
 }
 
 const fn tower(
@@ -98,7 +114,7 @@ const fn tower(
     backend: Option<BackendKind>,
     store: &'static str,
 ) -> StoreKind {
-    StoreKind { name, summary, family: Family::Tower, backend, opens: Opens::Tower(store) }
+    StoreKind { name, summary, family: Family::Tower, backend, opens: Opens::Tower(store), variant_of: None }
 }
 
 /// Every store the catalog knows, in listing order: the one list of store names. Scripts read
@@ -167,6 +183,42 @@ pub const STORES: &[StoreKind] = &[
         "connect-mongo 6 (mongodb driver 7) through the express adapter",
         Some(BackendKind::Mongo),
         "mongo",
+    ),
+    // Variants: earlier majors (each behaviour's history across versions) and another client.
+    npm_variant(
+        "node:redis-8",
+        "connect-redis 8 (node-redis 5) through the express adapter",
+        Some(BackendKind::Redis),
+        "redis-8",
+        "node:redis",
+    ),
+    npm_variant(
+        "node:redis-7",
+        "connect-redis 7 (node-redis 5) through the express adapter",
+        Some(BackendKind::Redis),
+        "redis-7",
+        "node:redis",
+    ),
+    npm_variant(
+        "node:redis-ioredis",
+        "connect-redis 8 with ioredis 5 through the express adapter (9 takes node-redis only)",
+        Some(BackendKind::Redis),
+        "redis-ioredis",
+        "node:redis",
+    ),
+    npm_variant(
+        "node:pg-9",
+        "connect-pg-simple 9 through the express adapter",
+        Some(BackendKind::Postgres),
+        "pg-9",
+        "node:pg",
+    ),
+    npm_variant(
+        "node:knex-sqlite-4",
+        "connect-session-knex 4 on SQLite (better-sqlite3) through the express adapter",
+        None,
+        "knex-sqlite-4",
+        "node:knex-sqlite",
     ),
     // The names after `tower:` are those of ecosystem/tower's catalog (`sessionspec-tower --list`).
     tower("tower:memory", "tower-sessions-memory-store 0.15", None, "memory"),

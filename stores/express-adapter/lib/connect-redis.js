@@ -37,28 +37,33 @@ function storeClass(pkg) {
   return m.RedisStore || m.default;
 }
 
-// A connected store client of the kind named: `redis` (node-redis) or `ioredis`.
+// A connected store client of the package named: `redis` (node-redis 5), `redis-4` (node-redis 4,
+// the client connect-redis 7 and 8 were built and tested with) or `ioredis`.
 async function storeClient(kind) {
   const url = backendUrl('SESSIONSPEC_REDIS_URL', 'redis');
   if (kind === 'ioredis') {
     const { Redis } = require('ioredis');
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    // ioredis's defaults, as connect-redis 8's readme sets it up (`new Redis()`); lazyConnect only
+    // lets the open await the connection as the node-redis setup awaits `connect()`.
+    const client = new Redis(url, { lazyConnect: true });
     client.on('error', () => {});
     await client.connect();
     return { client, close: () => (client.status === 'end' ? undefined : client.quit()) };
   }
-  const client = createClient({ url });
+  const client = require(kind).createClient({ url });
   client.on('error', () => {}); // errors reach the operations that meet them
   await client.connect();
   return { client, close: () => (client.isOpen ? client.quit() : undefined) };
 }
 
-// `pkg` is the npm name (an alias for older majors), `client` the Redis client package.
+// `pkg` is the npm name (an alias for older majors), `client_` the Redis client package (an alias
+// for node-redis 4).
 function preset(pkg, client_) {
   const clientName = client_ === 'ioredis' ? 'ioredis' : 'node-redis';
   const RedisStore = storeClass(pkg);
   return {
     name: 'connect-redis',
+    backendKind: 'redis',
     version: `${packageVersion(pkg)} (${clientName} ${packageVersion(client_)})`,
     homepage: 'https://github.com/tj/connect-redis',
     capabilities: ['touch', 'all', 'length', 'clear', 'ids', 'ttl', 'disable-touch', 'naming', 'raw-inspection', 'shared-namespace'],

@@ -1,3 +1,4 @@
 'use strict';
-// connect-redis 8 with node-redis 5 (lib/connect-redis.js).
-module.exports = require('../connect-redis').preset('connect-redis-8', 'redis');
+// connect-redis 8 with node-redis 4, the client it was built and tested with (its devDependencies;
+// lib/connect-redis.js).
+module.exports = require('../connect-redis').preset('connect-redis-8', 'redis-4');

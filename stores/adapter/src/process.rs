@@ -105,9 +105,16 @@ struct Shared {
     /// Protocol breaches that could not be pinned on one request.
     breaches: Mutex<Vec<String>>,
     stderr_done: Notify,
+    /// The server URLs the adapter was given: their passwords never pass into a message.
+    urls: Vec<String>,
 }
 
 impl Shared {
+    /// Text the adapter wrote, for messages: URL passwords and the given URLs' passwords masked.
+    fn redact(&self, text: &str) -> String {
+        sessionspec_server_store::redact_text(text, &self.urls)
+    }
+
     fn stderr_tail(&self) -> StderrTail {
         let lines = self.stderr.lock().expect("lock");
         StderrTail(lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"))
@@ -173,7 +180,9 @@ impl Process {
         let mut child = command.spawn().map_err(|e| {
             StoreError::new(ErrorKind::Backend, format!("cannot start the adapter `{label}`")).with_source(e)
         })?;
-        let process = Process::watch(&mut child, label, config.request_timeout);
+        // The URLs it was given: their passwords are masked in its stderr, however it prints them.
+        let urls: Vec<String> = config.env.iter().filter(|(_, v)| v.contains("://")).map(|(_, v)| v.clone()).collect();
+        let process = Process::watch(&mut child, label, config.request_timeout, urls);
         let (kill_tx, kill_rx) = oneshot::channel();
         *process.kill.lock().expect("lock") = Some(kill_tx);
         tokio::spawn(wait(child, kill_rx, process.shared.clone(), process.exited.clone()));
@@ -199,7 +208,10 @@ impl Process {
         };
         let handshake = Handshake::decode(&value).map_err(|m| {
             process.stop();
-            StoreError::from(m)
+            StoreError::new(
+                ErrorKind::Backend,
+                format!("the adapter broke the protocol: {}", process.shared.redact(&m.to_string())),
+            )
         })?;
         if handshake.protocol != PROTOCOL_VERSION {
             process.stop();
@@ -211,8 +223,8 @@ impl Process {
         Ok((process, handshake))
     }
 
-    fn watch(child: &mut Child, label: String, request_timeout: Duration) -> Arc<Process> {
-        let shared = Arc::new(Shared::default());
+    fn watch(child: &mut Child, label: String, request_timeout: Duration, urls: Vec<String>) -> Arc<Process> {
+        let shared = Arc::new(Shared { urls, ..Shared::default() });
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let process = Arc::new(Process {
@@ -263,7 +275,7 @@ impl Process {
                     Line::Whole(b) => (b, false),
                     Line::Cut(b) => (b, true),
                 };
-                let text = sessionspec_server_store::redact_urls(&String::from_utf8_lossy(&bytes));
+                let text = shared.redact(&String::from_utf8_lossy(&bytes));
                 let text = text.trim_end_matches('\r');
                 let mut kept: String = text.chars().take(STDERR_LINE_CHARS).collect();
                 if cut || text.chars().count() > STDERR_LINE_CHARS {
@@ -437,7 +449,7 @@ fn dispatch(shared: &Shared, line: &str) {
         Ok(Incoming::Response { seq, result }) => {
             let waiting = shared.pending.lock().expect("lock").remove(&seq);
             if let Some(tx) = waiting {
-                let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, message)));
+                let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, shared.redact(&message))));
                 return;
             }
             // A late answer to a request whose caller gave up is dropped; an answer to a request
@@ -465,13 +477,18 @@ fn dispatch(shared: &Shared, line: &str) {
             }
         }
         Ok(Incoming::Complaint { message }) => {
+            let message = shared.redact(&message);
             shared.breaches.lock().expect("lock").push(format!("the adapter could not read a request: {message}"));
         }
         Err(bad) => {
-            let text = bad.malformed.to_string();
+            // A malformed message quotes what the adapter wrote.
+            let text = shared.redact(&bad.malformed.to_string());
             match bad.seq.and_then(|seq| shared.pending.lock().expect("lock").remove(&seq)) {
                 Some(tx) => {
-                    let _ = tx.send(Err(StoreError::from(bad.malformed)));
+                    let _ = tx.send(Err(StoreError::new(
+                        ErrorKind::Backend,
+                        format!("the adapter broke the protocol: {text}"),
+                    )));
                 }
                 None => {
                     // Nothing to pin it on: the stream cannot be trusted any more.

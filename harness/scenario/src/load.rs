@@ -36,8 +36,28 @@ pub fn load_file(path: &Path, area: Option<&str>, spec: Option<&Spec>) -> Loaded
     }
 }
 
+/// The stack a file is parsed and checked on. Parsing and checking recurse once per level of
+/// nesting, and YAML may nest 64 levels: in a debug build that takes about 2 MiB, as much as a
+/// test's or a tokio worker's whole stack (and more than a Windows main thread's). Reserved, not
+/// used: only the pages touched are ever mapped.
+const LOAD_STACK: usize = 64 * 1024 * 1024;
+
 /// Checks one scenario given its text.
 pub fn load_text(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
+    std::thread::scope(|scope| {
+        let loading = std::thread::Builder::new()
+            .name("sessionspec-load".into())
+            .stack_size(LOAD_STACK)
+            .spawn_scoped(scope, || load_on_this_stack(path, text, area, spec));
+        match loading {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: this one's stack is all there is.
+            Err(_) => load_on_this_stack(path, text, area, spec),
+        }
+    })
+}
+
+fn load_on_this_stack(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
     let root = match yaml::parse(text) {
         Ok(node) => node,
         Err(e) => {

@@ -6,15 +6,14 @@
 //!
 //! One trial per file (libtest-mimic), so `cargo nextest run` lists and reports each.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const TIME_LIMIT: Duration = Duration::from_secs(30);
-const MEMORY_LIMIT_KIB: i64 = 1024 * 1024;
+
+mod common;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/malformed")
@@ -24,73 +23,8 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// What one run of the binary did.
-struct Finished {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-    max_rss_kib: i64,
-}
-
-/// Runs the binary with `args`, reaping it with wait4 for its peak resident memory; kills it
-/// (and fails) after [`TIME_LIMIT`]. Fails on a signal, a panic or the memory limit.
-fn sessionspec(args: &[&std::ffi::OsStr]) -> Result<Finished, Failed> {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionspec"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("SESSIONSPEC_SCENARIOS")
-        .env_remove("SESSIONSPEC_SPEC")
-        .env_remove("SESSIONSPEC_WORK_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("the binary does not start: {e}"))?;
-    let pipe = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = r.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = pipe(Box::new(child.stdout.take().expect("piped")));
-    let stderr = pipe(Box::new(child.stderr.take().expect("piped")));
-    let pid = child.id() as libc::pid_t;
-    let (status, usage) = loop {
-        let mut status = 0;
-        // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own child, not yet reaped (std's `Child` is never waited on).
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        if reaped == pid {
-            break (status, usage);
-        }
-        if reaped < 0 {
-            return Err(format!("wait4: {}", std::io::Error::last_os_error()).into());
-        }
-        if start.elapsed() > TIME_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("still running after {TIME_LIMIT:?} (killed): {args:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    let (stdout, stderr) = (stdout.join().expect("reader"), stderr.join().expect("reader"));
-    if libc::WIFSIGNALED(status) {
-        return Err(format!("killed by signal {} (abort or crash): {args:?}\n{stderr}", libc::WTERMSIG(status)).into());
-    }
-    let code = libc::WEXITSTATUS(status);
-    if code == 101 || stderr.contains("panicked") {
-        return Err(format!("panicked (exit {code}): {args:?}\n{stderr}").into());
-    }
-    let max_rss_kib = usage.ru_maxrss;
-    if max_rss_kib >= MEMORY_LIMIT_KIB {
-        return Err(format!("peaked at {max_rss_kib} KiB resident, over 1 GiB: {args:?}").into());
-    }
-    Ok(Finished { code, stdout, stderr, elapsed, max_rss_kib })
+fn sessionspec(args: &[&std::ffi::OsStr]) -> Result<common::Finished, Failed> {
+    Ok(common::sessionspec(args, &[], TIME_LIMIT)?)
 }
 
 /// What EXPECTED.toml says about one file.

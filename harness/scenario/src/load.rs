@@ -40,7 +40,7 @@ pub fn load_file(path: &Path, area: Option<&str>, spec: Option<&Spec>) -> Loaded
 /// nesting, and YAML may nest 64 levels: in a debug build that takes about 2 MiB, as much as a
 /// test's or a tokio worker's whole stack (and more than a Windows main thread's). Reserved, not
 /// used: only the pages touched are ever mapped.
-const LOAD_STACK: usize = 64 * 1024 * 1024;
+const LOAD_STACK: usize = 16 * 1024 * 1024;
 
 /// Checks one scenario given its text.
 pub fn load_text(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<&Spec>) -> Loaded {

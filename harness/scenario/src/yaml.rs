@@ -146,7 +146,16 @@ impl serde_saphyr::MessageFormatter for Wording {
                 "`{value}` is not a number a scenario can hold (NaN and infinities are not JSON numbers): quote it for a string"
             )),
             E::UnknownAnchor { .. } => Cow::Borrowed("an alias (`*name`) names no anchor (`&name`) defined before it"),
-            other => serde_saphyr::UserMessageFormatter.format_message(other),
+            other => match serde_saphyr::UserMessageFormatter.format_message(other) {
+                // The parser's words for two mistakes a scenario author makes, with what to do.
+                m if m == "simple key expected ':'" => {
+                    Cow::Borrowed("a key must be followed by `:` on the same line, within 1024 characters")
+                }
+                m if m == "expected string scalar" => {
+                    Cow::Borrowed("a key is a plain string here, not a list, a map or a `?` complex key")
+                }
+                m => m,
+            },
         }
     }
 }

@@ -294,6 +294,10 @@ pub trait StoreFactory: Send + Sync {
 
     /// Removes everything the factory created for `namespace`, and nothing else.
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()>;
+
+    /// Lets go of what the factory holds once a run is over, such as the processes of an
+    /// adapter (asked to shut down, and stopped when they do not). The default holds nothing.
+    async fn shutdown(&self) {}
 }
 
 #[cfg(test)]

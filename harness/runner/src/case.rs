@@ -226,7 +226,13 @@ impl State {
             namespace: namespace.clone(),
             options,
             clock: self.clock.shared(),
-            events: EventSink::new(move |e| events.lock().expect("events lock").push(e)),
+            events: EventSink::new(move |e| {
+                // One past the bound is kept, to tell a flood from a list that just fits.
+                let mut events = events.lock().expect("events lock");
+                if events.len() <= MAX_STEP_EVENTS {
+                    events.push(e);
+                }
+            }),
         }
     }
 
@@ -601,6 +607,12 @@ impl State {
                 .drain(..)
                 .filter(|e| !OPTIONAL_EVENTS.contains(&e.kind) || expected.iter().any(|x| x.kind == e.kind))
                 .collect();
+            if emitted.len() > MAX_STEP_EVENTS {
+                return Err(Stop::Fail(detail(format!(
+                    "`{op_name}` emitted more than {MAX_STEP_EVENTS} events; the step expects {}",
+                    expected.len()
+                ))));
+            }
             let matches = emitted.len() == expected.len()
                 && emitted.iter().zip(expected).all(|(e, x)| {
                     e.kind == x.kind
@@ -727,6 +739,10 @@ impl State {
 
 /// Event kinds a store MAY emit (EV-9): an `events` expectation ignores them unless it lists one.
 const OPTIONAL_EVENTS: [EventKind; 2] = [EventKind::Get, EventKind::All];
+
+/// The most events kept between two steps: a store (or an adapter) emitting without end costs
+/// no more memory than this, and a step expecting events fails with a short message.
+const MAX_STEP_EVENTS: usize = 10_000;
 
 /// How a step's result compares with its expected result.
 enum Verdict {

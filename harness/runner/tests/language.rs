@@ -82,8 +82,18 @@ async fn message_checks_the_error_text(#[case] matcher: &str, #[case] expected: 
 async fn get_and_all_events_count_only_when_listed(#[case] events: &str, #[case] expected: Outcome) {
     let body =
         format!("checks: [EV-8]\nrequires: [events]\nsteps:\n  - get: a\n    expect: {{value: null, {events}}}\n");
-    let (outcome, detail) = run(Arc::new(GetEvents(MemoryFactory::new())), &body).await;
+    let (outcome, detail) = run(Arc::new(GetEvents(MemoryFactory::new(), 1)), &body).await;
     assert_eq!(outcome, expected, "{detail}");
+}
+
+#[tokio::test]
+async fn a_flood_of_events_fails_the_step_with_a_short_message() {
+    // 50,000 `get` events for one `get`: the runner keeps 10,001 and says so in one line.
+    let body = "checks: [EV-8]\nrequires: [events]\nsteps:\n  - get: a\n    expect: {value: null, events: [get]}\n";
+    let (outcome, detail) = run(Arc::new(GetEvents(MemoryFactory::new(), 50_000)), body).await;
+    assert_eq!(outcome, Outcome::Fail, "{detail}");
+    assert!(detail.contains("`get` emitted more than 10000 events; the step expects 1"), "{detail}");
+    assert!(detail.len() < 1000, "a short message: {} bytes", detail.len());
 }
 
 #[tokio::test]
@@ -148,12 +158,13 @@ async fn matchers_compare_with_saved_parts_count_and_build(#[case] steps: &str, 
     assert_eq!(outcome, expected, "{detail}");
 }
 
-/// The memory store, emitting a `get` event on every `get` (which EV-9 allows).
-struct GetEvents(MemoryFactory);
+/// The memory store, emitting this many `get` events on every `get` (one is what EV-9 allows).
+struct GetEvents(MemoryFactory, usize);
 
 struct GetEventsStore {
     inner: Box<dyn Store>,
     events: EventSink,
+    count: usize,
 }
 
 #[async_trait]
@@ -164,7 +175,7 @@ impl StoreFactory for GetEvents {
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
         let events = context.events.clone();
-        Ok(Box::new(GetEventsStore { inner: self.0.open(context).await?, events }))
+        Ok(Box::new(GetEventsStore { inner: self.0.open(context).await?, events, count: self.1 }))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {
@@ -176,7 +187,9 @@ impl StoreFactory for GetEvents {
 impl Store for GetEventsStore {
     async fn get(&self, sid: &str) -> Result<Option<Session>> {
         let session = self.inner.get(sid).await?;
-        self.events.emit(StoreEvent::new(EventKind::Get, sid));
+        for _ in 0..self.count {
+            self.events.emit(StoreEvent::new(EventKind::Get, sid));
+        }
         Ok(session)
     }
 

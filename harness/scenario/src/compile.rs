@@ -28,13 +28,16 @@ pub(crate) struct Compiler<'a> {
     copies: u64,
     /// Bytes `$repeat` generates in the whole scenario, copies counted.
     generated: u64,
-    /// `$nest` levels around the value being compiled.
+    /// Maps and lists (written, or made by `$nest`) around the value being compiled, counted
+    /// from the session or matched value itself.
     nesting: u64,
 }
 
-/// The most `$nest` levels: the runner, the stores and the matchers handle values this deep on
-/// the stacks they run on (a test runs the deepest value against the memory store).
-pub const MAX_NEST_DEPTH: u64 = 1000;
+/// The deepest a value a scenario builds or matches may nest (maps and lists, `$nest` levels
+/// counted): the JSON reader of the harness and its stores (serde_json) reads at most 127 levels,
+/// and a session travels inside a few more (an adapter message, a results record's detail).
+/// tests/malformed.rs in the CLI runs the deepest value against the memory store.
+pub const MAX_VALUE_DEPTH: u64 = 112;
 /// The most bytes one `$repeat` generates (16 MiB).
 pub const MAX_REPEAT_BYTES: u64 = 16 * 1024 * 1024;
 /// The most bytes all `$repeat`s of a scenario generate together, each counted once per copy
@@ -191,7 +194,9 @@ impl<'a> Compiler<'a> {
             if valueless {
                 self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
             }
-            if name.is_empty() || name.contains('.') {
+            if name.is_empty() {
+                self.error(&key(path, "save"), "`save` takes a name to save the result under, like `first`");
+            } else if name.contains('.') {
                 self.error(
                     &key(path, "save"),
                     format!(
@@ -338,12 +343,16 @@ impl<'a> Compiler<'a> {
                 }
             }
             Value::Array(items) => {
-                Input::Array(items.iter().enumerate().map(|(i, v)| self.input(v, &index(path, i), false)).collect())
+                self.nesting += 1;
+                let items = items.iter().enumerate().map(|(i, v)| self.input(v, &index(path, i), false)).collect();
+                self.nesting -= 1;
+                Input::Array(items)
             }
             Value::Object(map) => {
                 if let Some(builder) = self.builder(map, path) {
                     builder
                 } else {
+                    self.nesting += 1;
                     let mut entries = Vec::new();
                     for (k, v) in map {
                         let member_path = key(path, k);
@@ -354,6 +363,7 @@ impl<'a> Compiler<'a> {
                         };
                         entries.push((k.clone(), member));
                     }
+                    self.nesting -= 1;
                     Input::Object(entries)
                 }
             }
@@ -366,6 +376,7 @@ impl<'a> Compiler<'a> {
         let Value::Object(map) = value else {
             return self.input(value, path, false);
         };
+        self.nesting += 1;
         let mut entries = Vec::new();
         for (k, v) in map {
             let member_path = key(path, k);
@@ -381,6 +392,7 @@ impl<'a> Compiler<'a> {
             };
             entries.push((k.clone(), member));
         }
+        self.nesting -= 1;
         collapse(Input::Object(entries))
     }
 
@@ -465,8 +477,12 @@ impl<'a> Compiler<'a> {
                         self.error(
                             path,
                             format!(
-                                "the scenario's `$repeat`s make more than {MAX_GENERATED_BYTES} bytes (64 MiB) in all, each counted once per copy of its step (here {} copies)",
-                                self.copies
+                                "the scenario's `$repeat`s make more than {MAX_GENERATED_BYTES} bytes (64 MiB) in all, each counted once per copy of its step ({})",
+                                if self.copies == 1 {
+                                    "this step has one copy".to_owned()
+                                } else {
+                                    format!("this step has {} copies", self.copies)
+                                }
                             ),
                         );
                     }
@@ -489,13 +505,13 @@ impl<'a> Compiler<'a> {
         let extra =
             arg.as_object().map(|m| m.keys().any(|k| !["depth", "key", "leaf"].contains(&k.as_str()))).unwrap_or(true);
         match (depth, nest_key, leaf) {
-            (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=MAX_NEST_DEPTH).contains(&depth) => {
-                if self.nesting + depth > MAX_NEST_DEPTH {
+            (Some(depth), Some(nest_key), Some(leaf)) if !extra && (1..=MAX_VALUE_DEPTH).contains(&depth) => {
+                let total = self.nesting + depth + written_depth(leaf);
+                if total > MAX_VALUE_DEPTH {
                     self.error(
                         path,
                         format!(
-                            "`$nest` inside `$nest`: {} levels in all, at most {MAX_NEST_DEPTH}",
-                            self.nesting + depth
+                            "this value nests {total} levels deep (the maps and lists around it, `$nest`'s {depth} and its leaf's); a value nests at most {MAX_VALUE_DEPTH}"
                         ),
                     );
                     return None;
@@ -505,7 +521,9 @@ impl<'a> Compiler<'a> {
             _ => {
                 self.error(
                     path,
-                    format!("`$nest` takes `{{depth: N, key: STRING, leaf: VALUE}}` with N from 1 to {MAX_NEST_DEPTH}"),
+                    format!(
+                        "`$nest` takes `{{depth: N, key: STRING, leaf: VALUE}}` with N from 1 to {MAX_VALUE_DEPTH}"
+                    ),
                 );
                 None
             }
@@ -717,13 +735,18 @@ impl<'a> Compiler<'a> {
                 }
             }
             Value::Array(items) => {
-                Matcher::Array(items.iter().enumerate().map(|(i, v)| self.matcher(v, &index(path, i))).collect())
+                self.nesting += 1;
+                let items = items.iter().enumerate().map(|(i, v)| self.matcher(v, &index(path, i))).collect();
+                self.nesting -= 1;
+                Matcher::Array(items)
             }
             Value::Object(map) => {
                 if map.keys().any(|k| k.starts_with('$')) {
                     return self.operator(map, path);
                 }
+                self.nesting += 1;
                 let entries = map.iter().map(|(k, v)| (k.clone(), self.matcher(v, &key(path, k)))).collect();
+                self.nesting -= 1;
                 Matcher::Object { entries, exact: false }
             }
             scalar => Matcher::Scalar(scalar.clone()),
@@ -899,6 +922,18 @@ impl<'a> Compiler<'a> {
 }
 
 /// Whether a result expectation accepts a failed step.
+/// The maps and lists of a value as written (a builder or matcher inside counts as its own map:
+/// the `$nest` check where it is compiled counts what it makes).
+fn written_depth(value: &Value) -> u64 {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(written_depth).max().unwrap_or(0),
+        Value::Object(map) if map.len() == 1 && map.contains_key("$literal") => written_depth(&map["$literal"]),
+        Value::Object(map) if map.keys().any(|k| k.starts_with('$')) => 0,
+        Value::Object(map) => 1 + map.values().map(written_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 fn can_fail(result: &ResultExpectation) -> bool {
     match result {
         ResultExpectation::Error(_) => true,

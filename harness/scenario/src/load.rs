@@ -36,8 +36,28 @@ pub fn load_file(path: &Path, area: Option<&str>, spec: Option<&Spec>) -> Loaded
     }
 }
 
+/// The stack a file is parsed and checked on. Parsing and checking recurse once per level of
+/// nesting, and YAML may nest 64 levels: in a debug build that takes about 2 MiB, as much as a
+/// test's or a tokio worker's whole stack (and more than a Windows main thread's). Reserved, not
+/// used: only the pages touched are ever mapped.
+const LOAD_STACK: usize = 16 * 1024 * 1024;
+
 /// Checks one scenario given its text.
 pub fn load_text(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
+    std::thread::scope(|scope| {
+        let loading = std::thread::Builder::new()
+            .name("sessionspec-load".into())
+            .stack_size(LOAD_STACK)
+            .spawn_scoped(scope, || load_on_this_stack(path, text, area, spec));
+        match loading {
+            Ok(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: this one's stack is all there is.
+            Err(_) => load_on_this_stack(path, text, area, spec),
+        }
+    })
+}
+
+fn load_on_this_stack(path: &Path, text: &Arc<str>, area: Option<&str>, spec: Option<&Spec>) -> Loaded {
     let root = match yaml::parse(text) {
         Ok(node) => node,
         Err(e) => {
@@ -68,11 +88,12 @@ fn check(
         problems.push(Diagnostic::at(path, text, root.locate(segments, key_of_last), message));
     };
     if !matches!(root.value, yaml::NodeValue::Map(_)) {
+        let empty = if root.value == yaml::NodeValue::Null { "the file holds no YAML value: " } else { "" };
         at(
             &mut problems,
             &[],
             false,
-            "a scenario file is a map with id, title, checks, requires, options and steps".into(),
+            format!("{empty}a scenario file is a map with id, title, checks, requires, options and steps"),
         );
         return (None, problems);
     }
@@ -105,14 +126,19 @@ fn check(
         refs: doc.refs.clone(),
         steps,
     };
-    if scenario.total_advance() > sessionspec_contract::duration::MAX {
-        at(
-            &mut problems,
-            &steps_path,
-            false,
-            "the steps advance the clock by more than 36500d in all (repeats counted), the longest the harness handles"
-                .into(),
-        );
+    // At the step whose `advance` takes the running total past the limit.
+    let mut total = std::time::Duration::ZERO;
+    for step in &scenario.steps {
+        total = total.saturating_add(step.clock_advance());
+        if total > sessionspec_contract::duration::MAX {
+            problems.push(Diagnostic::at(
+                path,
+                text,
+                step.location,
+                "this step takes the clock past 36500d in all (the steps' `advance`s added up, repeats counted), the longest the harness handles",
+            ));
+            break;
+        }
     }
     check_header(&doc, root, area, &mut |segments, key_of_last, message| {
         at(&mut problems, segments, key_of_last, message)
@@ -121,7 +147,9 @@ fn check(
         at(&mut problems, segments, false, message)
     });
     if let Some(spec) = spec {
-        check_requirements(&doc, &scenario, spec, &mut |segments, message| at(&mut problems, segments, false, message));
+        check_requirements(&doc, &scenario, spec, root, &mut |segments, message| {
+            at(&mut problems, segments, false, message)
+        });
     }
     problems.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
     if problems.is_empty() { (Some(scenario), problems) } else { (None, problems) }
@@ -161,7 +189,8 @@ fn surface(root: &Node, mut report: impl FnMut(&[Segment], bool, String)) -> (Op
                     step_indices.remove(*i);
                 }
             }
-            [Segment::Key(k), ..] => {
+            [Segment::Key(k), rest @ ..] => {
+                let message = if rest.is_empty() { top_level_shape(k, &message) } else { message };
                 report(&path, unknown_key, message);
                 removed.insert(k.clone());
                 object.remove(k);
@@ -169,8 +198,7 @@ fn surface(root: &Node, mut report: impl FnMut(&[Segment], bool, String)) -> (Op
             _ => {
                 // A missing top-level field: report it unless an earlier error removed it, then
                 // put a placeholder in so the rest can be checked.
-                let field =
-                    message.strip_prefix("missing field `").and_then(|m| m.split('`').next()).map(str::to_owned);
+                let field = message.strip_prefix("missing key `").and_then(|m| m.split('`').next()).map(str::to_owned);
                 match field {
                     Some(field) => {
                         if !removed.contains(&field) {
@@ -195,9 +223,36 @@ fn surface(root: &Node, mut report: impl FnMut(&[Segment], bool, String)) -> (Op
     (None, step_indices)
 }
 
+/// A top-level key's value of the wrong type, said with what the key takes.
+fn top_level_shape(key: &str, message: &str) -> String {
+    let Some(found) = message.strip_prefix("invalid type: ").and_then(|m| m.split(", expected").next()) else {
+        return message.to_owned();
+    };
+    let takes = match key {
+        "id" => "`id` takes a string, like `touch.missing-is-noop`",
+        "title" => "`title` takes a string",
+        "checks" => "`checks` takes a list of requirement IDs, like `[GET-1]`",
+        "requires" => "`requires` takes a list of capability names, like `[touch]`",
+        "refs" => "`refs` takes a list of URLs",
+        "steps" => "`steps` takes a list of steps, each a map like `- get: a`",
+        "options" => "`options` takes a map of store options, like `{ttl: 1h}`",
+        _ => return message.to_owned(),
+    };
+    format!("{takes}; found {found}")
+}
+
 /// serde's messages in the scenario's words, with a suggestion for a misspelt key or value.
 fn friendly(message: &str) -> String {
-    let mut message = message.replace("unknown field", "unknown key").replace("unknown variant", "unknown value");
+    let mut message = message
+        .replace("unknown field", "unknown key")
+        .replace("unknown variant", "unknown value")
+        .replace("missing field", "missing key")
+        // serde names the Rust types; a scenario author knows the shapes.
+        .replace("expected struct StepDoc", "expected a step: a map with one operation, like `get: a`")
+        .replace("expected struct WriteArgs", "expected `{sid: ID, session: {...}}`")
+        .replace("expected struct TamperArgs", "expected `{sid: ID, how: flip-byte}`")
+        .replace("expected struct RepeatDoc", "expected `{repeat: N, as: VAR, steps: [...]}`")
+        .replace("expected struct StoreOptions", "expected a map of store options");
     if let (Some(rest), Some((_, list))) = (message.split('`').nth(1), message.split_once("expected one of ")) {
         let known: Vec<&str> = list.split(", ").map(|k| k.trim_matches('`')).collect();
         if let Some(s) = suggest(rest, &known) {
@@ -231,7 +286,9 @@ fn check_header(doc: &ScenarioDoc, root: &Node, area: Option<&str>, report: &mut
                     .split('-')
                     .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
         });
-    if root.get("id").is_some() && !valid_id {
+    // An `id` of the wrong type is reported where it fails to deserialize.
+    let id_is_text = matches!(root.get("id"), Some((_, Node { value: yaml::NodeValue::String(_), .. })));
+    if id_is_text && !valid_id {
         report(
             &id_path,
             false,
@@ -272,6 +329,13 @@ fn check_header(doc: &ScenarioDoc, root: &Node, area: Option<&str>, report: &mut
     }
     if doc.checks.is_empty() && root.get("checks").is_none() {
         report(&[], false, "missing key `checks`: every scenario cites the requirement IDs it checks".into());
+    }
+    if matches!(root.get("checks"), Some((_, Node { value: yaml::NodeValue::Seq(items), .. })) if items.is_empty()) {
+        report(
+            &[Segment::Key("checks".into())],
+            false,
+            "`checks` is empty: every scenario cites the requirement IDs it checks, like `[GET-1]`".into(),
+        );
     }
     for (i, r) in doc.refs.iter().enumerate() {
         if !(r.starts_with("https://") || r.starts_with("http://")) {
@@ -398,6 +462,7 @@ fn check_requirements(
     doc: &ScenarioDoc,
     scenario: &Scenario,
     spec: &Spec,
+    root: &Node,
     report: &mut impl FnMut(&[Segment], String),
 ) {
     let ids: Vec<&str> = spec.requirements.iter().map(|r| r.id.as_str()).collect();
@@ -421,13 +486,34 @@ fn check_requirements(
             }
         }
     }
-    if doc.steps.is_empty() {
+    // Only an empty list: a missing or mistyped `steps`, or steps dropped for their own errors,
+    // are reported as what they are.
+    if matches!(root.get("steps"), Some((_, Node { value: yaml::NodeValue::Seq(items), .. })) if items.is_empty()) {
         report(&[Segment::Key("steps".into())], "a scenario needs at least one step".into());
     }
-    let asserts = scenario.steps.iter().any(step_asserts);
+    // What the file writes counts: a step whose `expect` or `check` has an error of its own
+    // is not also reported as checking nothing.
+    let asserts =
+        scenario.steps.iter().any(step_asserts) || root.get("steps").is_some_and(|(_, steps)| writes_a_check(steps));
     if !asserts && !scenario.steps.is_empty() {
         report(&[Segment::Key("steps".into())], "no step checks anything: add an `expect` or a `check`".into());
     }
+}
+
+/// Whether a list of steps, as written, has a step with `expect` or `check` (inside
+/// `concurrently` too).
+fn writes_a_check(steps: &Node) -> bool {
+    let yaml::NodeValue::Seq(items) = &steps.value else {
+        return false;
+    };
+    items.iter().any(|step| {
+        step.get("expect").is_some()
+            || step.get("check").is_some()
+            || step.get("concurrently").is_some_and(|(_, c)| match &c.value {
+                yaml::NodeValue::Seq(_) => writes_a_check(c),
+                _ => c.get("steps").is_some_and(|(_, inner)| writes_a_check(inner)),
+            })
+    })
 }
 
 /// Whether a step checks something beyond "it did not fail".
@@ -441,7 +527,13 @@ fn step_asserts(step: &Step) -> bool {
 
 /// The closest known name, when one is close enough to be a typo.
 fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known.iter().map(|k| (edit_distance(name, k), *k)).filter(|(d, k)| *d <= 2.max(k.len() / 4)).min().map(|(_, k)| k)
+    // A name that shares nothing with a known one (`<<` and `on`) is no typo of it.
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < name.chars().count().min(k.chars().count()))
+        .min()
+        .map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -64,17 +64,7 @@ impl Scenario {
     /// once each, as they move the one clock).
     pub fn total_advance(&self) -> Duration {
         // Saturating: the linter rejects a total past `duration::MAX`, and must be able to add it up.
-        fn sum(steps: &[Step]) -> Duration {
-            steps.iter().fold(Duration::ZERO, |total, s| {
-                let d = match &s.op {
-                    Op::Advance(d) => *d,
-                    Op::Concurrently(c) => sum(&c.steps).saturating_mul(c.repeat),
-                    _ => Duration::ZERO,
-                };
-                total.saturating_add(d)
-            })
-        }
-        sum(&self.steps)
+        self.steps.iter().fold(Duration::ZERO, |total, s| total.saturating_add(s.clock_advance()))
     }
 }
 
@@ -95,6 +85,22 @@ pub struct Step {
     pub eventually: Option<Duration>,
     /// Where the step starts in the file.
     pub location: Location,
+}
+
+impl Step {
+    /// How far this step moves the clock: an `advance`, or the `advance`s inside `concurrently`
+    /// (each copy counted). Saturating, so any scenario can be added up.
+    pub fn clock_advance(&self) -> Duration {
+        match &self.op {
+            Op::Advance(d) => *d,
+            Op::Concurrently(c) => c
+                .steps
+                .iter()
+                .fold(Duration::ZERO, |total, s| total.saturating_add(s.clock_advance()))
+                .saturating_mul(c.repeat),
+            _ => Duration::ZERO,
+        }
+    }
 }
 
 /// An operation.

@@ -225,6 +225,16 @@ pub fn read_source(path: &Path) -> Result<Arc<str>, Diagnostic> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Diagnostic::file(path, format!("the file grew past {MAX_FILE_BYTES} bytes while being read")));
     }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        let source: Arc<str> = Arc::from(String::from_utf8_lossy(&bytes).into_owned());
+        let location = crate::yaml::Location { line: 1, column: 1, offset: 0, len: 1 };
+        return Err(Diagnostic::at(
+            path,
+            &source,
+            location,
+            "the file is UTF-16 (it starts with a UTF-16 byte order mark): scenario files are UTF-8 text",
+        ));
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Arc::from(text)),
         Err(e) => {

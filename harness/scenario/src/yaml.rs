@@ -3,6 +3,7 @@
 //! capability, a bad matcher) can point at `file:line:column`. YAML 1.2 core rules apply:
 //! `no`, `on` and `yes` stay strings, duplicate keys are errors.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -94,22 +95,94 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     // Unknown tags (`!foo`) are errors rather than silently dropped; the budget's defaults bound
     // depth (64), nodes, aliases and scalar bytes, so no file can exhaust memory or the stack.
-    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false, reject_unsupported_tags: true };
+    // YAML 1.2 has no merge keys: `<<` is an ordinary key (and an unknown one in a scenario).
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+        reject_unsupported_tags: true,
+        merge_keys: serde_saphyr::MergeKeyPolicy::AsOrdinary,
+    };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let location = e.location().map(|l| Location::from_saphyr(&l));
-        let message = e.to_string();
-        // The crate prefixes "error: line L column C: "; the caller prints the location itself.
-        let message = match message.split_once(": ") {
-            Some((head, rest)) if head.starts_with("error") => rest.to_owned(),
-            _ => message,
-        };
-        let message = match message.split_once(": ") {
-            Some((head, rest)) if head.starts_with("line ") => rest.to_owned(),
-            _ => message,
-        };
-        let message = message.lines().next().unwrap_or_default().to_owned();
-        SyntaxError { location, message }
+        // `with_snippet: false` above: the message alone, no source excerpt.
+        let rendered = e.render_with_formatter(&Wording);
+        SyntaxError { location, message: bare_message(&rendered) }
     })
+}
+
+/// The reader's messages in a scenario author's words: the developer wording names the
+/// crate's options and APIs, and prints its limits as Rust values.
+struct Wording;
+
+impl serde_saphyr::MessageFormatter for Wording {
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> Cow<'a, str> {
+        use serde_saphyr::Error as E;
+        use serde_saphyr::budget::BudgetBreach as B;
+        let limits = serde_saphyr::Budget::default();
+        let too_big = |what: String| Cow::Owned(format!("{what}: too large or too complex for a scenario file"));
+        match err {
+            E::Budget { breach: B::Depth { .. }, .. } => {
+                too_big(format!("nested more than {} levels deep", limits.max_depth))
+            }
+            E::Budget { breach: B::Nodes { .. }, .. } => {
+                too_big(format!("more than {} values, aliases expanded", limits.max_nodes))
+            }
+            E::Budget { breach: B::Aliases { .. }, .. } => too_big(format!("more than {} aliases", limits.max_aliases)),
+            E::Budget { breach: B::Anchors { .. }, .. } => too_big(format!("more than {} anchors", limits.max_anchors)),
+            E::Budget { breach: B::Events { .. }, .. } => {
+                too_big(format!("more than {} YAML events", limits.max_events))
+            }
+            E::Budget { breach: B::ScalarBytes { .. }, .. } => {
+                too_big(format!("more than {} bytes of text", limits.max_total_scalar_bytes))
+            }
+            E::DuplicateMappingKey { key: Some(key), .. } => {
+                Cow::Owned(format!("duplicate key `{key}`: a key appears once in a map"))
+            }
+            E::DuplicateMappingKey { key: None, .. } => Cow::Borrowed("duplicate key: a key appears once in a map"),
+            E::MultipleDocuments { .. } => {
+                Cow::Borrowed("a second YAML document (after `---`): a scenario file holds one document")
+            }
+            E::NonFiniteFloat { value, .. } => Cow::Owned(format!(
+                "`{value}` is not a number a scenario can hold (NaN and infinities are not JSON numbers): quote it for a string"
+            )),
+            E::UnknownAnchor { .. } => Cow::Borrowed("an alias (`*name`) names no anchor (`&name`) defined before it"),
+            other => match serde_saphyr::UserMessageFormatter.format_message(other) {
+                // The parser's words for two mistakes a scenario author makes, with what to do.
+                m if m == "simple key expected ':'" => {
+                    Cow::Borrowed("a key must be followed by `:` on the same line, within 1024 characters")
+                }
+                m if m == "expected string scalar" => {
+                    Cow::Borrowed("a key is a plain string here, not a list, a map or a `?` complex key")
+                }
+                m => m,
+            },
+        }
+    }
+}
+
+/// A rendered message without the positions the renderer adds (`error: line L column C: `
+/// before, ` at line L, column C` and `(defined at ...)` after): the caller prints the location.
+fn bare_message(rendered: &str) -> String {
+    let mut message = rendered.lines().next().unwrap_or_default().trim();
+    if let Some((head, rest)) = message.split_once(": ")
+        && head.starts_with("error")
+    {
+        message = rest;
+    }
+    if let Some((head, rest)) = message.split_once(": ")
+        && head.starts_with("line ")
+    {
+        message = rest;
+    }
+    // Cut at the first position the renderer appended.
+    for marker in [" at line ", " (defined at line ", " (used at line "] {
+        if let Some(i) = message.find(marker)
+            && message[i + marker.len()..].starts_with(|c: char| c.is_ascii_digit())
+        {
+            message = &message[..i];
+        }
+    }
+    message.trim_end().to_owned()
 }
 
 impl Node {

@@ -57,3 +57,30 @@ fn the_published_spec_and_capability_registry_agree_with_the_contract() {
     assert_eq!(registry, contract);
     assert!(spec.requirements.len() >= 100, "{} requirements", spec.requirements.len());
 }
+
+#[test]
+fn a_file_nested_as_deep_as_yaml_allows_loads_on_a_small_stack() {
+    // 55 maps inside a session, 60 levels in all (the reader allows 64), and 70: loading either
+    // once took about 2 MiB of stack in a debug build, and overflowed a test thread.
+    for depth in [55, 70] {
+        let value = format!("{}1{}", "{k: ".repeat(depth), "}".repeat(depth));
+        let text = format!(
+            "id: core.deep\ntitle: a deep value\nchecks: [GET-1]\nsteps:\n  - set: {{sid: a, session: {{cookie: {{expires: +1h}}, d: {value}}}}}\n  - get: a\n    expect: absent\n"
+        );
+        let loaded = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let path = Path::new("core/deep.yaml");
+                sessionspec_scenario::load_text(path, &std::sync::Arc::from(text.as_str()), Some("core"), None)
+            })
+            .unwrap()
+            .join()
+            .expect("no overflow");
+        let messages: Vec<&str> = loaded.problems.iter().map(|p| p.message.as_str()).collect();
+        if depth == 70 {
+            assert!(messages.iter().any(|m| m.contains("nested more than 64 levels deep")), "{messages:?}");
+        } else {
+            assert!(messages.is_empty(), "{messages:?}");
+        }
+    }
+}

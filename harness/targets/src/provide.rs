@@ -142,8 +142,11 @@ impl Provisioned {
         self.fleet.as_ref().map(|f| format!("{}={}", sessionspec_containers::RUN_LABEL, f.run()))
     }
 
-    /// Removes the run's containers and temporary directories; returns how many containers.
+    /// Shuts the targets' stores down (an adapter's processes exit or are stopped, with
+    /// whatever they started), then removes the run's containers and temporary directories;
+    /// returns how many containers.
     pub async fn release(mut self) -> Result<usize, String> {
+        futures::future::join_all(self.targets.iter().map(|t| t.factory.shutdown())).await;
         self.resolved.clear();
         match self.fleet.take() {
             Some(fleet) => fleet.remove_all().await.map_err(|e| e.to_string()),
@@ -565,6 +568,10 @@ impl StoreFactory for Described {
 
     async fn drop_namespace(&self, namespace: &Namespace) -> StoreResult<()> {
         self.inner.drop_namespace(namespace).await
+    }
+
+    async fn shutdown(&self) {
+        self.inner.shutdown().await;
     }
 }
 

@@ -175,11 +175,24 @@ impl AdapterFactory {
         cell.get().cloned()
     }
 
-    /// Asks every idle process to shut down.
-    pub async fn shutdown(&self) {
-        let idle: Vec<_> = self.idle.lock().expect("lock").drain(..).collect();
-        for p in idle {
-            p.shutdown(Duration::from_secs(5)).await;
+    /// Asks every process, idle or leased, to shut down, all at once, and stops each that has
+    /// not exited 5 s later (its process group with it).
+    async fn shutdown_all(&self) {
+        let mut all: Vec<Arc<Process>> = self.idle.lock().expect("lock").drain(..).collect();
+        for cell in self.leases.lock().await.drain().map(|(_, cell)| cell) {
+            if let Some(p) = cell.get()
+                && !all.iter().any(|q| Arc::ptr_eq(p, q))
+            {
+                all.push(p.clone());
+            }
+        }
+        let stopping: Vec<_> = all
+            .into_iter()
+            .filter(|p| !p.is_dead())
+            .map(|p| tokio::spawn(async move { p.shutdown(Duration::from_secs(5)).await }))
+            .collect();
+        for stop in stopping {
+            let _ = stop.await;
         }
     }
 
@@ -221,6 +234,10 @@ impl AdapterFactory {
 impl StoreFactory for AdapterFactory {
     fn describe(&self) -> &StoreDescription {
         &self.description
+    }
+
+    async fn shutdown(&self) {
+        self.shutdown_all().await;
     }
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {

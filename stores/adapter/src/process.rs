@@ -36,26 +36,34 @@ const HANG_CHECK: Duration = Duration::from_secs(1);
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One line read with a bound on its length.
-#[derive(Debug, PartialEq, Eq)]
+/// What [`read_line`] read into its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Line {
     /// A whole line, without its `\n`.
-    Whole(Vec<u8>),
+    Whole,
     /// A line longer than the bound: its first `max` bytes (the rest was read and dropped).
-    Cut(Vec<u8>),
+    Cut,
 }
 
-/// Reads one line of at most `max` bytes; `None` at the end of the stream. Never holds more than
-/// `max` bytes however long the line is, and a last line without `\n` counts as a line.
-pub(crate) async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usize) -> std::io::Result<Option<Line>> {
-    let mut line = Vec::new();
+/// Reads one line of at most `max` bytes into `line` (cleared first); `None` at the end of the
+/// stream. Never holds more than `max` bytes however long the line is, and a last line without
+/// `\n` counts as a line. The caller keeps `line` from one line to the next: a buffer made anew
+/// for each line would be allocated on one thread and freed on another whenever the read waits
+/// (tokio moves the task), and with mimalloc a flood of such lines held hundreds of MiB.
+pub(crate) async fn read_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Line>> {
+    line.clear();
     let mut cut = false;
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
             return Ok(match (line.is_empty() && !cut, cut) {
                 (true, _) => None,
-                (false, true) => Some(Line::Cut(line)),
-                (false, false) => Some(Line::Whole(line)),
+                (false, true) => Some(Line::Cut),
+                (false, false) => Some(Line::Whole),
             });
         }
         let (chunk, done) = match buf.iter().position(|&b| b == b'\n') {
@@ -70,8 +78,16 @@ pub(crate) async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R, max: usiz
         let consumed = done.unwrap_or(buf.len());
         reader.consume(consumed);
         if done.is_some() {
-            return Ok(Some(if cut { Line::Cut(line) } else { Line::Whole(line) }));
+            return Ok(Some(if cut { Line::Cut } else { Line::Whole }));
         }
+    }
+}
+
+/// A read buffer back to a small one after a long line, so a 100 MiB session read once is not
+/// held for the life of the process.
+fn shrink(line: &mut Vec<u8>) {
+    if line.capacity() > 1024 * 1024 {
+        *line = Vec::new();
     }
 }
 
@@ -102,12 +118,35 @@ struct Shared {
     stderr: Mutex<VecDeque<String>>,
     /// Why the process is gone, once it is.
     dead: Mutex<Option<String>>,
-    /// Protocol breaches that could not be pinned on one request.
+    /// Protocol breaches that could not be pinned on one request (the first [`MAX_BREACHES`]).
     breaches: Mutex<Vec<String>>,
+    /// Breaches past [`MAX_BREACHES`], counted only: an adapter flooding them costs no memory.
+    more_breaches: AtomicU64,
     stderr_done: Notify,
+    /// The server URLs the adapter was given: their passwords never pass into a message.
+    urls: Vec<String>,
+    /// Stops the process (see `wait`).
+    kill: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// The most breaches kept word for word.
+const MAX_BREACHES: usize = 100;
+
 impl Shared {
+    fn breach(&self, text: String) {
+        let mut breaches = self.breaches.lock().expect("lock");
+        if breaches.len() < MAX_BREACHES {
+            breaches.push(text);
+        } else {
+            self.more_breaches.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Text the adapter wrote, for messages: URL passwords and the given URLs' passwords masked.
+    fn redact(&self, text: &str) -> String {
+        sessionspec_server_store::redact_text(text, &self.urls)
+    }
+
     fn stderr_tail(&self) -> StderrTail {
         let lines = self.stderr.lock().expect("lock");
         StderrTail(lines.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n"))
@@ -118,12 +157,22 @@ impl Shared {
     }
 
     /// Marks the process dead and fails every waiting request.
+    /// Stops the process (its group with it); the waiter reaps it.
+    fn stop(&self) {
+        if let Some(tx) = self.kill.lock().expect("lock").take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Marks the process dead, stops it (a process that broke the protocol is never used again,
+    /// and must not run on unnoticed) and fails every waiting request.
     fn bury(&self, reason: String) {
         let mut dead = self.dead.lock().expect("lock");
         if dead.is_none() {
             *dead = Some(reason.clone());
         }
         drop(dead);
+        self.stop();
         let waiting: Vec<_> = self.pending.lock().expect("lock").drain().collect();
         for (_, tx) in waiting {
             let _ = tx.send(Err(self.dead_error(&reason)));
@@ -138,7 +187,6 @@ pub struct Process {
     stdin: tokio::sync::Mutex<Option<ChildStdin>>,
     shared: Arc<Shared>,
     next_seq: AtomicU64,
-    kill: Mutex<Option<oneshot::Sender<()>>>,
     exited: Arc<Notify>,
     /// The time last sent with `clock`.
     pub(crate) clock_sent: tokio::sync::Mutex<Option<DateTime<Utc>>>,
@@ -173,9 +221,11 @@ impl Process {
         let mut child = command.spawn().map_err(|e| {
             StoreError::new(ErrorKind::Backend, format!("cannot start the adapter `{label}`")).with_source(e)
         })?;
-        let process = Process::watch(&mut child, label, config.request_timeout);
+        // The URLs it was given: their passwords are masked in its stderr, however it prints them.
+        let urls: Vec<String> = config.env.iter().filter(|(_, v)| v.contains("://")).map(|(_, v)| v.clone()).collect();
+        let process = Process::watch(&mut child, label, config.request_timeout, urls);
         let (kill_tx, kill_rx) = oneshot::channel();
-        *process.kill.lock().expect("lock") = Some(kill_tx);
+        *process.shared.kill.lock().expect("lock") = Some(kill_tx);
         tokio::spawn(wait(child, kill_rx, process.shared.clone(), process.exited.clone()));
 
         let hello = Request::Hello { protocols: vec![PROTOCOL_VERSION] };
@@ -199,7 +249,10 @@ impl Process {
         };
         let handshake = Handshake::decode(&value).map_err(|m| {
             process.stop();
-            StoreError::from(m)
+            StoreError::new(
+                ErrorKind::Backend,
+                format!("the adapter broke the protocol: {}", process.shared.redact(&m.to_string())),
+            )
         })?;
         if handshake.protocol != PROTOCOL_VERSION {
             process.stop();
@@ -211,8 +264,8 @@ impl Process {
         Ok((process, handshake))
     }
 
-    fn watch(child: &mut Child, label: String, request_timeout: Duration) -> Arc<Process> {
-        let shared = Arc::new(Shared::default());
+    fn watch(child: &mut Child, label: String, request_timeout: Duration, urls: Vec<String>) -> Arc<Process> {
+        let shared = Arc::new(Shared { urls, ..Shared::default() });
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
         let process = Arc::new(Process {
@@ -221,7 +274,6 @@ impl Process {
             stdin: tokio::sync::Mutex::new(child.stdin.take()),
             shared: shared.clone(),
             next_seq: AtomicU64::new(1),
-            kill: Mutex::new(None),
             exited: Arc::new(Notify::new()),
             clock_sent: tokio::sync::Mutex::new(None),
             request_timeout,
@@ -229,27 +281,30 @@ impl Process {
         let reader_shared = shared.clone();
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout);
+            let mut line = Vec::new();
             loop {
-                let breach = match read_line(&mut reader, MAX_STDOUT_LINE).await {
+                let read = read_line(&mut reader, &mut line, MAX_STDOUT_LINE).await;
+                let breach = match read {
                     Ok(None) => break,
-                    Ok(Some(Line::Whole(bytes))) => match String::from_utf8(bytes) {
-                        Ok(line) if line.trim().is_empty() => continue,
-                        Ok(line) => {
-                            dispatch(&reader_shared, &line);
+                    Ok(Some(Line::Whole)) => match std::str::from_utf8(&line) {
+                        Ok(text) if text.trim().is_empty() => continue,
+                        Ok(text) => {
+                            dispatch(&reader_shared, text);
+                            shrink(&mut line);
                             continue;
                         }
                         Err(e) => format!(
                             "the adapter wrote a line on stdout that is not UTF-8 (byte 0x{:02X} at offset {})",
-                            e.as_bytes()[e.utf8_error().valid_up_to()],
-                            e.utf8_error().valid_up_to()
+                            line[e.valid_up_to()],
+                            e.valid_up_to()
                         ),
                     },
-                    Ok(Some(Line::Cut(_))) => {
+                    Ok(Some(Line::Cut)) => {
                         format!("the adapter wrote a line on stdout longer than {MAX_STDOUT_LINE} bytes")
                     }
                     Err(e) => format!("cannot read the adapter's stdout: {e}"),
                 };
-                reader_shared.breaches.lock().expect("lock").push(breach.clone());
+                reader_shared.breach(breach.clone());
                 reader_shared.bury(format!("the adapter broke the protocol: {breach}"));
                 break;
             }
@@ -258,12 +313,10 @@ impl Process {
             // Lossy: stderr is for people; a stray byte must not end the reading (the adapter
             // would die on its next write) or lose the lines around it.
             let mut reader = BufReader::new(stderr);
-            while let Ok(Some(line)) = read_line(&mut reader, MAX_STDERR_LINE).await {
-                let (bytes, cut) = match line {
-                    Line::Whole(b) => (b, false),
-                    Line::Cut(b) => (b, true),
-                };
-                let text = sessionspec_server_store::redact_urls(&String::from_utf8_lossy(&bytes));
+            let mut bytes = Vec::new();
+            while let Ok(Some(line)) = read_line(&mut reader, &mut bytes, MAX_STDERR_LINE).await {
+                let cut = line == Line::Cut;
+                let text = shared.redact(&String::from_utf8_lossy(&bytes));
                 let text = text.trim_end_matches('\r');
                 let mut kept: String = text.chars().take(STDERR_LINE_CHARS).collect();
                 if cut || text.chars().count() > STDERR_LINE_CHARS {
@@ -298,21 +351,26 @@ impl Process {
 
     /// Protocol breaches seen so far that no request could carry.
     pub fn breaches(&self) -> Vec<String> {
-        self.shared.breaches.lock().expect("lock").clone()
+        let mut breaches = self.shared.breaches.lock().expect("lock").clone();
+        let more = self.shared.more_breaches.load(Ordering::SeqCst);
+        if more > 0 {
+            breaches.push(format!("and {more} more"));
+        }
+        breaches
     }
 
     /// Kills the process (the waiter reaps it).
     pub fn stop(&self) {
-        if let Some(tx) = self.kill.lock().expect("lock").take() {
-            let _ = tx.send(());
-        }
+        self.shared.stop();
     }
 
-    /// Asks the adapter to shut down and waits for it to exit, killing it after `bound`.
+    /// Asks the adapter to shut down and waits for it to exit, killing it after `bound` in all
+    /// (the answer and the exit together).
     pub async fn shutdown(&self, bound: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
         let exited = self.exited.notified();
         let _ = self.request_raw(Request::Shutdown.op(), Request::Shutdown.fields(), bound).await;
-        let clean = tokio::time::timeout(bound, exited).await.is_ok() || self.is_dead();
+        let clean = tokio::time::timeout_at(deadline, exited).await.is_ok() || self.is_dead();
         if !clean {
             self.stop();
         }
@@ -437,7 +495,7 @@ fn dispatch(shared: &Shared, line: &str) {
         Ok(Incoming::Response { seq, result }) => {
             let waiting = shared.pending.lock().expect("lock").remove(&seq);
             if let Some(tx) = waiting {
-                let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, message)));
+                let _ = tx.send(result.map_err(|(kind, message)| StoreError::new(kind, shared.redact(&message))));
                 return;
             }
             // A late answer to a request whose caller gave up is dropped; an answer to a request
@@ -450,32 +508,33 @@ fn dispatch(shared: &Shared, line: &str) {
             } else {
                 format!("a second response to seq {seq}: each request is answered exactly once")
             };
-            shared.breaches.lock().expect("lock").push(breach.clone());
+            shared.breach(breach.clone());
             shared.bury(format!("the adapter broke the protocol: {breach}"));
         }
         Ok(Incoming::Event { instance, kind, sid }) => {
             let sink = shared.sinks.lock().expect("lock").get(&instance).cloned();
             match sink {
                 Some(sink) => sink.emit(StoreEvent { kind, sid }),
-                None => shared
-                    .breaches
-                    .lock()
-                    .expect("lock")
-                    .push(format!("event `{kind}` names instance `{instance}`, which is not open")),
+                None => shared.breach(format!("event `{kind}` names instance `{instance}`, which is not open")),
             }
         }
         Ok(Incoming::Complaint { message }) => {
-            shared.breaches.lock().expect("lock").push(format!("the adapter could not read a request: {message}"));
+            let message = shared.redact(&message);
+            shared.breach(format!("the adapter could not read a request: {message}"));
         }
         Err(bad) => {
-            let text = bad.malformed.to_string();
+            // A malformed message quotes what the adapter wrote.
+            let text = shared.redact(&bad.malformed.to_string());
             match bad.seq.and_then(|seq| shared.pending.lock().expect("lock").remove(&seq)) {
                 Some(tx) => {
-                    let _ = tx.send(Err(StoreError::from(bad.malformed)));
+                    let _ = tx.send(Err(StoreError::new(
+                        ErrorKind::Backend,
+                        format!("the adapter broke the protocol: {text}"),
+                    )));
                 }
                 None => {
                     // Nothing to pin it on: the stream cannot be trusted any more.
-                    shared.breaches.lock().expect("lock").push(text.clone());
+                    shared.breach(text.clone());
                     shared.bury(format!("the adapter broke the protocol: {text}"));
                 }
             }
@@ -485,6 +544,9 @@ fn dispatch(shared: &Shared, line: &str) {
 
 async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>, exited: Arc<Notify>) {
     let group = child.id();
+    // Dropped with this task (a runtime shutting down): the whole group goes, not just the child
+    // `kill_on_drop` kills.
+    let _group_guard = KillGroupOnDrop(group);
     let status = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
@@ -509,6 +571,14 @@ async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>
     shared.bury(reason);
     exited.notify_waiters();
     exited.notify_one();
+}
+
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
 }
 
 /// Kills the process group led by `pid` (the adapter and everything it started).

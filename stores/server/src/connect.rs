@@ -144,7 +144,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// `text` (a driver's message about `url`) with the URL's password masked wherever it appears.
+/// `text` (a driver's message about `url`) with the URL's password masked wherever it appears:
+/// as the URL writes it and percent-decoded, as a driver uses it.
 pub fn redact_password(text: &str, url: &str) -> String {
     let mut out = text.replace(url, &redact_url(url));
     if let Some((scheme_end, at)) = user_info_span(url)
@@ -152,8 +153,40 @@ pub fn redact_password(text: &str, url: &str) -> String {
         && !password.is_empty()
     {
         out = out.replace(password, "****");
+        let decoded = percent_decode(password);
+        if !decoded.is_empty() && decoded != password {
+            out = out.replace(&decoded, "****");
+        }
     }
     out
+}
+
+/// `text` (anything a process given `urls` wrote) with the password of every URL in it masked
+/// ([`redact_urls`]), and the passwords of `urls` masked wherever they appear on their own
+/// ([`redact_password`]).
+pub fn redact_text<S: AsRef<str>>(text: &str, urls: &[S]) -> String {
+    urls.iter().fold(redact_urls(text), |out, url| redact_password(&out, url.as_ref()))
+}
+
+/// `%XX` escapes decoded (as UTF-8, lossily); anything else kept.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `text` (anything an adapter or a driver wrote) with the password of every URL in it masked by
@@ -219,6 +252,16 @@ mod tests {
         );
         assert_eq!(redact_urls("url=\"mysql://root:a@b@h/db\""), "url=\"mysql://root:****@h/db\"");
         assert_eq!(redact_urls("no urls here: a://"), "no urls here: a://");
+    }
+
+    #[test]
+    fn known_passwords_are_masked_as_written_and_decoded() {
+        let url = "postgres://app:p@ss:w%40rd@db:5432/app";
+        assert_eq!(
+            redact_text(&format!("url {url}; password p@ss:w%40rd; decoded p@ss:w@rd"), &[url, "redis://r:6379"]),
+            "url postgres://app:****@db:5432/app; password ****; decoded ****"
+        );
+        assert_eq!(percent_decode("a%40b%3a%zz%4"), "a@b:%zz%4");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use sessionspec_contract::{
     Capability, CapabilitySet, ErrorKind, RawAccess, Result, StoreDescription, StoreError, Tamper,
 };
 
-pub use connect::{CONNECT_TIMEOUT, ConnectFailure, Endpoint, redact_password, redact_url, redact_urls};
+pub use connect::{CONNECT_TIMEOUT, ConnectFailure, Endpoint, redact_password, redact_text, redact_url, redact_urls};
 pub use ident::Ident;
 pub use operation::{DEFAULT_OPERATION_TIMEOUT, Operations, bounded, timeout};
 pub use sweep::Sweep;

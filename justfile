@@ -161,6 +161,12 @@ reports: npm
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
     render --format markdown --out reports/compatibility.md "${expectations[@]}"
     render --format html --out reports/compatibility.html "${expectations[@]}"
+    # The resilience area alone on every server-backed store, its own table (reports/resilience.md).
+    mapfile -t servers < <(just stores '.family != "tower" and .backend != null')
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --area resilience \
+        --out target/compat-resilience "${expectations[@]}" "${servers[@]}" || true
+    cargo run --quiet -p sessionspec -- report target/compat-resilience/results.jsonl --format markdown \
+        --out reports/resilience.md "${expectations[@]}" || [ $? -eq 1 ]
     just site
     echo "reports/ regenerated: review with git diff -- reports/"
 

@@ -34,10 +34,8 @@ readonly PROBE_TIMEOUT=5
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
-# Credentials never reach a log line.
-# The rule of sessionspec_server_store::redact_url: the user info runs to the last `@` before the
-# first `/` or `?`, so a password holding `@` or `:` is masked whole, with the same `****`.
-redact() { sed -E 's#(://[^:/?@]*):[^/?]*@#\1:****@#' <<<"$1"; }
+# `address URL`: the URL without its credentials, for log lines.
+source "$(dirname "${BASH_SOURCE[0]}")/address.sh"
 
 # Single-quoted for `eval`.
 emit_export() {
@@ -436,10 +434,10 @@ find_or_start() {
             log "MISSING: $(client_package "$svc") is needed to check $env_name"
             return 1
         elif ((rc != 0)); then
-            log "$svc: $env_name=$(redact "$explicit") was given but does not answer a query; nothing started for it"
+            log "$svc: $env_name (at $(address "$explicit")) was given but does not answer a query; nothing started for it"
             return 1
         fi
-        log "$svc: using $env_name=$(redact "$explicit") (answers)"
+        log "$svc: using $env_name (at $(address "$explicit"); answers)"
         URL=$explicit
         return 0
     fi

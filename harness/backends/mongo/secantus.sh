@@ -26,6 +26,8 @@ EOF
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly PACKAGE_PIN="SecantusDB==0.7.0b3"
+# `address URL`: the URL without its credentials, for log lines.
+source "$HERE/../address.sh"
 readonly VENV="${SESSIONSPEC_SECANTUS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sessionspec/secantus-venv}"
 readonly STATE_DIR="${SESSIONSPEC_SECANTUS_STATE_DIR:-${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/sessionspec-$(id -u)/secantus}"
 readonly STATE_FILE="$STATE_DIR/server.state"
@@ -178,10 +180,10 @@ cmd_up() {
     if [[ -n ${SESSIONSPEC_MONGO_URL:-} ]]; then
         ensure_venv
         local shown
-        shown=$(sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$SESSIONSPEC_MONGO_URL")
+        shown="(at $(address "$SESSIONSPEC_MONGO_URL"))"
         hello "$SESSIONSPEC_MONGO_URL" 5 ||
-            die "SESSIONSPEC_MONGO_URL=$shown was given but does not answer hello; nothing started for it"
-        log "using SESSIONSPEC_MONGO_URL=$shown (answers hello)"
+            die "SESSIONSPEC_MONGO_URL $shown was given but does not answer hello; nothing started for it"
+        log "using SESSIONSPEC_MONGO_URL $shown (answers hello)"
         emit_export "$SESSIONSPEC_MONGO_URL"
         return 0
     fi

@@ -43,14 +43,6 @@ if ! printf '%s\n' "$@" | grep -qE '^(--store|-s)(=|$)'; then
         | jq -r 'select(.family == "reference" and .backend != null) | .name')}"
     for s in $stores; do args+=(--store "$s"); done
 fi
-# Every area but resilience, unless areas are given: the fault scenarios run one at a time (each
-# cuts its store's server), which on 14 columns would take longer than the rest of the matrix;
-# `just test-resilience` runs them on the reference stores against the local services.
-if ! printf '%s\n' "$@" | grep -qE '^(--area|--requirement|-k|--select)(=|$)'; then
-    for area in $("$sessionspec" list scenarios --json | jq -r '.area' | sort -u | grep -vx resilience); do
-        args+=(--area "$area")
-    done
-fi
 t=$(now)
 set +e
 "$sessionspec" "${args[@]}" "$@"

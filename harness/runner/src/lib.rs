@@ -37,8 +37,10 @@ pub struct Target {
 }
 
 /// Causes faults between a target's store and its server (sessionspec-targets wires the
-/// proxies of sessionspec-faults in). Scenarios using it run alone, one at a time, so a fault
-/// never reaches another case.
+/// proxies of sessionspec-faults in; each target has proxies of its own). A case using it runs
+/// alone on its target: it starts once no other case of that target runs, and none starts beside
+/// it, so a fault never reaches another case. Other targets' cases go on meanwhile: their
+/// connections do not pass through its proxies.
 pub trait Faults: Send + Sync {
     /// Causes `fault` on top of those in force.
     fn apply(&self, fault: Fault) -> Result<(), String>;
@@ -252,20 +254,18 @@ impl Runner {
         queue.sort_by_key(|(s, _)| s.uses_faults());
         let mut queue: VecDeque<(Arc<Scenario>, Target, u32, Option<CaseResult>)> =
             queue.into_iter().map(|(s, t)| (s, t, 1, None)).collect();
-        let mut exclusive_running = false;
+        let mut busy = Busy::default();
         type Running = (Arc<Scenario>, Target, u32, Option<CaseResult>, Option<CaseResult>);
         let mut running: JoinSet<Running> = JoinSet::new();
         let mut results = Vec::with_capacity(total);
         loop {
-            // A case causing faults runs alone: it starts once nothing else runs, and nothing
-            // starts beside it (a fault, or a restarted server, must never reach another case).
-            while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() && !exclusive_running {
-                let Some((scenario, _, _, _)) = queue.front() else { break };
-                if scenario.uses_faults() && !running.is_empty() {
+            // A case causing faults runs alone on its target (see `Faults`).
+            while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() {
+                let Some(next) = busy.next(queue.iter().map(|(s, t, _, _)| (t.id.as_str(), s.uses_faults()))) else {
                     break;
-                }
-                let Some((scenario, target, attempt, first)) = queue.pop_front() else { break };
-                exclusive_running = scenario.uses_faults();
+                };
+                let Some((scenario, target, attempt, first)) = queue.remove(next) else { break };
+                busy.start(&target.id, scenario.uses_faults());
                 if attempt == 1 {
                     on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
                 }
@@ -292,11 +292,12 @@ impl Runner {
                 }
             };
             let Some(joined) = joined else { break };
-            exclusive_running = false;
             // A case catches its store's panics itself; a task can only fail here when the
             // runtime is shutting down, and a cancelled case reports nothing. Either way the
             // case is missing from the results and the run is incomplete.
-            let Ok((scenario, target, attempt, first, Some(mut result))) = joined else { continue };
+            let Ok((scenario, target, attempt, first, result)) = joined else { continue };
+            busy.finish(&target.id, scenario.uses_faults());
+            let Some(mut result) = result else { continue };
             if result.outcome.is_failure() && attempt <= self.options.retries && !self.cancel.is_cancelled() {
                 queue.push_back((scenario, target, attempt + 1, first.or(Some(result))));
                 continue;
@@ -328,5 +329,72 @@ impl Runner {
             *counts.entry(r.outcome).or_insert(0) += 1;
         }
         RunSummary { results, footer: Footer { finished: Utc::now(), counts, incomplete, reason } }
+    }
+}
+
+/// Which targets have cases running, and which of them run a case causing faults.
+#[derive(Debug, Default)]
+struct Busy {
+    running: HashMap<String, usize>,
+    faulted: std::collections::HashSet<String>,
+}
+
+impl Busy {
+    /// The first queued case (target id, whether it causes faults) that may start now: none
+    /// beside a case causing faults on its target, and a case causing faults only on a target
+    /// with nothing running.
+    fn next<'a>(&self, queue: impl Iterator<Item = (&'a str, bool)>) -> Option<usize> {
+        queue.enumerate().find_map(|(i, (target, faults))| {
+            let free = if faults { !self.running.contains_key(target) } else { !self.faulted.contains(target) };
+            free.then_some(i)
+        })
+    }
+
+    fn start(&mut self, target: &str, faults: bool) {
+        *self.running.entry(target.to_owned()).or_default() += 1;
+        if faults {
+            self.faulted.insert(target.to_owned());
+        }
+    }
+
+    fn finish(&mut self, target: &str, faults: bool) {
+        if let Some(n) = self.running.get_mut(target) {
+            *n -= 1;
+            if *n == 0 {
+                self.running.remove(target);
+            }
+        }
+        if faults {
+            self.faulted.remove(target);
+        }
+    }
+}
+
+#[cfg(test)]
+mod busy_tests {
+    use super::Busy;
+
+    #[test]
+    fn a_case_causing_faults_runs_alone_on_its_target_only() {
+        let mut busy = Busy::default();
+        let queue = [("a", false), ("b", false), ("a", true), ("b", true)];
+        // Nothing runs: the first case starts.
+        assert_eq!(busy.next(queue.into_iter()), Some(0));
+        busy.start("a", false);
+        // With a case of `a` running, `a`'s fault case waits; `b`'s may start.
+        assert_eq!(busy.next(queue[2..].iter().copied()), Some(1));
+        busy.start("b", true);
+        // `b` runs a fault case: nothing else of `b` starts beside it, `a`'s cases may.
+        assert_eq!(busy.next([("b", false), ("a", false)].into_iter()), Some(1));
+        assert_eq!(busy.next([("b", false), ("b", true)].into_iter()), None);
+        // `a`'s last case finishes: its fault case may start beside `b`'s.
+        busy.finish("a", false);
+        assert_eq!(busy.next([("b", false), ("a", true)].into_iter()), Some(1));
+        busy.start("a", true);
+        assert_eq!(busy.next([("a", false), ("a", true)].into_iter()), None);
+        busy.finish("b", true);
+        assert_eq!(busy.next([("a", false), ("b", false)].into_iter()), Some(1));
+        busy.finish("a", true);
+        assert!(busy.running.is_empty() && busy.faulted.is_empty());
     }
 }

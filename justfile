@@ -44,6 +44,7 @@ test-all: lint npm
     SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
+    just test-site
     just test-npm
     just test-npm-variants
     just test-resilience
@@ -194,8 +195,9 @@ site DIR="reports/site":
 test-site: (site "target/site")
     #!/usr/bin/env bash
     set -euo pipefail
-    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-        apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    # Debian's chromium and chromedriver; the emoji font draws the tables' ✅ and ❌ as readers see them.
+    if ! dpkg -s chromium chromium-driver fonts-noto-color-emoji >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-color-emoji >/dev/null
     fi
     mapfile -t markdown < <(git ls-files '*.md')
     if [ "${#markdown[@]}" -eq 0 ]; then echo "no Markdown files listed by git ls-files" >&2; exit 1; fi

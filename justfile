@@ -196,8 +196,10 @@ test-site: (site "target/site")
     #!/usr/bin/env bash
     set -euo pipefail
     # Debian's chromium and chromedriver; the emoji font draws the tables' ✅ and ❌ as readers see them.
-    if ! dpkg -s chromium chromium-driver fonts-noto-color-emoji >/dev/null 2>&1; then
-        apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-noto-color-emoji >/dev/null
+    packages=(chromium chromium-driver fonts-noto-color-emoji)
+    if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
+        root=(); if [ "$(id -u)" -ne 0 ]; then root=(sudo); fi
+        "${root[@]}" apt-get update -qq && "${root[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
     fi
     mapfile -t markdown < <(git ls-files '*.md')
     if [ "${#markdown[@]}" -eq 0 ]; then echo "no Markdown files listed by git ls-files" >&2; exit 1; fi

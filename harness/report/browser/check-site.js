@@ -208,7 +208,12 @@ async function main() {
     const logs = () => webdriver(base, 'POST', `${session}/se/log`, { type: 'browser' });
     const size = (width, height) => webdriver(base, 'POST', `${session}/window/rect`, { width, height });
     const find = async (css) => (await webdriver(base, 'POST', `${session}/element`, { using: 'css selector', value: css }))[ELEMENT];
-        const type = async (css, text) => webdriver(base, 'POST', `${session}/element/${await find(css)}/value`, { text });
+        const consoleErrors = async (where) => {
+      for (const entry of await logs()) {
+        if (entry.level === 'SEVERE') { problems.push(`${where}: console error: ${entry.message}`); }
+      }
+    };
+    const type = async (css, text) => webdriver(base, 'POST', `${session}/element/${await find(css)}/value`, { text });
 
     // Every page: loads, no console error, no id twice; collect its ids and relative links.
     await size(1400, 1000);
@@ -234,9 +239,7 @@ async function main() {
       }
       ids.set(file, idSet);
       for (const href of found.links) { links.push([file, href]); }
-      for (const entry of await logs()) {
-        if (entry.level === 'SEVERE') { problems.push(`${name}: console error: ${entry.message}`); }
-      }
+      await consoleErrors(name);
       const bytes = fs.statSync(file).size;
       if (bytes > MAX_PAGE) { problems.push(`${name}: ${bytes} bytes, over 500 KB`); }
     }
@@ -305,6 +308,7 @@ async function main() {
       problems.push(`matrix filter store ${store} shows the columns [${columns.head}], rows up to ${columns.widest} cells; want scenario, level, ${store}`);
     }
     filter.push(`store ${store} ${columns.head.length} columns`);
+    await consoleErrors('matrix.html, filtered');
     console.log(`matrix filter: ${filter.join('; ')}`);
 
     // The index's store table, whole, at a desktop and a phone width.
@@ -331,6 +335,7 @@ async function main() {
       if (box.scroll !== 0 || box.inner < box.bottom) {
         problems.push(`${where}: the window shows 0..${box.inner} px from ${box.scroll}, the table spans ${box.top}..${box.bottom}`);
       }
+      await consoleErrors(`index.html at ${width} px`);
       const png = Buffer.from(await webdriver(base, 'GET', `${session}/screenshot`), 'base64');
       const shot = pngSize(png);
       if (!shot || shot.width < box.right * box.ratio || shot.height < box.bottom * box.ratio) {

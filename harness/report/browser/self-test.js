@@ -3,10 +3,10 @@
 // Proves that check-site.js can fail: copies a generated site into a temporary directory,
 // plants one fault for each of its checks (a console error, an uncaught exception, a missing
 // stylesheet, a broken link, a broken anchor, an id used twice, a page over 500 KB, a filter
-// that ignores the outcome list, one that shows a row not matching the text, one that ignores
-// the store list, a store table wider than the view, and broken links and anchors in a
-// Markdown file), runs the checker on the copy and expects it to exit 1 reporting every planted
-// fault and nothing else.
+// that ignores the outcome list, one that shows a row not matching the text, a console error
+// while filtering, a filter that ignores the store list, a store table wider than the view,
+// and broken links and anchors in a Markdown file), runs the checker on the copy and expects
+// it to exit 1 reporting every planted fault and nothing else.
 //
 //   node self-test.js SITE_DIR
 //
@@ -59,6 +59,8 @@ plant('matrix.js', 'if (ok && outcome)', 'if (ok && outcome && false)');
 expected.push(['filter ignoring the outcome', /^matrix filter outcome fail shows (\d+) of \1 rows: it does not narrow$/]);
 plant('matrix.js', 'if (text && row', 'if (text && r > 1 && row');
 expected.push(['filter showing a row that does not match', /^matrix filter text "expiry" shows \d+ rows \(1 not matching\), \d+ match$/]);
+plant('matrix.js', "var shown = 0;", "var shown = 0; if (form.text.value === 'expiry') { console.error('planted error while filtering'); }");
+expected.push(['console error while filtering', /^matrix\.html, filtered: console error: .*planted error while filtering/]);
 plant('matrix.js', 'show.push(!t || !store || t === store)', 'show.push(true)');
 expected.push(['filter ignoring the store', /^matrix filter store \S+ shows the columns \[.*\], rows up to \d+ cells; want scenario, level, /]);
 fs.appendFileSync(path.join(copy, 'site.css'), 'table.stores{min-width:1500px}');

@@ -201,8 +201,13 @@ test-site: (site "target/site")
         root=(); if [ "$(id -u)" -ne 0 ]; then root=(sudo); fi
         "${root[@]}" apt-get update -qq && "${root[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
     fi
-    mapfile -t markdown < <(git ls-files '*.md')
-    if [ "${#markdown[@]}" -eq 0 ]; then echo "no Markdown files listed by git ls-files" >&2; exit 1; fi
+    # The checkout's Markdown: the files git tracks or, without .git, all but build output and npm packages.
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        mapfile -t markdown < <(git ls-files '*.md')
+    else
+        mapfile -t markdown < <(find . -name '*.md' -not -path '*/target/*' -not -path '*/node_modules/*' -not -path './.sessionspec/*' | sort)
+    fi
+    if [ "${#markdown[@]}" -lt 10 ]; then echo "only ${#markdown[@]} Markdown files found: not the checkout?" >&2; exit 1; fi
     args=()
     for f in "${markdown[@]}"; do args+=(--markdown "$f"); done
     node harness/report/browser/check-site.js target/site "${args[@]}" --screenshots target/site-screenshots

@@ -78,14 +78,14 @@ async function webdriver(base, method, route, body) {
 async function ready(base, driver) {
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline) {
-    if (driver.exitCode !== null) { throw new Error(`chromedriver exited with ${driver.exitCode}`); }
+    if (driver.exitCode !== null) { throw new Error(`chromedriver exited with ${driver.exitCode}: ${driver.stderrTail}`); }
     try {
       const status = await webdriver(base, 'GET', '/status');
       if (status.ready) { return; }
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('chromedriver did not become ready within 20 s');
+  throw new Error(`chromedriver did not become ready within 20 s: ${driver.stderrTail}`);
 }
 
 function listPages(dir) {
@@ -189,9 +189,19 @@ async function main() {
   const problems = [];
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const driver = spawn('chromedriver', [`--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A process group of its own: chromedriver and the browsers it starts end together.
+  const driver = spawn('chromedriver', [`--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  driver.stderrTail = ''; // read, so that a chatty chromedriver never blocks on a full pipe
+  driver.stderr.on('data', (d) => { driver.stderrTail = (driver.stderrTail + d).slice(-2000); });
   driver.on('error', (e) => usage(`cannot start chromedriver (apt-get install chromium chromium-driver): ${e.message}`));
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sessionspec-chromium-'));
+  // However this process ends (an exception, a closed stdout, a signal), chromedriver and the
+  // browser profile go too.
+  process.on('exit', () => {
+    try { process.kill(-driver.pid, 'SIGKILL'); } catch { /* already gone */ }
+    try { fs.rmSync(profile, { recursive: true, force: true }); } catch { /* the browser still writing */ }
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) { process.on(signal, () => process.exit(1)); }
   let session = null;
   try {
     await ready(base, driver);
@@ -353,7 +363,7 @@ async function main() {
     console.log(`${pages.length} pages loaded, ${relative} relative links (${anchored} with an anchor) checked; ${mdLinks} relative Markdown links in ${args.markdown.length} files checked`);
   } finally {
     if (session) { await webdriver(base, 'DELETE', session).catch(() => {}); }
-    driver.kill();
+    try { process.kill(-driver.pid, 'SIGKILL'); } catch { /* already gone */ }
     fs.rmSync(profile, { recursive: true, force: true });
   }
   if (problems.length > 0) {

@@ -24,6 +24,7 @@ if (!site || !fs.existsSync(path.join(site, 'index.html'))) {
 }
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sessionspec-site-self-test-'));
 const copy = path.join(work, 'site');
+process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 fs.cpSync(site, copy, { recursive: true });
 
 // Replaces `from` by `to` in one file of the copy; the fault must really be planted.
@@ -95,7 +96,6 @@ for (const [what, pattern] of expected) {
 for (const line of lines) {
   if (![...expected.map((e) => e[1]), ...allowed].some((p) => p.test(line))) { failures.push(`reported, not planted: ${line}`); }
 }
-fs.rmSync(work, { recursive: true, force: true });
 if (failures.length > 0) {
   console.error(`self-test of check-site.js failed:\n  ${failures.join('\n  ')}\nits output:\n${run.stdout}${run.stderr}`);
   process.exit(1);

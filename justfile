@@ -44,6 +44,7 @@ test-all: lint npm
     SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
     cargo test --workspace --doc --quiet
     just package
+    just test-site
     just test-npm
     just test-npm-variants
     just test-resilience
@@ -170,28 +171,47 @@ reports: npm
     just site
     echo "reports/ regenerated: review with git diff -- reports/"
 
-# Rebuild the static site reports/site/ from the committed results and expectation files (no run).
-site:
+# reports/site/ is what the Pages job publishes; `just test-site` builds into target/site.
+# Rebuild the static site into DIR from the committed results and expectation files (no run).
+site DIR="reports/site":
     #!/usr/bin/env bash
     set -euo pipefail
+    dir={{quote(DIR)}}
+    # The directory is replaced whole: only an earlier site, never some other directory.
+    if [ -e "$dir" ] && [ ! -f "$dir/index.html" ]; then echo "$dir exists and is not a site: not replacing it" >&2; exit 2; fi
     expectations=()
     for f in reports/expectations/*.toml; do expectations+=(--expectations "$f"); done
     bench=()
     if [ -f reports/bench.json ]; then bench=(--bench reports/bench.json); fi
-    rm -rf reports/site
-    cargo run --quiet -p sessionspec -- site reports/compatibility.jsonl --out reports/site \
+    rm -rf "$dir"
+    cargo run --quiet -p sessionspec -- site reports/compatibility.jsonl --out "$dir" \
         --source-url https://github.com/sessionspec/sessionspec/blob/main/ "${expectations[@]}" "${bench[@]}"
 
-# The site and the Markdown in Debian's chromium, headless: pages load without console errors,
-# links and anchors resolve, the matrix filter narrows, the index table fits 1,400 and 390 px.
-test-site: site
+# harness/report/browser/check-site.js: pages load without console errors, links and anchors
+# resolve, the matrix filter narrows, the index's store table fits 1,400 and 390 px (screenshots
+# in target/site-screenshots). Then self-test.js plants a fault for each check in a copy of the
+# site and expects every one reported.
+# The site (built into target/site; reports/ is left as it is) and the checkout's Markdown in headless chromium.
+test-site: (site "target/site")
     #!/usr/bin/env bash
     set -euo pipefail
-    if ! command -v chromedriver >/dev/null; then
-        apt-get install -y --no-install-recommends chromium chromium-driver
+    # Debian's chromium and chromedriver; the emoji font draws the tables' ✅ and ❌ as readers see them.
+    packages=(chromium chromium-driver fonts-noto-color-emoji)
+    if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
+        root=(); if [ "$(id -u)" -ne 0 ]; then root=(sudo); fi
+        "${root[@]}" apt-get update -qq && "${root[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
     fi
-    node harness/report/browser/check-site.js reports/site --markdown reports/compatibility.md \
-        --markdown reports/README.md --screenshots target/site-screenshots
+    # The checkout's Markdown: the files git tracks or, without .git, all but build output and npm packages.
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        mapfile -t markdown < <(git ls-files '*.md')
+    else
+        mapfile -t markdown < <(find . -name '*.md' -not -path '*/target/*' -not -path '*/node_modules/*' -not -path './.sessionspec/*' | sort)
+    fi
+    if [ "${#markdown[@]}" -lt 10 ]; then echo "only ${#markdown[@]} Markdown files found: not the checkout?" >&2; exit 1; fi
+    args=()
+    for f in "${markdown[@]}"; do args+=(--markdown "$f"); done
+    node harness/report/browser/check-site.js target/site "${args[@]}" --screenshots target/site-screenshots
+    node harness/report/browser/self-test.js target/site
 
 # Build ecosystem/tower's adapter: the tower-sessions stores, in a workspace of their own (own
 # lockfile, own target dir: SESSIONSPEC_TOWER_TARGET or ecosystem/tower/target). Prints the binary.

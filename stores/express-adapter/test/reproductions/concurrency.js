@@ -30,11 +30,11 @@ async function untilLost(once, what, tries = TRIES) {
  * CONC-6: `count` instances opened at once on a fresh namespace, each setting (and getting) its
  * own sid right away; the instances all create the missing table, and a loser's set fails.
  */
-async function openAtOnce({ open, fresh }, count, i) {
+async function openAtOnce({ open, fresh, now }, count, i) {
   const namespace = fresh(`at_once${i}`);
   const handles = await Promise.all(Array.from({ length: count }, () => open({}, namespace)));
   const outcomes = await Promise.all(handles.map(async (h, j) => {
-    const set = await attempt(h.store, 'set', `x${j}`, session(Date.now, HOUR, { n: String(j) }));
+    const set = await attempt(h.store, 'set', `x${j}`, session(now, HOUR, { n: String(j) }));
     return set.ok ? attempt(h.store, 'get', `x${j}`) : set;
   }));
   return outcomes.filter((o) => !o.ok).map((o) => o.err);
@@ -64,14 +64,14 @@ module.exports = {
   // CONC-1: sets through three instances opened one after another, before any table exists.
   'concurrency.sets-across-instances': {
     fresh: true,
-    run: async ({ open, fresh }) => tableRace(await untilLost(async (i) => {
+    run: async ({ open, fresh, now }) => tableRace(await untilLost(async (i) => {
       const namespace = fresh(`across${i}`);
       const main = await open({}, namespace);
       const b = await open({}, namespace);
       const c = await open({}, namespace);
       const writes = [[main, 'main', 1], [b, 'b', 2], [c, 'c', 3], [main, 'main', 4], [b, 'b', 5]];
       const outcomes = await Promise.all(writes.map(([h, from, n]) =>
-        attempt(h.store, 'set', 'shared', session(Date.now, HOUR, { from, n }))));
+        attempt(h.store, 'set', 'shared', session(now, HOUR, { from, n }))));
       return outcomes.filter((o) => !o.ok).map((o) => o.err);
     }, 'sets across three instances'), UPSERT_RACE),
   },

@@ -2,7 +2,7 @@
 // Core operations: set validation, corrupt payloads, all, length, one completion per call.
 
 const assert = require('node:assert/strict');
-const { call, attempt, reports, session } = require('./helpers');
+const { call, attempt, reportsTwice, session } = require('./helpers');
 
 /**
  * `set` of a session the spec says to reject with `invalid`: the store accepts it, or fails with
@@ -12,19 +12,6 @@ const { call, attempt, reports, session } = require('./helpers');
 async function notInvalid(store, sid, value) {
   const err = await call(store, 'set', sid, value).then(() => null, (e) => e);
   assert.ok(err === null || err.sessionspecKind !== 'invalid', `set failed with invalid: ${err}`);
-}
-
-/**
- * ERROR-3 on connect-session-knex 5: a call that fails reports its error twice, to the callback
- * and as the rejection of the promise the async method returns (which express-session ignores,
- * so in an app it is an unhandled rejection).
- */
-async function reportsTwice(store, method, args) {
-  const { calls, returned } = await reports(store, method, args);
-  assert.equal(calls.length, 1, `the callback was called ${calls.length} times`);
-  assert.ok(calls[0][0] instanceof Error, `the callback got no error: ${JSON.stringify(calls[0])}`);
-  assert.ok(returned && returned.settled && !returned.ok, 'the returned promise did not also reject');
-  assert.equal(returned.err, calls[0][0], 'the promise rejects with the error the callback got');
 }
 
 /**

@@ -15,8 +15,8 @@ const os = require('node:os');
 
 const ADAPTER = path.join(__dirname, '..', '..', 'express-adapter');
 const clock = require(path.join(ADAPTER, 'lib', 'clock'));
-const { call, attempt, failure, iso, session } = require(path.join(ADAPTER, 'test', 'reproductions', 'helpers'));
-const shared = Object.assign({}, ...['core', 'expiry'].map((area) => require(path.join(ADAPTER, 'test', 'reproductions', area))));
+const { call, failure, iso, session } = require(path.join(ADAPTER, 'test', 'reproductions', 'helpers'));
+const shared = Object.assign({}, ...['core', 'expiry', 'touch', 'lifecycle', 'serialization'].map((area) => require(path.join(ADAPTER, 'test', 'reproductions', area))));
 
 const EXPECTATIONS = path.join(__dirname, '..', '..', '..', 'reports', 'expectations');
 const BACKENDS = {
@@ -106,6 +106,29 @@ const REPRODUCTIONS = {
     'touch.slides-for-hours': (ctx) => touchesOutlive(ctx, { ms: 15 * MINUTE, every: 10 * MINUTE, touches: 12, after: 16 * MINUTE }),
     'touch.stops-then-expires': (ctx) => touchesOutlive(ctx, { ms: 2000, every: 1000, touches: 1, after: 3000 }),
   },
+  'connect-sqlite3': pick(shared, [
+    'core.set-rejects-missing-cookie', 'core.set-rejects-malformed-expires', 'core.length-counts-live',
+    'core.length-after-writes', 'core.all-entries-carry-sid', 'expiry.original-max-age-ignored',
+    'expiry.set-slides-expiry', 'expiry.set-slides-for-hours', 'regressions.connect-session-knex-53-expiry-from-max-age',
+    'touch.rewrites-cookie', 'touch.rewrites-whole-cookie', 'touch.touch-then-set-keeps-new-expiry',
+    'regressions.connect-mongo-351-touch-leaves-stale-cookie',
+  ]),
+  'express-mysql-session': {
+    ...pick(shared, [
+      'core.set-rejects-missing-cookie', 'core.set-rejects-malformed-expires', 'touch.rewrites-cookie',
+      'touch.rewrites-whole-cookie', 'touch.touch-then-set-keeps-new-expiry',
+      'regressions.connect-mongo-351-touch-leaves-stale-cookie', 'touch.expired-stays-expired',
+      'regressions.connect-mongo-459-touch-after-expiry', 'lifecycle.closed-operations-fail',
+      'lifecycle.closed-get-is-not-absent', 'lifecycle.close-one-instance-only',
+    ]),
+    // SER-7: `abc` and `abc ` are one key under the column's PAD SPACE collation.
+    'serialization.sid-trailing-space': (ctx) => shared['serialization.sid-trailing-space'](ctx),
+    // SER-5: session_id is VARCHAR(128); a 255-byte sid is too long for it.
+    'serialization.sid-255-bytes': async ({ store, now }) => {
+      const err = await failure(store, 'set', 's'.repeat(255), session(now, HOUR, { n: 1 }));
+      assert.match(err.message, /Data too long for column 'session_id'/);
+    },
+  },
   'session-file-store': {
     ...pick(shared, [
       'core.set-rejects-missing-cookie', 'core.set-rejects-malformed-expires', 'core.length-counts-live',
@@ -194,13 +217,29 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
       };
       process.env.SESSIONSPEC_WORK_DIR = process.env.SESSIONSPEC_WORK_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'community-repro-'));
       const namespace = `repro_${store.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
-      const handle = await factory.open({ namespace, options: {} });
+      const handles = [];
+      const open = async () => {
+        const opened = await factory.open({ namespace, options: {} });
+        handles.push(opened);
+        return opened;
+      };
+      // Closes an instance as the sessionspec package does: the store's own close, then the factory's.
+      const close = async (opened) => {
+        opened.closed = true;
+        if (typeof opened.store.close === 'function') {
+          await opened.store.close();
+        }
+        if (opened.close) {
+          await opened.close();
+        }
+      };
       try {
-        await reproduction.run({ preset: store, factory, namespace, store: handle.store, handle, now, advance, attempt });
+        const handle = await open();
+        await reproduction.run({ preset: store, factory, namespace, store: handle.store, handle, now, advance, open, close });
       } finally {
         clock.set(null);
-        if (handle.close) {
-          await handle.close();
+        for (const opened of handles.filter((h) => !h.closed)) {
+          await close(opened).catch(() => {}); // teardown only
         }
         await factory.drop(namespace);
       }

@@ -15,6 +15,8 @@ const CLOSED_ERRORS = {
   pg: /Cannot use a pool after calling end on the pool/,
   // MongoNotConnectedError, MongoExpiredSessionError, MongoPoolClosedError, MongoTopologyClosedError
   mongo: /^Mongo\w*Error: /,
+  // express-mysql-session, a community store (stores/community/test/reproductions.test.js)
+  'express-mysql-session': /Pool is closed/,
 };
 
 /** The error is the driver's, not one that says the store is closed. */

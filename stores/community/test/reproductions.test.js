@@ -80,6 +80,17 @@ async function expiredStillFound({ store, now, advance }, first, second) {
   assert.ok(await call(store, 'get', 'a'), 'the session outlived its cookie.expires');
 }
 
+// Entries a plain JSON direct call does not reproduce, and why.
+const BSON_NULLS = 'not with plain JSON: called directly with a plain JSON cookie, get returns no null members; with express-session\'s live Cookie (as express-session, and the sessionspec package, hand it over) get returns partitioned, priority, secure, domain and sameSite as null: the store and driver under express-session\'s objects, not under plain JSON';
+const TODO = {
+  'connect-mongodb-session': Object.fromEntries([
+    'concurrency.many-writers-many-sids', 'concurrency.set-then-get-in-parallel', 'concurrency.sets-across-instances',
+    'concurrency.sets-many-sids-none-lost', 'concurrency.sets-one-sid-expiry-follows-data', 'concurrency.sets-one-sid-one-winner',
+    'concurrency.sets-while-destroying-others', 'regressions.aspnet-session-60-lost-writes',
+    'regressions.connect-redis-333-concurrent-sessions-merge', 'serialization.dates-stay-strings', 'serialization.types-round-trip',
+  ].map((id) => [id, BSON_NULLS])),
+};
+
 /** Reproductions per store, by scenario id. */
 const REPRODUCTIONS = {
   memorystore: {
@@ -264,7 +275,7 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
     const reproduction = typeof spec === 'function' ? { run: spec } : spec;
     const name = `js:${store} ${entry.scenario} (${entry.outcome}) is the store's`;
     if (!reproduction) {
-      test(name, { todo: 'no direct-call reproduction yet' }, () => {});
+      test(name, { todo: (TODO[store] && TODO[store][entry.scenario]) || 'no direct-call reproduction yet' }, () => {});
       continue;
     }
     const skip = variable && !process.env[variable] ? `${variable} is not set` : false;

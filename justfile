@@ -129,6 +129,10 @@ test-community:
     cargo build --release --quiet -p sessionspec
     mapfile -t tarballs < <(packages/build.sh)
     stores/community/run.sh --tarballs "${tarballs[@]}"
+    # Their published failures reproduced by direct calls, against the same local servers.
+    eval "$(harness/backends/services.sh mysql postgres)"
+    eval "$(harness/backends/mongo/secantus.sh up)"
+    (cd stores/community && node --test test/)
 
 # The resilience area (fault proxy between store and server) on every server-backed reference
 # store, against the local services. The container matrix leaves this area out (matrix.sh).

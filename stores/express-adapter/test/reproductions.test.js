@@ -9,10 +9,10 @@
 // presets whose backend is not configured (SESSIONSPEC_*_URL) are skipped, and say so.
 
 const test = require('node:test');
-const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const clock = require('../lib/clock');
+const { iso } = require('./reproductions/helpers');
 
 const EXPECTATIONS = path.join(__dirname, '..', '..', '..', 'reports', 'expectations');
 const BACKENDS = {
@@ -42,107 +42,18 @@ function entries(text) {
 }
 
 /**
- * `store[method](...args, cb)` as a promise: the callback's first call, as a direct caller sees
- * it, or the rejection of the promise the method returned when the callback never comes.
+ * Reproductions by scenario id, one module per area (test/reproductions/*.js). Each is a function
+ * of the context below, or `{ run, options, fresh }`: `options` are the store options of the
+ * instance opened before `run` (the scenario's `options`), and `fresh: true` opens none. Each
+ * must show the failure the entry lists with a direct call (an assertion of what the store does
+ * where the spec says otherwise); `todo: {preset: why}` names the presets where a direct call
+ * cannot, and why (the adapter's bug, or one not found).
  */
-function call(store, method, ...args) {
-  return new Promise((resolve, reject) => {
-    const returned = store[method](...args, (err, value) => (err ? reject(err) : resolve(value)));
-    if (returned && typeof returned.then === 'function') {
-      returned.then(undefined, (err) => reject(Object.assign(err, { withoutCallback: true })));
-    }
-  });
-}
-
-/**
- * `set` of a session the spec says to reject with `invalid`: the store accepts it, or fails with
- * an error that does not say `invalid` (no npm store marks its errors), which is what the entry
- * lists.
- */
-async function notInvalid(store, sid, session) {
-  const err = await call(store, 'set', sid, session).then(() => null, (e) => e);
-  assert.ok(err === null || err.sessionspecKind !== 'invalid', `set failed with invalid: ${err}`);
-}
-
-const iso = (ms) => new clock.RealDate(ms).toISOString();
-
-/**
- * Reproductions by scenario id: each gets `{store, now, advance}` for a fresh instance and must
- * show the failure the entry lists with a direct call (an assertion of what the store does
- * where the spec says otherwise).
- */
-const REPRODUCTIONS = {
-  // SET-5: the store does not reject a session without a cookie object with `invalid`.
-  'core.set-rejects-missing-cookie': async ({ store }) => {
-    await notInvalid(store, 'nocookie', { n: 1 });
-  },
-  // SET-4: the store does not reject a cookie.expires that is not a time with `invalid`.
-  'core.set-rejects-malformed-expires': async ({ store }) => {
-    await notInvalid(store, 'malformed', { cookie: { expires: 'not a date', originalMaxAge: null }, n: 1 });
-  },
-  // TOUCH-5: touch keeps the stored cookie instead of the one it was given.
-  'touch.rewrites-cookie': async ({ store, now }) => {
-    await call(store, 'set', 'a', { cookie: { expires: iso(now() + 3600000), originalMaxAge: 3600000 }, n: 1 });
-    await call(store, 'touch', 'a', { cookie: { expires: iso(now() + 7200000), originalMaxAge: 7200000 }, n: 1 });
-    const found = await call(store, 'get', 'a');
-    const stored = JSON.parse(JSON.stringify(found.cookie));
-    assert.ok(stored.originalMaxAge !== 7200000 || stored.expires !== iso(now() + 7200000), `the stored cookie is the touched one: ${JSON.stringify(stored)}`);
-  },
-  'touch.rewrites-whole-cookie': async ({ store, now, advance }) => {
-    const cookie = { expires: iso(now() + 3600000), originalMaxAge: 3600000, path: '/', httpOnly: true };
-    await call(store, 'set', 'a', { cookie, user: 'alice' });
-    await advance(1000);
-    const touched = { ...cookie, expires: iso(now() + 3600000), secure: true };
-    await call(store, 'touch', 'a', { cookie: touched, user: 'mallory' });
-    const found = JSON.parse(JSON.stringify(await call(store, 'get', 'a')));
-    assert.notDeepEqual(found, { cookie: touched, user: 'alice' }, 'touch stored the whole cookie and nothing else');
-  },
-  // ALL-3: all returns sessions without their sids beside them.
-  'core.all-entries-carry-sid': async ({ store, now }) => {
-    await call(store, 'set', 'first', { cookie: { expires: iso(now() + 3600000) }, n: 1 });
-    await call(store, 'set', 'second', { cookie: { expires: iso(now() + 3600000) }, n: 2 });
-    const listed = await call(store, 'all');
-    assert.ok(Array.isArray(listed), 'an object keyed by sid carries them');
-    for (const session of listed) {
-      assert.ok(!Object.values(session).includes('first') && !Object.values(session).includes('second'), `a sid in ${JSON.stringify(session)}`);
-    }
-  },
-  // LENGTH-1: length counts expired records.
-  'core.length-counts-live': async ({ store, now, advance }) => {
-    for (const [sid, ms] of [['a', 3600000], ['b', 3600000], ['c', 2000]]) {
-      await call(store, 'set', sid, { cookie: { expires: iso(now() + ms) } });
-    }
-    await advance(3000);
-    assert.equal(await call(store, 'length'), 3, 'the expired session is counted');
-  },
-  'core.length-after-writes': async ({ store, now }) => {
-    await call(store, 'set', 'a', { cookie: { expires: iso(now() + 3600000) } });
-    await call(store, 'set', 'a', { cookie: { expires: iso(now() + 3600000) }, again: true });
-    await call(store, 'set', 'b', { cookie: { expires: iso(now() + 3600000) } });
-    await call(store, 'set', 'c', { cookie: { expires: iso(now() - 1000) } });
-    await call(store, 'destroy', 'b');
-    assert.notEqual(await call(store, 'length'), 1, 'length counts the live sid only');
-  },
-  // MW-3 with a plain JSON cookie: expiry from cookie.maxAge, which JSON does not have.
-  'regressions.connect-session-knex-53-expiry-from-max-age': async ({ store, now, advance }) => {
-    await call(store, 'set', 'a', { cookie: { expires: iso(now() + 2000), originalMaxAge: 2000, path: '/', httpOnly: true }, n: 1 });
-    await advance(3000);
-    const found = await call(store, 'get', 'a');
-    assert.ok(found, 'the session outlived its cookie.expires');
-  },
-  'expiry.original-max-age-ignored': async ({ store, now, advance }) => {
-    await call(store, 'set', 'short', { cookie: { expires: iso(now() + 2000), originalMaxAge: 86400000 }, n: 1 });
-    await advance(3000);
-    const found = await call(store, 'get', 'short');
-    assert.ok(found, 'the session outlived its cookie.expires');
-  },
-  // EXPIRY-3: no fallback ttl, a session without expires never expires.
-  'expiry.no-expires-expires-eventually': async ({ store, advance }) => {
-    await call(store, 'set', 'a', { cookie: { originalMaxAge: null }, n: 1 });
-    await advance(400 * 86400000);
-    assert.ok(await call(store, 'get', 'a'), 'still there 400 days later');
-  },
-};
+const REPRODUCTIONS = Object.assign(
+  {},
+  ...['core', 'touch', 'expiry', 'lifecycle', 'concurrency', 'mongo', 'serialization', 'resilience'].map((area) =>
+    require(`./reproductions/${area}`)),
+);
 
 // The presets' shared clients (pools, connections) end with their `shutdown`, as the adapter's do.
 const opened = new Set();
@@ -159,10 +70,13 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
   const known = entries(fs.readFileSync(path.join(EXPECTATIONS, file), 'utf8'));
   const variable = BACKENDS[preset];
   for (const entry of known) {
-    const reproduce = REPRODUCTIONS[entry.scenario];
+    const spec = REPRODUCTIONS[entry.scenario];
+    const reproduction = typeof spec === 'function' ? { run: spec } : spec;
     const name = `node:${preset} ${entry.scenario} (${entry.outcome}) is the store's`;
-    if (!reproduce) {
-      test(name, { todo: 'no direct-call reproduction yet' }, () => {});
+    // `todo` names why a direct call cannot reproduce the entry, for some presets (by name).
+    const todo = reproduction && reproduction.todo && reproduction.todo[preset];
+    if (!reproduction || !reproduction.run || todo) {
+      test(name, { todo: todo || 'no direct-call reproduction yet' }, () => {});
       continue;
     }
     const skip = variable && !process.env[variable] ? `${variable} is not set` : false;
@@ -187,19 +101,57 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
           throw new Error(`node:${preset} has no virtual clock, and ${ms} ms is beyond the real-time budget`);
         }
       };
-      const namespace = `repro_${preset.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
-      const handle = await factory.open({ namespace, options: {}, emit() {}, log() {} });
-      try {
-        await reproduce({ store: handle.store, now, advance });
-      } finally {
-        clock.set(null);
+      const base = `repro_${preset.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
+      const namespaces = new Set([base]);
+      const handles = []; // every instance opened, closed at the end unless the reproduction did
+      const cleanups = []; // what a reproduction set up besides instances (fault proxies)
+      // Opens an instance as the adapter does (the preset's factory), on `namespace` (the test's
+      // own by default; another is dropped at the end too).
+      const open = async (options = {}, namespace = base) => {
+        namespaces.add(namespace);
+        const handle = await factory.open({ namespace, options, emit() {}, log() {} });
+        handles.push(handle);
+        return handle;
+      };
+      // Closes an instance as the adapter does: the store's own close, then the preset's.
+      const close = async (handle) => {
+        handle.closed = true;
         if (typeof handle.store.close === 'function') {
           await handle.store.close();
         }
         if (handle.close) {
           await handle.close();
         }
-        await factory.drop(namespace);
+      };
+      try {
+        const handle = reproduction.fresh ? null : await open(reproduction.options || {});
+        await reproduction.run({
+          preset,
+          factory,
+          namespace: base,
+          store: handle && handle.store,
+          handle,
+          now,
+          advance,
+          open,
+          close,
+          fresh: (suffix) => `${base}_${suffix}`,
+          tamper: (sid, how, options = {}) => factory.raw.tamper(base, options, sid, how),
+          record: (sid, options = {}) => factory.raw.record(base, options, sid),
+          after: (fn) => cleanups.push(fn),
+        });
+      } finally {
+        clock.set(null);
+        for (const handle of handles.filter((h) => !h.closed)) {
+          // Teardown only: an instance the reproduction left broken may fail to close.
+          await close(handle).catch(() => {});
+        }
+        for (const fn of cleanups) {
+          await fn();
+        }
+        for (const namespace of namespaces) {
+          await factory.drop(namespace);
+        }
       }
     });
   }

@@ -164,8 +164,11 @@ reports: npm
         --format jsonl --out reports/compatibility.jsonl || [ $? -eq 1 ]
     # `report` exits 1 when the results hold failures, as these do; 2 or 3 is a real problem.
     render() { cargo run --quiet -p sessionspec -- report reports/compatibility.jsonl "$@" || [ $? -eq 1 ]; }
-    render --format markdown --out reports/compatibility.md "${expectations[@]}"
-    render --format html --out reports/compatibility.html "${expectations[@]}"
+    # Every expectation file's reasons, the community stores' (js-*.toml) among them.
+    reasons=()
+    for f in reports/expectations/*.toml; do reasons+=(--expectations "$f"); done
+    render --format markdown --out reports/compatibility.md "${reasons[@]}"
+    render --format html --out reports/compatibility.html "${reasons[@]}"
     # The resilience area alone on every server-backed store, its own table (reports/resilience.md).
     mapfile -t servers < <(just stores '.family != "tower" and .backend != null')
     cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --area resilience \

@@ -732,7 +732,15 @@ for this store: <code>https://img.shields.io/endpoint?url=…/badges/{slug}.json
                         None => body.push_str("<td>·</td>"),
                     }
                 }
-                let _ = writeln!(body, "<td>{}</td></tr>", esc(&history_words(&family, &outcomes)));
+                // A race some version loses only sometimes (an intermittent entry) says nothing
+                // about a change between versions.
+                let racy = family.iter().any(|v| self.known(&v.id, id).is_some_and(|k| !k.intermittent.is_empty()));
+                let words = if racy {
+                    "varies from run to run (a race listed as intermittent), not a change between versions".to_owned()
+                } else {
+                    history_words(&family, &outcomes)
+                };
+                let _ = writeln!(body, "<td>{}</td></tr>", esc(&words));
             }
             body.push_str("</table>\n");
         }

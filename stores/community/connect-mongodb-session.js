@@ -28,13 +28,13 @@ module.exports = {
       await c.close();
     }
   },
-  async open({ namespace, options }) {
+  async open({ namespace, options, log }) {
     noOptions(options, 'connect-mongodb-session');
     const store = new MongoDBStore({ uri: url('SESSIONSPEC_MONGO_URL'), databaseName: checked(namespace), collection: 'sessions' });
-    await new Promise((resolve, reject) => {
-      store.on('connected', resolve);
-      store.on('error', reject);
-    });
+    // As its README sets it up: an `error` listener, and no waiting for `connected` (an app
+    // serves requests at once; the driver connects at the first operation). Waiting here made a
+    // store opened during an outage time out in this file, not in the store.
+    store.on('error', (err) => log(`connect-mongodb-session: ${err.message}`));
     return {
       store,
       async close() {

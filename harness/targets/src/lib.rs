@@ -79,8 +79,8 @@ pub struct StoreKind {
     pub opens: Opens,
     /// For a variant of a catalog store kept for the published table (an earlier major version,
     /// or the same store with another client): the catalog name of the store it varies
-    /// (`node:redis` for `node:redis-7`), in `list stores --json`, so scripts can tell a variant
-    /// from the store it varies (`just test-npm` and `just reports` run both).
+    /// (`node:redis` for `node:redis-7`), in `list stores --json`: `just test-npm` runs the npm
+    /// stores that vary none, `just test-npm-variants` the variants, `just reports` all.
     pub variant_of: Option<&'static str>,
 }
 

@@ -135,7 +135,7 @@ test-community:
     (cd stores/community && node --test test/)
 
 # The resilience area (fault proxy between store and server) on every server-backed reference
-# store, against the local services. The container matrix leaves this area out (matrix.sh).
+# store, against the local services (the container matrix runs it on every backend version).
 test-resilience:
     #!/usr/bin/env bash
     set -euo pipefail

@@ -30,13 +30,6 @@ def client_for(url: str, timeout_ms: int = 5000) -> MongoClient:
                        socketTimeoutMS=timeout_ms * 2, tz_aware=True)
 
 
-def address(url: str) -> str:
-    """The URL without its credentials (the rule of harness/backends/address.sh), for messages."""
-    scheme, _, rest = url.partition("://")
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    return f"{scheme}://{authority.rpartition('@')[2]}"
-
-
 def wait_hello(url: str, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     last = None
@@ -50,7 +43,8 @@ def wait_hello(url: str, timeout: float) -> int:
         except PyMongoError as err:
             last = err
         time.sleep(0.1)
-    print(f"check: no successful hello from {address(url)} within {timeout}s (last: {last})", file=sys.stderr)
+    # No URL here: the caller names the server (by its address alone, harness/backends/address.sh).
+    print(f"check: no successful hello within {timeout}s (last: {last})", file=sys.stderr)
     return 1
 
 

@@ -15,7 +15,7 @@ const os = require('node:os');
 
 const ADAPTER = path.join(__dirname, '..', '..', 'express-adapter');
 const clock = require(path.join(ADAPTER, 'lib', 'clock'));
-const { call, failure, iso, session, within } = require(path.join(ADAPTER, 'test', 'reproductions', 'helpers'));
+const { call, failure, session, within, expectationEntries, reproductionClock, closeInstance } = require(path.join(ADAPTER, 'test', 'reproductions', 'helpers'));
 const shared = Object.assign({}, ...['core', 'expiry', 'touch', 'lifecycle', 'serialization'].map((area) => require(path.join(ADAPTER, 'test', 'reproductions', area))));
 
 const EXPECTATIONS = path.join(__dirname, '..', '..', '..', 'reports', 'expectations');
@@ -27,24 +27,6 @@ const BACKENDS = {
 };
 const HOUR = 3600000;
 const MINUTE = 60000;
-
-/** The entries of an expectation file: `[{scenario, outcome}]` (the file's own simple TOML). */
-function entries(text) {
-  const known = [];
-  let current = null;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '[[known]]') {
-      current = {};
-      known.push(current);
-    } else if (current) {
-      const m = /^(\w+)\s*=\s*"(.*)"\s*$/.exec(line);
-      if (m) {
-        current[m[1]] = m[2];
-      }
-    }
-  }
-  return known;
-}
 
 /** MW-1 with plain JSON cookies: touches every `every` ms, then the session outlives its last expiry. */
 async function touchesOutlive({ store, now, advance }, { ms, every, touches, after }) {
@@ -270,7 +252,7 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
   const store = file.slice('js-'.length, -'.toml'.length);
   const table = REPRODUCTIONS[store] || {};
   const variable = BACKENDS[store];
-  for (const entry of entries(fs.readFileSync(path.join(EXPECTATIONS, file), 'utf8'))) {
+  for (const entry of expectationEntries(path.join(EXPECTATIONS, file))) {
     const spec = table[entry.scenario];
     const reproduction = typeof spec === 'function' ? { run: spec } : spec;
     const name = `js:${store} ${entry.scenario} (${entry.outcome}) is the store's`;
@@ -281,38 +263,16 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
     const skip = variable && !process.env[variable] ? `${variable} is not set` : false;
     test(name, { skip }, async () => {
       const factory = require(`../${store}`);
-      const virtual = (factory.capabilities || []).includes('virtual-clock');
-      let at = clock.RealDate.now();
-      if (virtual) {
-        clock.set(iso(at));
-      }
-      const now = () => at;
-      const advance = async (ms) => {
-        at += ms;
-        if (virtual) {
-          clock.set(iso(at));
-        } else {
-          await new Promise((resolve) => setTimeout(resolve, ms));
-        }
-      };
+      const { now, advance } = reproductionClock(factory, `js:${store}`);
       process.env.SESSIONSPEC_WORK_DIR = process.env.SESSIONSPEC_WORK_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'community-repro-'));
       const namespace = `repro_${store.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
       const handles = [];
       const open = async () => {
-        const opened = await factory.open({ namespace, options: {} });
+        const opened = await factory.open({ namespace, options: {}, emit() {}, log() {} });
         handles.push(opened);
         return opened;
       };
-      // Closes an instance as the sessionspec package does: the store's own close, then the factory's.
-      const close = async (opened) => {
-        opened.closed = true;
-        if (typeof opened.store.close === 'function') {
-          await opened.store.close();
-        }
-        if (opened.close) {
-          await opened.close();
-        }
-      };
+      const close = closeInstance;
       try {
         const handle = await open();
         await reproduction.run({ preset: store, factory, namespace, store: handle.store, handle, now, advance, open, close });

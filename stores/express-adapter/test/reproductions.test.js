@@ -12,7 +12,7 @@ const test = require('node:test');
 const fs = require('node:fs');
 const path = require('node:path');
 const clock = require('../lib/clock');
-const { iso } = require('./reproductions/helpers');
+const { expectationEntries, reproductionClock, closeInstance } = require('./reproductions/helpers');
 
 const EXPECTATIONS = path.join(__dirname, '..', '..', '..', 'reports', 'expectations');
 const BACKENDS = {
@@ -22,24 +22,6 @@ const BACKENDS = {
   'knex-mysql': 'SESSIONSPEC_MYSQL_URL',
   mongo: 'SESSIONSPEC_MONGO_URL',
 };
-
-/** The entries of an expectation file: `[{scenario, outcome}]` (the file's own simple TOML). */
-function entries(text) {
-  const known = [];
-  let current = null;
-  for (const line of text.split('\n')) {
-    if (line.trim() === '[[known]]') {
-      current = {};
-      known.push(current);
-    } else if (current) {
-      const m = /^(\w+)\s*=\s*"(.*)"\s*$/.exec(line);
-      if (m) {
-        current[m[1]] = m[2];
-      }
-    }
-  }
-  return known;
-}
 
 /**
  * Reproductions by scenario id, one module per area (test/reproductions/*.js). Each is a function
@@ -71,7 +53,7 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
   // variant_of) is reproduced by the preset's reproductions: the same assertions about the
   // store's behaviour, on the variant's factory.
   const preset = filePreset.replace(/-(\d+|ioredis)$/, '');
-  const known = entries(fs.readFileSync(path.join(EXPECTATIONS, file), 'utf8'));
+  const known = expectationEntries(path.join(EXPECTATIONS, file));
   const variable = BACKENDS[preset];
   for (const entry of known) {
     const spec = REPRODUCTIONS[entry.scenario];
@@ -87,24 +69,8 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
     test(name, { skip }, async () => {
       const factory = require(`../lib/presets/${filePreset}`);
       opened.add(factory);
-      const virtual = (factory.capabilities || []).includes('virtual-clock');
-      let at = clock.RealDate.now();
-      if (virtual) {
-        clock.set(iso(at));
-      }
-      const now = () => at;
-      // As the harness does: a virtual clock moves at once; on a store whose server keeps
-      // time, real time passes (within the harness's real-time budget of 5 s).
-      const advance = async (ms) => {
-        at += ms;
-        if (virtual) {
-          clock.set(iso(at));
-        } else if (ms <= 5000) {
-          await new Promise((resolve) => setTimeout(resolve, ms));
-        } else {
-          throw new Error(`node:${preset} has no virtual clock, and ${ms} ms is beyond the real-time budget`);
-        }
-      };
+      // As the harness does: real time on a store whose server keeps it, within 5 s a step.
+      const { now, advance } = reproductionClock(factory, `node:${filePreset}`, 5000);
       const base = `repro_${filePreset.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
       const namespaces = new Set([base]);
       const handles = []; // every instance opened, closed at the end unless the reproduction did
@@ -117,16 +83,7 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
         handles.push(handle);
         return handle;
       };
-      // Closes an instance as the adapter does: the store's own close, then the preset's.
-      const close = async (handle) => {
-        handle.closed = true;
-        if (typeof handle.store.close === 'function') {
-          await handle.store.close();
-        }
-        if (handle.close) {
-          await handle.close();
-        }
-      };
+      const close = closeInstance;
       try {
         const handle = reproduction.fresh ? null : await open(reproduction.options || {});
         await reproduction.run({

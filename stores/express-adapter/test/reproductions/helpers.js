@@ -248,4 +248,60 @@ async function faultProxy(host, port) {
   };
 }
 
-module.exports = { iso, sleep, call, attempt, failure, reports, reportsTwice, within, unhandledDuring, session, touchMissingFails, faultProxy };
+/** The entries of an expectation file: `[{scenario, outcome}]` (the file's own simple TOML). */
+function expectationEntries(file) {
+  const known = [];
+  let current = null;
+  for (const line of require('node:fs').readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim() === '[[known]]') {
+      current = {};
+      known.push(current);
+    } else if (current) {
+      const m = /^(\w+)\s*=\s*"(.*)"\s*$/.exec(line);
+      if (m) {
+        current[m[1]] = m[2];
+      }
+    }
+  }
+  return known;
+}
+
+/**
+ * The clock of one reproduction, as the harness keeps it: `now()` and `advance(ms)`. A store that
+ * takes its time from `Date` (virtual-clock) sees the adapter's fake clock move at once; on one
+ * whose server keeps time, real time passes, up to `budget` ms a step (the harness's real-time
+ * budget). Call `clock.set(null)` (lib/clock) when done.
+ */
+function reproductionClock(factory, label, budget = Infinity) {
+  const virtual = (factory.capabilities || []).includes('virtual-clock');
+  let at = clock.RealDate.now();
+  if (virtual) {
+    clock.set(iso(at));
+  }
+  return {
+    now: () => at,
+    async advance(ms) {
+      at += ms;
+      if (virtual) {
+        clock.set(iso(at));
+      } else if (ms <= budget) {
+        await sleep(ms);
+      } else {
+        throw new Error(`${label} has no virtual clock, and ${ms} ms is beyond the real-time budget`);
+      }
+    },
+  };
+}
+
+/** Closes an instance as the adapter does: the store's own close, then the factory's. */
+async function closeInstance(handle) {
+  handle.closed = true;
+  if (typeof handle.store.close === 'function') {
+    await handle.store.close();
+  }
+  if (handle.close) {
+    await handle.close();
+  }
+}
+
+module.exports = { expectationEntries, reproductionClock, closeInstance, iso, sleep, call, attempt, failure, reports, reportsTwice, within, unhandledDuring, session, touchMissingFails, faultProxy };

@@ -35,8 +35,7 @@ const HANG_CHECK: Duration = Duration::from_secs(1);
 /// How long a ping may take before the adapter counts as hung.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// One line read with a bound on its length.
-/// What [`read_line`] read into its buffer.
+/// What [`read_line`] read into its buffer: one line, with a bound on its length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Line {
     /// A whole line, without its `\n`.
@@ -142,6 +141,13 @@ impl Shared {
         }
     }
 
+    /// A breach that leaves the stream untrustworthy: kept, and the process buried for it.
+    fn broke(&self, breach: String) {
+        let reason = format!("the adapter broke the protocol: {breach}");
+        self.breach(breach);
+        self.bury(reason);
+    }
+
     /// Text the adapter wrote, for messages: URL passwords and the given URLs' passwords masked.
     fn redact(&self, text: &str) -> String {
         sessionspec_server_store::redact_text(text, &self.urls)
@@ -156,7 +162,6 @@ impl Shared {
         StoreError::new(ErrorKind::Backend, reason.to_owned()).with_source(self.stderr_tail())
     }
 
-    /// Marks the process dead and fails every waiting request.
     /// Stops the process (its group with it); the waiter reaps it.
     fn stop(&self) {
         if let Some(tx) = self.kill.lock().expect("lock").take() {
@@ -304,8 +309,7 @@ impl Process {
                     }
                     Err(e) => format!("cannot read the adapter's stdout: {e}"),
                 };
-                reader_shared.breach(breach.clone());
-                reader_shared.bury(format!("the adapter broke the protocol: {breach}"));
+                reader_shared.broke(breach);
                 break;
             }
         });
@@ -508,8 +512,7 @@ fn dispatch(shared: &Shared, line: &str) {
             } else {
                 format!("a second response to seq {seq}: each request is answered exactly once")
             };
-            shared.breach(breach.clone());
-            shared.bury(format!("the adapter broke the protocol: {breach}"));
+            shared.broke(breach);
         }
         Ok(Incoming::Event { instance, kind, sid }) => {
             let sink = shared.sinks.lock().expect("lock").get(&instance).cloned();
@@ -534,8 +537,7 @@ fn dispatch(shared: &Shared, line: &str) {
                 }
                 None => {
                     // Nothing to pin it on: the stream cannot be trusted any more.
-                    shared.breach(text.clone());
-                    shared.bury(format!("the adapter broke the protocol: {text}"));
+                    shared.broke(text);
                 }
             }
         }

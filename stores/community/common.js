@@ -37,4 +37,13 @@ function url(variable) {
   return value;
 }
 
-module.exports = { noOptions, checked, versionOf, url };
+/**
+ * The server URL for this file's own work (the server's version, dropping a namespace):
+ * `SESSIONSPEC_<KIND>_ADMIN_URL` when sessionspec put a fault proxy in front of the server for
+ * the store (`variable` then names the proxy), else `variable` itself.
+ */
+function adminUrl(variable) {
+  return process.env[variable.replace(/_URL$/, '_ADMIN_URL')] || url(variable);
+}
+
+module.exports = { noOptions, checked, versionOf, url, adminUrl };

@@ -7,10 +7,11 @@
 const session = require('express-session');
 const MongoDBStore = require('connect-mongodb-session')(session);
 const { MongoClient } = require('mongodb');
-const { noOptions, checked, versionOf, url } = require('./common');
+const { noOptions, checked, versionOf, url, adminUrl } = require('./common');
 
+// This file's own client (version, drop), never the store's.
 function client() {
-  return new MongoClient(url('SESSIONSPEC_MONGO_URL'));
+  return new MongoClient(adminUrl('SESSIONSPEC_MONGO_URL'));
 }
 
 module.exports = {

@@ -7,13 +7,19 @@
 const session = require('express-session');
 const { Sequelize, QueryTypes } = require('sequelize');
 const SequelizeStore = require('connect-session-sequelize')(session.Store);
-const { noOptions, checked, versionOf, url } = require('./common');
+const { noOptions, checked, versionOf, url, adminUrl } = require('./common');
 
-let sequelize = null;
+let sequelize = null; // the stores'
+let admin = null; // this file's own (version, drop)
 
 function db() {
   sequelize ||= new Sequelize(url('SESSIONSPEC_POSTGRES_URL'), { logging: false, pool: { max: 4 } });
   return sequelize;
+}
+
+function adminDb() {
+  admin ||= new Sequelize(adminUrl('SESSIONSPEC_POSTGRES_URL'), { logging: false, pool: { max: 2 } });
+  return admin;
 }
 
 module.exports = {
@@ -23,7 +29,7 @@ module.exports = {
   backendKind: 'postgres',
   capabilities: ['touch', 'length', 'virtual-clock', 'shared-namespace'],
   async backend() {
-    const rows = await db().query('SHOW server_version', { type: QueryTypes.SELECT });
+    const rows = await adminDb().query('SHOW server_version', { type: QueryTypes.SELECT });
     return { name: 'postgres', version: rows[0].server_version.split(' ')[0] };
   },
   async open({ namespace, options }) {
@@ -33,9 +39,13 @@ module.exports = {
     return { store };
   },
   async drop(namespace) {
-    await db().query(`DROP TABLE IF EXISTS "${checked(namespace)}"`);
+    await adminDb().query(`DROP TABLE IF EXISTS "${checked(namespace)}"`);
   },
   async shutdown() {
-    if (sequelize) await sequelize.close();
+    for (const s of [sequelize, admin]) {
+      if (s) await s.close();
+    }
+    sequelize = null;
+    admin = null;
   },
 };

@@ -6,10 +6,11 @@
 
 const session = require('express-session');
 const MySQLStore = require('express-mysql-session')(session);
-const { noOptions, checked, versionOf, url } = require('./common');
+const { noOptions, checked, versionOf, url, adminUrl } = require('./common');
 
-function connection() {
-  const u = new URL(url('SESSIONSPEC_MYSQL_URL'));
+// The store's connection options, or with `urlOf = adminUrl` this file's own (version, drop).
+function connection(urlOf = url) {
+  const u = new URL(urlOf('SESSIONSPEC_MYSQL_URL'));
   return {
     host: u.hostname,
     port: Number(u.port || 3306),
@@ -27,7 +28,7 @@ module.exports = {
   capabilities: ['touch', 'all', 'length', 'clear', 'close', 'virtual-clock', 'shared-namespace'],
   async backend() {
     const mysql = require('mysql2/promise');
-    const c = await mysql.createConnection(connection());
+    const c = await mysql.createConnection(connection(adminUrl));
     try {
       const [rows] = await c.query('SELECT VERSION() AS v');
       return { name: 'mariadb', version: rows[0].v.split('-')[0] };
@@ -47,7 +48,7 @@ module.exports = {
   },
   async drop(namespace) {
     const mysql = require('mysql2/promise');
-    const c = await mysql.createConnection(connection());
+    const c = await mysql.createConnection(connection(adminUrl));
     try {
       await c.query('DROP TABLE IF EXISTS ??', [checked(namespace)]);
     } finally {

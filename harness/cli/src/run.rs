@@ -102,6 +102,7 @@ impl BackendArgs {
             mongo_url: self.mongo_url.clone(),
             fault_proxies: false,
             store_backend: None,
+            admin_urls: Vec::new(),
         }
     }
 }

@@ -383,6 +383,10 @@ impl State {
                     let faults = self.target.faults.as_ref().expect("applicability checked the proxy");
                     faults.apply(*fault).map_err(|e| Stop::Error(detail(format!("could not cause the fault: {e}"))))
                 }
+                Op::Wait(d) => {
+                    tokio::time::sleep(*d).await;
+                    Ok(())
+                }
                 Op::Heal => {
                     let faults = self.target.faults.as_ref().expect("applicability checked the proxy");
                     let bound = step.timeout.unwrap_or(self.options.step_timeout);
@@ -707,7 +711,7 @@ impl State {
                 self.instances.lock().expect("lock").insert(name, Arc::from(store));
                 Ok(Value::Null)
             }
-            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal => {
+            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal | Op::Wait(_) => {
                 unreachable!("handled by step()")
             }
         }

@@ -10,8 +10,8 @@ use sessionspec_contract::{ErrorKind, EventKind, Tamper, duration};
 
 use crate::document::{ConcurrentlyDoc, FaultDoc, FaultKind, OpenArg, StepDoc, TamperHow};
 use crate::model::{
-    Concurrent, EventExpectation, Expectation, Fault, Input, JsonType, Matcher, Offset, Op, ResultExpectation, Step,
-    Text, TextPart,
+    Concurrent, EventExpectation, Expectation, Fault, Input, JsonType, MAX_WAIT, Matcher, Offset, Op, ResultExpectation,
+    Step, Text, TextPart,
 };
 use crate::yaml::{Location, Node, Segment};
 
@@ -169,13 +169,27 @@ impl<'a> Compiler<'a> {
             StepDoc { check: Some(claim), .. } => Op::Check(claim),
             StepDoc { fault: Some(fault), .. } => Op::Fault(self.fault(fault, &op_path)),
             StepDoc { heal: Some(_), .. } => Op::Heal,
+            StepDoc { wait: Some(d), .. } => {
+                if d.0 > MAX_WAIT || d.0.is_zero() {
+                    self.error(
+                        &op_path,
+                        format!(
+                            "`wait` lasts more than 0 and at most {} (found {})",
+                            duration::format(MAX_WAIT),
+                            duration::format(d.0)
+                        ),
+                    );
+                }
+                Op::Wait(d.0)
+            }
             _ => unreachable!("operations() found exactly one"),
         };
         let expect = match &doc.expect {
             Some(value) => self.expectation(value, &key(path, "expect")),
             None => Expectation::default(),
         };
-        let valueless = matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal);
+        let valueless =
+            matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal | Op::Wait(_));
         if valueless && doc.expect.is_some() {
             self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }

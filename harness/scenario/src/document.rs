@@ -127,6 +127,9 @@ pub struct StepDoc {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<()>")]
     pub heal: Option<Present>,
+    /// `wait: DURATION`: let real time pass (at most 5s; the scenario's clock does not move),
+    /// for a store to meet a fault before `heal:` ends it.
+    pub wait: Option<DurationText>,
     /// What the step must produce. Default `ok`: it must succeed.
     #[schemars(with = "ExpectationSchema")]
     pub expect: Option<Value>,
@@ -164,6 +167,7 @@ pub const OPERATIONS: &[&str] = &[
     "check",
     "fault",
     "heal",
+    "wait",
 ];
 
 fn exactly_one_operation(schema: &mut Schema) {
@@ -196,6 +200,7 @@ impl StepDoc {
             self.check.is_some(),
             self.fault.is_some(),
             self.heal.is_some(),
+            self.wait.is_some(),
         ];
         OPERATIONS.iter().zip(present).filter(|(_, p)| *p).map(|(op, _)| *op).collect()
     }

@@ -156,6 +156,8 @@ pub enum Op {
     Fault(Fault),
     /// End every fault.
     Heal,
+    /// Let real time pass; the clock does not move.
+    Wait(Duration),
 }
 
 /// A fault the harness causes between a store and its server, through its fault proxy.
@@ -180,6 +182,9 @@ impl Fault {
     /// The longest `cut` a scenario may cause: every cut ends well within the scenario timeout.
     pub const MAX_CUT: Duration = Duration::from_secs(20);
 }
+
+/// The longest `wait` a scenario may take.
+pub const MAX_WAIT: Duration = Duration::from_secs(5);
 
 impl Op {
     /// The operation's key in scenario files.
@@ -206,6 +211,7 @@ impl Op {
             Op::Check(_) => "check",
             Op::Fault(_) => "fault",
             Op::Heal => "heal",
+            Op::Wait(_) => "wait",
         }
     }
 }

@@ -164,12 +164,17 @@ pub fn config(
     ))
 }
 
-/// Passes the backend URLs and a work directory to the adapter's environment.
+/// Passes the backend URLs and a work directory to the adapter's environment: the store's URL
+/// (a fault proxy's, when one stands in front of the server) and, under a proxy, the server's
+/// own for the adapter's housekeeping.
 fn with_backends(mut config: AdapterConfig, backends: &Backends, work_dir: &Path) -> AdapterConfig {
     for kind in crate::BackendKind::ALL {
         if let Some(url) = backends.url(kind) {
             config = config.env(crate::url_source(kind).1, url.clone());
         }
+    }
+    for (kind, url) in &backends.admin_urls {
+        config = config.env(crate::admin_url_variable(*kind), url.clone());
     }
     config.env("SESSIONSPEC_WORK_DIR", work_dir.display().to_string())
 }

@@ -72,6 +72,7 @@ pub(crate) async fn proxy(
         let (host_port, rewrite) = split_authority(&url).map_err(|e| unavailable(format!("fault proxy: {e}")))?;
         let proxy = Proxy::start(&host_port).await.map_err(|e| unavailable(e.to_string()))?;
         *proxied.url_mut(kind) = Some(rewrite(&proxy.addr().to_string()));
+        proxied.admin_urls.push((kind, url));
         proxies.push((kind, proxy));
     }
     if proxies.is_empty() {

@@ -318,6 +318,17 @@ pub fn url_source(kind: BackendKind) -> (&'static str, &'static str) {
     }
 }
 
+/// The environment variable an adapter reads for the server URL of its own housekeeping: the
+/// server itself, where [`url_source`]'s variable may name a fault proxy in front of it.
+pub fn admin_url_variable(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Postgres => "SESSIONSPEC_POSTGRES_ADMIN_URL",
+        BackendKind::Redis => "SESSIONSPEC_REDIS_ADMIN_URL",
+        BackendKind::Mariadb => "SESSIONSPEC_MYSQL_ADMIN_URL",
+        BackendKind::Mongo => "SESSIONSPEC_MONGO_ADMIN_URL",
+    }
+}
+
 /// The stores `sessionspec run` uses when none is named.
 pub fn embedded() -> Vec<&'static str> {
     STORES.iter().filter(|s| s.embedded()).map(|s| s.name).collect()
@@ -353,6 +364,11 @@ pub struct Backends {
     /// The backend kind an `exec:` store or a store file uses, as declared (`--store-backend` or
     /// a factory's `backendKind`; [`provision`] fills it in per store from what it read once).
     pub store_backend: Option<BackendKind>,
+    /// The server URLs that [`Backends::url`] no longer gives because a fault proxy stands in
+    /// their place: an adapter gets them as `SESSIONSPEC_<KIND>_ADMIN_URL` for its own work
+    /// (creating and dropping namespaces, raw inspection), which no fault must touch. Filled in
+    /// by the fault proxy; empty otherwise.
+    pub admin_urls: Vec<(BackendKind, String)>,
 }
 
 impl Backends {

@@ -23,7 +23,8 @@ const USAGE = `usage: sessionspec-express-adapter (--preset NAME | --store FILE)
 
 Speaks the sessionspec adapter protocol (spec/adapter-protocol.md) on stdin and stdout;
 diagnostics go to stderr. Backends come from SESSIONSPEC_REDIS_URL, SESSIONSPEC_POSTGRES_URL,
-SESSIONSPEC_MYSQL_URL and SESSIONSPEC_MONGO_URL; SQLite files go to SESSIONSPEC_WORK_DIR.`;
+SESSIONSPEC_MYSQL_URL and SESSIONSPEC_MONGO_URL (under a fault proxy, the adapter's own work
+goes to SESSIONSPEC_<KIND>_ADMIN_URL instead); SQLite files go to SESSIONSPEC_WORK_DIR.`;
 
 function main(argv) {
   let factory;

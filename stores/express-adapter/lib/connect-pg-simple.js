@@ -7,13 +7,13 @@
 const session = require('express-session');
 const { Pool } = require('pg');
 const { pgEnsureSchema, pgDropSchema, quotePg } = require('./sql');
-const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('./options');
+const { onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('./options');
 
 let admin = null;
 
 function adminPool() {
   if (!admin) {
-    admin = new Pool({ connectionString: backendUrl('SESSIONSPEC_POSTGRES_URL', 'pg'), max: 2 });
+    admin = new Pool({ connectionString: adminUrl('SESSIONSPEC_POSTGRES_URL', 'pg'), max: 2 });
     admin.on('error', () => {});
   }
   return admin;

@@ -3,16 +3,16 @@
 // ioredis). Keys live under `{namespace}:{name}:` (name defaults to `sess`), the layout the
 // reference Redis store uses, so both can read one namespace. Expiry is Redis's key TTL, decided
 // on the server: no virtual clock. Raw inspection goes through an admin node-redis client,
-// whatever client the store is given.
+// whatever client the store is given, straight to the server (never through a fault proxy).
 
 const { createClient } = require('redis');
-const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('./options');
+const { onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('./options');
 
 let admin = null;
 
 async function adminClient() {
   if (!admin) {
-    admin = createClient({ url: backendUrl('SESSIONSPEC_REDIS_URL', 'redis') });
+    admin = createClient({ url: adminUrl('SESSIONSPEC_REDIS_URL', 'redis') });
     admin.on('error', () => {});
     await admin.connect();
   }

@@ -9,7 +9,7 @@ const os = require('node:os');
 const path = require('node:path');
 const knexFactory = require('knex');
 const { pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, quotePg, quoteMysql } = require('./sql');
-const { onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion } = require('./options');
+const { onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, flipMiddle, GARBAGE, packageVersion } = require('./options');
 
 function workDir() {
   const dir = process.env.SESSIONSPEC_WORK_DIR || path.join(os.tmpdir(), 'sessionspec-express-adapter');
@@ -52,7 +52,7 @@ const DIALECTS = {
     pool() {
       if (!this.admin) {
         const { Pool } = require('pg');
-        this.admin = new Pool({ connectionString: backendUrl('SESSIONSPEC_POSTGRES_URL', 'knex-postgres'), max: 2 });
+        this.admin = new Pool({ connectionString: adminUrl('SESSIONSPEC_POSTGRES_URL', 'knex-postgres'), max: 2 });
         this.admin.on('error', () => {});
       }
       return this.admin;
@@ -64,10 +64,10 @@ const DIALECTS = {
     async prepare(namespace) {
       await pgEnsureSchema(this.pool(), namespace);
     },
-    connect(namespace) {
+    connect(namespace, urlOf = backendUrl) {
       return knexFactory({
         client: 'pg',
-        connection: backendUrl('SESSIONSPEC_POSTGRES_URL', 'knex-postgres'),
+        connection: urlOf('SESSIONSPEC_POSTGRES_URL', 'knex-postgres'),
         searchPath: [namespace],
         pool: { min: 0, max: 4 },
       });
@@ -88,7 +88,7 @@ const DIALECTS = {
     async conn() {
       if (!this.admin) {
         const mysql = require('mysql2/promise');
-        this.admin = mysql.createPool({ uri: backendUrl('SESSIONSPEC_MYSQL_URL', 'knex-mysql'), connectionLimit: 2 });
+        this.admin = mysql.createPool({ uri: adminUrl('SESSIONSPEC_MYSQL_URL', 'knex-mysql'), connectionLimit: 2 });
       }
       return this.admin;
     },
@@ -99,8 +99,8 @@ const DIALECTS = {
     async prepare(namespace) {
       await mysqlEnsureDatabase(await this.conn(), namespace);
     },
-    connect(namespace) {
-      const url = new URL(backendUrl('SESSIONSPEC_MYSQL_URL', 'knex-mysql'));
+    connect(namespace, urlOf = backendUrl) {
+      const url = new URL(urlOf('SESSIONSPEC_MYSQL_URL', 'knex-mysql'));
       url.pathname = `/${namespace}`;
       return knexFactory({ client: 'mysql2', connection: url.toString(), pool: { min: 0, max: 4 } });
     },
@@ -117,12 +117,13 @@ const DIALECTS = {
   },
 };
 
-// One knex per namespace for raw inspection, separate from the instances' own.
+// One knex per namespace for raw inspection, separate from the instances' own, straight to the
+// server (never through a fault proxy).
 const inspectors = new Map();
 
 function inspector(dialect, namespace) {
   if (!inspectors.has(namespace)) {
-    inspectors.set(namespace, dialect.connect(namespace));
+    inspectors.set(namespace, dialect.connect(namespace, adminUrl));
   }
   return inspectors.get(namespace);
 }

@@ -65,6 +65,16 @@ function backendUrl(variable, preset) {
   return url;
 }
 
+/**
+ * The server URL for the adapter's own work (creating and dropping namespaces, raw inspection):
+ * `SESSIONSPEC_<KIND>_ADMIN_URL` when the harness put a fault proxy in front of the server (the
+ * store's variable then names the proxy, and no fault must touch the harness's own work), else
+ * the store's URL.
+ */
+function adminUrl(variable, preset) {
+  return process.env[variable.replace(/_URL$/, '_ADMIN_URL')] || backendUrl(variable, preset);
+}
+
 /** Damages a text payload in the middle, keeping it text (the `flip-byte` tamper on plain text). */
 function flipMiddle(text) {
   const i = Math.floor(text.length / 2);
@@ -80,4 +90,4 @@ function packageVersion(name) {
   return JSON.parse(require('node:fs').readFileSync(file, 'utf8')).version;
 }
 
-module.exports = { durationMs, durationSeconds, onlyOptions, baseName, checkNamespace, backendUrl, flipMiddle, GARBAGE, packageVersion };
+module.exports = { durationMs, durationSeconds, onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, flipMiddle, GARBAGE, packageVersion };

@@ -8,7 +8,7 @@
 const crypto = require('node:crypto');
 const { MongoClient } = require('mongodb');
 const { MongoStore, createWebCryptoAdapter } = require('connect-mongo');
-const { onlyOptions, baseName, checkNamespace, backendUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
+const { onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
 const { typed } = require('../express');
 const { once, pending, forget } = require('../sql');
 
@@ -17,7 +17,7 @@ let admin = null;
 
 async function adminClient() {
   if (!admin) {
-    admin = new MongoClient(backendUrl('SESSIONSPEC_MONGO_URL', 'mongo'));
+    admin = new MongoClient(adminUrl('SESSIONSPEC_MONGO_URL', 'mongo'));
     await admin.connect();
   }
   return admin;

@@ -332,7 +332,7 @@ fn a_store_on_the_servers_clock_is_caught_on_every_environment_entry_and_passes_
         "--backend",
         "postgres:15-session-tz-minus11",
         "-k",
-        "resilience.expiry-whatever-server-time",
+        "expiry.whatever-server-time",
         "--no-progress",
         "--out",
         out_dir.path().to_str().unwrap(),

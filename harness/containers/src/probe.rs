@@ -1,6 +1,7 @@
 //! Protocol-level readiness: one real request per attempt (`SHOW server_version`, `PING` +
 //! `INFO server`, `SELECT VERSION()`, `hello` + `buildInfo`) through the drivers the stores use,
-//! and the server's own account of what it is. An open port is never taken as readiness.
+//! and the server's own account of what it is. An open port is never taken as readiness. For an
+//! environment entry it also checks, on the server, the time zone and clock the entry promises.
 
 use std::fmt;
 use std::time::Duration;

@@ -147,7 +147,7 @@ test-resilience:
 
 # RES-8 on the environment entries of harness/backends/matrix.toml (a server time zone far from
 # UTC, a server clock 2 h off, a connection time zone in the URL), beside the plain versions they
-# vary: the expiry area (RES-8's scenario, expiry.whatever-server-time, is in it) and the two
+# vary: the expiry area (RES-8's scenarios, expiry.*whatever-server-time, are in it) and the two
 # regressions RES-8 cites, on every PostgreSQL and MariaDB store but the tower and variant ones,
 # in containers. The npm stores are held to reports/expectations/environment-*.toml. About 20 s
 # once the images are built.

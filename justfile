@@ -224,6 +224,8 @@ reports: npm
         --out target/compat-resilience "${expectations[@]}" "${servers[@]}" || true
     cargo run --quiet -p sessionspec -- report target/compat-resilience/results.jsonl --format markdown \
         --out reports/resilience.md "${expectations[@]}" || [ $? -eq 1 ]
+    # RES-8 on the matrix's environment entries, in containers (reports/environment.md).
+    just environment-report
     just site
     echo "reports/ regenerated: review with git diff -- reports/"
 

@@ -145,12 +145,12 @@ test-resilience:
     mapfile -t args < <(just stores '.family == "reference" and .backend != null')
     cargo run --quiet -p sessionspec -- run --area resilience --no-progress --out target/resilience "${args[@]}"
 
-# RES-8 on the environment entries of harness/backends/matrix.toml (a server time zone far from
-# UTC, a server clock 2 h off, a connection time zone in the URL), beside the plain versions they
-# vary: the expiry area (RES-8's scenarios, expiry.*whatever-server-time, are in it) and the two
-# regressions RES-8 cites, on every PostgreSQL and MariaDB store but the tower and variant ones,
-# in containers. The npm stores are held to reports/expectations/environment-*.toml. About 20 s
-# once the images are built.
+# The environment entries of harness/backends/matrix.toml (a server time zone far from UTC, a
+# server clock 2 h off, a connection time zone in the URL) beside the plain versions they vary:
+# the expiry area (RES-8's scenarios, expiry.*whatever-server-time, are in it) and the two
+# regressions RES-8 cites, on every PostgreSQL and MariaDB store but the tower and variant ones.
+# The npm stores are held to reports/expectations/environment-*.toml. About 20 s with the images built.
+# RES-8 (expiry whatever the server's time zone or clock): PostgreSQL and MariaDB stores on the environment entries.
 test-environment: npm
     #!/usr/bin/env bash
     set -euo pipefail

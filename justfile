@@ -48,6 +48,7 @@ test-all: lint npm
     just test-npm
     just test-npm-variants
     just test-resilience
+    just test-environment
     just test-packages
     harness/backends/matrix.sh
 
@@ -144,6 +145,54 @@ test-resilience:
     mapfile -t args < <(just stores '.family == "reference" and .backend != null')
     cargo run --quiet -p sessionspec -- run --area resilience --no-progress --out target/resilience "${args[@]}"
 
+# The environment entries of harness/backends/matrix.toml (a server time zone far from UTC, a
+# server clock 2 h off, a connection time zone in the URL) beside the plain versions they vary:
+# the expiry area (RES-8's scenarios, expiry.*whatever-server-time, are in it) and the two
+# regressions RES-8 cites, on every PostgreSQL and MariaDB store but the tower and variant ones.
+# The npm stores are held to reports/expectations/environment-*.toml. About 20 s with the images built.
+# RES-8 (expiry whatever the server's time zone or clock): PostgreSQL and MariaDB stores on the environment entries.
+test-environment: npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export DOCKER_HOST="$(harness/backends/docker-engine.sh)"
+    harness/backends/images/build.sh postgres:15 mariadb:10.11
+    just environment-run target/environment
+
+# Regenerate reports/environment.md and its expectation files from a real run of test-environment's cases.
+environment-report: npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export DOCKER_HOST="$(harness/backends/docker-engine.sh)"
+    harness/backends/images/build.sh postgres:15 mariadb:10.11
+    rm -rf target/environment-report
+    # Failures are the point of this run; the exit code only says whether there were any.
+    just environment-run target/environment-report --write-expectations target/environment-report/expectations || true
+    # The npm stores' files only: a reference store has no known failure to list, so any fails the run.
+    for f in target/environment-report/expectations/node-*.toml; do
+        cp "$f" "reports/expectations/environment-$(basename "$f")"
+    done
+    expectations=()
+    for f in reports/expectations/environment-*.toml; do expectations+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- report target/environment-report/results.jsonl --format markdown \
+        --out reports/environment.md "${expectations[@]}" || [ $? -eq 1 ]
+    echo "reports/environment.md regenerated: review with git diff -- reports/"
+
+# test-environment's run into OUT, with any further `sessionspec run` arguments.
+[private]
+environment-run OUT *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mapfile -t args < <(just stores '(.family == "reference" or .family == "npm") and .variant_of == null and (.backend == "postgres" or .backend == "mariadb")')
+    for b in postgres:15 mariadb:10.11; do args+=(--backend "$b"); done
+    # Every PostgreSQL and MariaDB environment entry of the matrix: their versions carry a suffix (15-tz-kiritimati).
+    mapfile -t entries < <(cargo run --quiet -p sessionspec -- matrix | awk '/^[a-z]+:[^ ]+-/ && $1 ~ /^(postgres|mariadb):/ { print $1 }')
+    for b in "${entries[@]}"; do args+=(--backend "$b"); done
+    for f in reports/expectations/environment-*.toml; do [ -e "$f" ] && args+=(--expectations "$f"); done
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out {{quote(OUT)}} \
+        -k 'expiry.*' \
+        -k 'regressions.connect-pg-simple-25-*' -k 'regressions.connect-session-knex-51-*' \
+        "${args[@]}" {{ARGS}}
+
 # Regenerate reports/ (Markdown, HTML, JSON lines, expectation files) from a real run of every store.
 reports: npm
     #!/usr/bin/env bash
@@ -175,6 +224,8 @@ reports: npm
         --out target/compat-resilience "${expectations[@]}" "${servers[@]}" || true
     cargo run --quiet -p sessionspec -- report target/compat-resilience/results.jsonl --format markdown \
         --out reports/resilience.md "${expectations[@]}" || [ $? -eq 1 ]
+    # RES-8 on the matrix's environment entries, in containers (reports/environment.md).
+    just environment-report
     just site
     echo "reports/ regenerated: review with git diff -- reports/"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the suite on every backend version of harness/backends/matrix.toml through containers, from
-# nothing: a Docker engine (docker-engine.sh installs and starts one), the images (images/build.sh
-# builds the missing ones and reuses the rest), then one `sessionspec run --matrix` in which each
-# store runs once per version of its backend kind, side by side in one Markdown matrix.
+# Runs the suite on every backend version of harness/backends/matrix.toml, the environment entries
+# (another time zone or clock) included, through containers, from nothing: a Docker engine
+# (docker-engine.sh installs and starts one), the images (images/build.sh builds the missing ones
+# and reuses the rest), then one `sessionspec run --matrix` in which each store runs once per
+# version of its backend kind, side by side in one Markdown matrix.
 # It never starts or removes a container itself: sessionspec labels and removes its own.
 #
 # Usage: harness/backends/matrix.sh [sessionspec run arguments...]

@@ -42,13 +42,24 @@ for arg in "$@"; do
 done
 
 # --- the matrix -------------------------------------------------------------------------------
-# One line per backend: "<name> <suite>", name being `local` without the "sessionspec/" prefix.
+# One line per local image: "<name> <suite> <faketime>", name being `local` without the
+# "sessionspec/" prefix. Several entries may share one image (the environment entries run the
+# plain image with another time zone or clock): the image is listed once, and <faketime> is 1
+# when any entry on it sets `clock_offset`, which needs libfaketime in the image.
 read_matrix() {
     [ -f "$matrix" ] || die "matrix file not found: $matrix"
     awk '
         function flush() {
-            if (img != "") print substr(img, index(img, "/") + 1), (suite == "" ? "-" : suite)
-            img = ""; suite = ""
+            if (img != "") {
+                name = substr(img, index(img, "/") + 1)
+                if (!(name in suite_of)) { order[++n] = name; suite_of[name] = (suite == "" ? "-" : suite) }
+                else if (suite_of[name] != (suite == "" ? "-" : suite)) {
+                    printf "build: error: %s: local image %s is given two Debian suites\n", FILENAME, img > "/dev/stderr"
+                    bad = 1
+                }
+                if (offset != "") faketime[name] = 1
+            }
+            img = ""; suite = ""; offset = ""
         }
         /^\[\[backend\]\]/ { flush(); next }
         /^[ \t]*(#|$)/ { next }
@@ -58,18 +69,29 @@ read_matrix() {
             val = line; sub(/^[^=]*=[ \t]*/, "", val); gsub(/"/, "", val)
             if (key == "local") img = val
             else if (key == "suite") suite = val
+            else if (key == "clock_offset") offset = val
         }
-        END { flush() }
+        END {
+            flush()
+            if (bad) exit 1
+            for (i = 1; i <= n; i++) print order[i], suite_of[order[i]], (order[i] in faketime ? 1 : 0)
+        }
     ' "$matrix"
 }
 
-mapfile -t entries < <(read_matrix)
+mapfile -t entries < <(read_matrix || echo "!")
 [ "${#entries[@]}" -gt 0 ] || die "no [[backend]] entries with a local image in $matrix"
+[ "${entries[${#entries[@]} - 1]}" != "!" ] || die "cannot read the local images of $matrix"
+
+# Fields of an entry line.
+entry_name() { printf '%s\n' "${1%% *}"; }
+entry_suite() { local rest="${1#* }"; printf '%s\n' "${rest%% *}"; }
+entry_faketime() { printf '%s\n' "${1##* }"; }
 
 suite_of() {
     local e
     for e in "${entries[@]}"; do
-        if [ "${e% *}" = "$1" ]; then printf '%s\n' "${e#* }"; return 0; fi
+        if [ "$(entry_name "$e")" = "$1" ]; then entry_suite "$e"; return 0; fi
     done
     return 1
 }
@@ -101,9 +123,12 @@ packages_of() {
 suite_packages() {
     local e pkgs=()
     for e in "${entries[@]}"; do
-        if [ "${e#* }" = "$1" ]; then
+        if [ "$(entry_suite "$e")" = "$1" ]; then
             # shellcheck disable=SC2207
-            pkgs+=($(packages_of "${e% *}"))
+            pkgs+=($(packages_of "$(entry_name "$e")"))
+            # LD_PRELOADed into the server by an entry's clock_offset (harness/containers sets
+            # FAKETIME); in the base of that suite only, so other suites' images stay as they are.
+            if [ "$(entry_faketime "$e")" = 1 ]; then pkgs+=(libfaketime); fi
         fi
     done
     printf '%s\n' "${pkgs[@]}" | sort -u | paste -sd, -
@@ -322,21 +347,21 @@ if [ "$list" = 1 ]; then
     docker info >/dev/null 2>&1 || engine=0
     printf '%-22s %-9s %s\n' NAME SUITE STATE
     for e in "${entries[@]}"; do
-        name="${e% *}" state="engine not running"
+        name="$(entry_name "$e")" state="engine not running"
         if [ "$engine" = 1 ]; then
             have="$(label_of "sessionspec/$name")"
             if [ -z "$have" ]; then state=missing
             elif [ "$have" = "$(image_inputs "$name")" ]; then state="up to date"
             else state="stale (inputs changed)"; fi
         fi
-        printf '%-22s %-9s %s\n' "$name" "${e#* }" "$state"
+        printf '%-22s %-9s %s\n' "$name" "$(entry_suite "$e")" "$state"
     done
     exit 0
 fi
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot and the docker socket need it)"
 if [ "${#wanted[@]}" -eq 0 ]; then
-    for e in "${entries[@]}"; do wanted+=("${e% *}"); done
+    for e in "${entries[@]}"; do wanted+=("$(entry_name "$e")"); done
 fi
 for name in "${wanted[@]}"; do
     suite_of "$name" >/dev/null || die "'$name' is not a local image in $matrix (see --list)"

@@ -22,7 +22,8 @@ die() { say "error: $*"; exit 1; }
 
 case "${1:-}" in -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 
-# One line per backend: "<name> <kind> <port>", name being `local` without "sessionspec/".
+# One line per local image: "<name> <kind> <port>", name being `local` without "sessionspec/";
+# an image several entries share (the environment entries run a plain entry's image) once.
 [ -f "$matrix" ] || die "matrix file not found: $matrix"
 mapfile -t entries < <(awk '
     function flush() {
@@ -37,7 +38,7 @@ mapfile -t entries < <(awk '
         val = line; sub(/^[^=]*=[ \t]*/, "", val); gsub(/"/, "", val)
         if (key == "local") img = val; else if (key == "kind") kind = val; else if (key == "port") port = val
     }
-    END { flush() }' "$matrix")
+    END { flush() }' "$matrix" | awk '!seen[$1]++')
 
 export DOCKER_HOST
 DOCKER_HOST="$("$(dirname "$here")/docker-engine.sh")"

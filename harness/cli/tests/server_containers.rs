@@ -309,3 +309,93 @@ fn providers_are_tried_in_order_and_a_missing_backend_names_every_reason() {
     assert!(stderr.contains("  - container: containers are turned off"), "{stderr}");
     assert!(stderr.contains("  - local process: harness/backends/services.sh up redis serves Redis 7.0."), "{stderr}");
 }
+
+/// RES-8's oracle: a store that keeps its expiry as a UTC `timestamp without time zone` and
+/// compares it with the server's now() (stores/express-adapter/test/fixtures/server-time-store.js)
+/// passes on the plain PostgreSQL 15 and is caught on every environment entry that varies it: a
+/// session hidden at once (server time zone UTC+14, server clock 2 h ahead), or still there after
+/// its cookie expired (connection time zone UTC-11). Each column's version cell says which.
+#[test]
+fn a_store_on_the_servers_clock_is_caught_on_every_environment_entry_and_passes_on_the_plain_one() {
+    engine();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "run",
+        "--store",
+        "./stores/express-adapter/test/fixtures/server-time-store.js",
+        "--backend",
+        "postgres:15",
+        "--backend",
+        "postgres:15-tz-kiritimati",
+        "--backend",
+        "postgres:15-clock-plus2h",
+        "--backend",
+        "postgres:15-session-tz-minus11",
+        "-k",
+        "expiry.whatever-server-time",
+        "--no-progress",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "failures, not bad input or an incomplete run; stderr:\n{stderr}");
+    let results = std::fs::read_to_string(out_dir.path().join("results.jsonl")).unwrap();
+    let mut outcomes: Vec<(String, String, String)> = results
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["type"] == "result")
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+                r.to_string().contains("expected a session, found nothing").to_string(),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    let row = |t: &str, o: &str, hidden: bool| (format!("js:server-time-store@{t}"), o.to_owned(), hidden.to_string());
+    assert_eq!(
+        outcomes,
+        [
+            row("15", "pass", false),
+            row("15-clock-plus2h", "fail", true),
+            row("15-session-tz-minus11", "fail", false),
+            row("15-tz-kiritimati", "fail", true),
+        ],
+        "{stderr}"
+    );
+    let header: serde_json::Value = serde_json::from_str(results.lines().next().unwrap()).unwrap();
+    let version = |id: &str| {
+        header["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .map(|t| t["backend_version"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        version("js:server-time-store@15-tz-kiritimati").ends_with("(server time zone Pacific/Kiritimati)"),
+        "{header}"
+    );
+    assert!(version("js:server-time-store@15-clock-plus2h").contains("(server clock +2h, measured +7"), "{header}");
+    let plain = version("js:server-time-store@15");
+    assert!(plain.starts_with("15.") && !plain.contains("time zone") && !plain.contains("clock"), "{header}");
+}
+
+/// An environment entry never runs on a server that is not in its environment: a plain server
+/// given as its URL is refused, with what was expected and what was found.
+#[test]
+fn an_environment_entry_given_a_plain_server_is_refused() {
+    engine();
+    let url = std::env::var("SESSIONSPEC_POSTGRES_URL")
+        .expect("SESSIONSPEC_POSTGRES_URL must name a PostgreSQL 15 server in UTC: eval \"$(harness/backends/services.sh postgres)\"");
+    let given = format!("postgres:15-tz-kiritimati={url}");
+    let out = run(&["run", "--backend", &given, "--store", "sql-postgres", "-k", "core.get-missing"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not 15 (server time zone Pacific/Kiritimati, UTC+14): expected server time zone Pacific/Kiritimati, the server says"),
+        "{}",
+        text(&out.stderr)
+    );
+}

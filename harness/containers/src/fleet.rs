@@ -132,6 +132,7 @@ pub struct Started {
 
 impl Started {
     /// One line for reports: `container sessionspec/postgres:15 (local image; official ...)`.
+    /// An environment entry's checked environment is in [`Server::detail`].
     pub fn provider(&self) -> String {
         format!("container {} ({})", self.image, self.image_choice)
     }
@@ -230,6 +231,20 @@ impl Fleet {
                 request = request.with_env_var(*k, *v);
             }
         }
+        // An environment entry: its server arguments go after the image's own command (which
+        // differs between the official and the local image), its variables into the container.
+        let args = backend.server_args();
+        if !args.is_empty() {
+            let mut command = self.image_command(&image).await.map_err(|reason| ContainerError::Start {
+                backend: key.clone(),
+                reason: format!("{image}: cannot read its command to add {}: {reason}", args.join(" ")),
+            })?;
+            command.extend(args);
+            request = request.with_cmd(command);
+        }
+        for (k, v) in backend.server_env() {
+            request = request.with_env_var(k, v);
+        }
         if self.host == "127.0.0.1" {
             // Published on the loopback only: these servers trust every client.
             request = request.with_host_config_modifier(move |config: &mut HostConfig| {
@@ -286,12 +301,19 @@ impl Fleet {
         probe::prepare(backend.kind, &admin_url)
             .await
             .map_err(|e| ContainerError::Start { backend: key.clone(), reason: format!("preparing {url}: {e}") })?;
+        let mut server = server;
+        if let Some(found) = probe::check_environment(backend, &admin_url).await.map_err(|e| ContainerError::Start {
+            backend: key.clone(),
+            reason: format!("container {id} ({image}) does not run in the environment its entry promises: {e}"),
+        })? {
+            server.detail = Some(found);
+        }
         Ok(Started {
             backend: backend.clone(),
             image,
             image_choice,
             container: id,
-            url,
+            url: backend.store_url(&url),
             server,
             ready_in: started_at.elapsed(),
         })
@@ -327,6 +349,25 @@ impl Fleet {
         let build_hint = |local: &str| {
             format!("run harness/backends/images/build.sh {}", local.split_once('/').map_or(local, |(_, rest)| rest))
         };
+        // libfaketime is in the local images only (build.sh adds it for clock_offset entries).
+        if backend.clock_offset.is_some() {
+            if self.images == ImagePolicy::Official {
+                return Err(image_err(format!(
+                    "clock_offset {} needs libfaketime, which only the local image {} has; use --images local or auto",
+                    backend.clock_offset.as_deref().unwrap_or_default(),
+                    backend.local
+                )));
+            }
+            return if self.has_image(&backend.local).await {
+                Ok((backend.local.clone(), "local image; the official one has no libfaketime for clock_offset".into()))
+            } else {
+                Err(image_err(format!(
+                    "clock_offset needs the local image {}, which is not built: {}",
+                    backend.local,
+                    build_hint(&backend.local)
+                )))
+            };
+        }
         match self.images {
             ImagePolicy::Local => {
                 if self.has_image(&backend.local).await {
@@ -366,6 +407,15 @@ impl Fleet {
                     }
                 }
             }
+        }
+    }
+
+    /// The image's command (`Cmd`), to which an environment entry's server arguments are added.
+    async fn image_command(&self, image: &str) -> Result<Vec<String>, String> {
+        let inspected = self.docker.inspect_image(image).await.map_err(|e| e.to_string())?;
+        match inspected.config.and_then(|c| c.cmd) {
+            Some(cmd) if !cmd.is_empty() => Ok(cmd),
+            _ => Err("the image has no command".into()),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The backend matrix (harness/backends/matrix.toml): every server version the suite runs
-//! against, with its official and local image. Parsing checks what the rest relies on: every
-//! tag explicit, one entry per `kind:version`, at most one default version per kind.
+//! against, with its official and local image, and the environment entries that run one of them
+//! with another time zone or clock. Parsing checks what the rest relies on: every tag explicit,
+//! one entry per `kind:version`, at most one default version per kind, and every environment
+//! entry the variant of a plain one whose images it shares.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -78,13 +80,146 @@ pub struct Backend {
     /// Whether a store gets this version when none is asked for.
     #[serde(default)]
     pub default: bool,
+    /// What reports show for the version, when the version alone does not say it
+    /// (`15 (server time zone Pacific/Kiritimati, UTC+14)`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The server's default time zone (an environment entry).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// The server's clock against the real one, in libfaketime's `FAKETIME` form (`+2h`).
+    #[serde(default)]
+    pub clock_offset: Option<String>,
+    /// The time zone of the stores' connections, set in the URL they get (PostgreSQL
+    /// `options=-c TimeZone=VALUE`); the server's default stays as it is.
+    #[serde(default)]
+    pub session_time_zone: Option<String>,
 }
+
+/// The library an entry's `clock_offset` preloads into the server. `$LIB` is expanded by the
+/// dynamic loader (`lib/x86_64-linux-gnu` on Debian amd64), so one path serves every architecture.
+pub const LIBFAKETIME: &str = "/usr/$LIB/faketime/libfaketime.so.1";
 
 impl Backend {
     /// `kind:version`, as `--backend` takes it.
     pub fn key(&self) -> String {
         format!("{}:{}", self.kind, self.version)
     }
+
+    /// What reports show for the version: the label, else the version.
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.version)
+    }
+
+    /// Whether the entry runs its server in another environment (time zone, clock).
+    pub fn is_environment(&self) -> bool {
+        self.time_zone.is_some() || self.clock_offset.is_some() || self.session_time_zone.is_some()
+    }
+
+    /// The URL the stores get: `url`, with an entry's `session_time_zone` added as PostgreSQL
+    /// connection options (`options=-c%20TimeZone%3DVALUE`).
+    pub fn store_url(&self, url: &str) -> String {
+        match (&self.session_time_zone, self.kind) {
+            (Some(tz), BackendKind::Postgres) => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}options=-c%20TimeZone%3D{}", tz.replace('/', "%2F").replace('+', "%2B"))
+            }
+            _ => url.to_owned(),
+        }
+    }
+
+    /// The server version the entry stands for: the version, less an environment entry's
+    /// `-name` (`15-tz-kiritimati` is PostgreSQL 15).
+    pub fn server_version(&self) -> &str {
+        if self.is_environment() {
+            self.version.split_once('-').map_or(&self.version, |(v, _)| v)
+        } else {
+            &self.version
+        }
+    }
+
+    /// The environment in words (`server time zone Pacific/Kiritimati; server clock +2h`), if any.
+    pub fn environment(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(tz) = &self.time_zone {
+            parts.push(format!("server time zone {tz}"));
+        }
+        if let Some(offset) = &self.clock_offset {
+            parts.push(format!("server clock {offset} (libfaketime)"));
+        }
+        if let Some(tz) = &self.session_time_zone {
+            parts.push(format!("connection time zone {tz} (URL options)"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Arguments appended to the image's command for the entry's environment.
+    pub fn server_args(&self) -> Vec<String> {
+        match (&self.time_zone, self.kind) {
+            (Some(tz), BackendKind::Postgres) => vec!["-c".into(), format!("timezone={tz}")],
+            (Some(tz), BackendKind::Mariadb) => vec![format!("--default-time-zone={tz}")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Environment variables the server's container gets for the entry's environment. The
+    /// monotonic clock is left alone: only wall time is offset, and a negative offset must
+    /// not take the monotonic clock below zero on a machine booted recently.
+    pub fn server_env(&self) -> Vec<(String, String)> {
+        match &self.clock_offset {
+            Some(offset) => vec![
+                ("LD_PRELOAD".into(), LIBFAKETIME.into()),
+                ("FAKETIME".into(), offset.clone()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    /// The entry's clock offset in seconds (0 without one).
+    pub fn clock_offset_seconds(&self) -> i64 {
+        self.clock_offset.as_deref().and_then(|o| parse_offset(o).ok()).unwrap_or(0)
+    }
+}
+
+/// Seconds of a `FAKETIME` relative offset: a sign, a whole number and an optional unit
+/// (`s`, `m`, `h`, `d`): `+2h`, `-90m`, `+30`.
+pub fn parse_offset(text: &str) -> Result<i64, String> {
+    let expected = "expected a sign, a whole number and an optional unit s, m, h or d (`+2h`, `-90m`)";
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    let (digits, unit) = match rest.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: {expected}")),
+    };
+    let n: i64 = digits.parse().map_err(|_| format!("`{text}`: {expected}"))?;
+    if n == 0 {
+        return Err(format!("`{text}`: an offset of zero is the plain entry"));
+    }
+    Ok(sign * n * scale)
+}
+
+/// Whether `tz` is a MariaDB time zone offset (`+13:00`, `-12:00`), the only form its server
+/// accepts without time zone tables.
+fn is_mariadb_offset(tz: &str) -> bool {
+    let b = tz.as_bytes();
+    b.len() == 6
+        && matches!(b[0], b'+' | b'-')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b[3] == b':'
+        && b[4].is_ascii_digit()
+        && b[5].is_ascii_digit()
 }
 
 /// The parsed matrix file.
@@ -184,6 +319,9 @@ impl Matrix {
             }
             seen.push(key);
         }
+        for b in file.backend.iter().filter(|b| b.is_environment()) {
+            check_environment(b, &file.backend).map_err(|why| invalid(format!("{}: {why}", b.key())))?;
+        }
         for kind in BackendKind::ALL {
             let defaults: Vec<String> =
                 file.backend.iter().filter(|b| b.kind == kind && b.default).map(Backend::key).collect();
@@ -194,7 +332,9 @@ impl Matrix {
         Ok(Matrix { path: path.to_owned(), backends: file.backend })
     }
 
-    /// The entries `--backend` selects: `kind:version` one, `kind` every version of that kind.
+    /// The entries `--backend` selects: `kind:version` one, `kind` every plain version of that
+    /// kind (an environment entry varies a version rather than adding one: it is named, or
+    /// comes with `--matrix`).
     pub fn select(&self, given: &str) -> Result<Vec<&Backend>, MatrixError> {
         let unknown = |message: String| MatrixError::Unknown {
             given: given.to_owned(),
@@ -212,8 +352,11 @@ impl Matrix {
                 BackendKind::ALL.map(BackendKind::name).join(", ")
             )));
         };
-        let found: Vec<&Backend> =
-            self.backends.iter().filter(|b| b.kind == kind && version.is_none_or(|v| b.version == v)).collect();
+        let found: Vec<&Backend> = self
+            .backends
+            .iter()
+            .filter(|b| b.kind == kind && version.map_or(!b.is_environment(), |v| b.version == v))
+            .collect();
         if found.is_empty() {
             return Err(unknown(match version {
                 Some(v) => format!("no version `{v}` of {kind}"),
@@ -227,6 +370,68 @@ impl Matrix {
     pub fn default_for(&self, kind: BackendKind) -> Option<&Backend> {
         self.backends.iter().find(|b| b.kind == kind && b.default)
     }
+}
+
+/// What an environment entry must be: the variant of a plain entry (same kind, same images, its
+/// version followed by `-name`), labelled, never a default, with values its server accepts.
+fn check_environment(b: &Backend, all: &[Backend]) -> Result<(), String> {
+    let Some((plain_version, _)) = b.version.split_once('-').filter(|(_, n)| !n.is_empty()) else {
+        return Err(format!(
+            "an entry with time_zone, clock_offset or session_time_zone needs a version `PLAIN-NAME` (`15-tz-kiritimati`), found `{}`",
+            b.version
+        ));
+    };
+    let Some(plain) = all.iter().find(|p| p.kind == b.kind && !p.is_environment() && p.version == plain_version) else {
+        return Err(format!("no plain entry {}:{plain_version} for this environment entry to vary", b.kind));
+    };
+    if plain.local != b.local || plain.official != b.official || plain.port != b.port || plain.suite != b.suite {
+        return Err(format!(
+            "an environment entry runs its plain entry's images: local, official, port and suite must be those of {}",
+            plain.key()
+        ));
+    }
+    if b.default {
+        return Err("an environment entry cannot be the default version".into());
+    }
+    if b.label.as_deref().is_none_or(str::is_empty) {
+        return Err("an environment entry needs a `label` saying what it is (`15 (server time zone UTC+14)`)".into());
+    }
+    if !matches!(b.kind, BackendKind::Postgres | BackendKind::Mariadb) {
+        return Err(format!(
+            "time_zone, clock_offset and session_time_zone are supported for postgres and mariadb only, not {} (harness/backends/README.md says why)",
+            b.kind
+        ));
+    }
+    if let Some(tz) = &b.time_zone {
+        match b.kind {
+            BackendKind::Mariadb if !is_mariadb_offset(tz) => {
+                return Err(format!(
+                    "time_zone `{tz}`: MariaDB takes an offset `+HH:MM` or `-HH:MM` (the images load no time zone tables)"
+                ));
+            }
+            _ if tz.is_empty() || tz.contains(char::is_whitespace) => {
+                return Err(format!(
+                    "time_zone `{tz}`: expected one time zone name without spaces (`Pacific/Kiritimati`)"
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(offset) = &b.clock_offset {
+        parse_offset(offset).map_err(|why| format!("clock_offset {why}"))?;
+    }
+    if let Some(tz) = &b.session_time_zone {
+        if b.kind != BackendKind::Postgres {
+            return Err(format!(
+                "session_time_zone is supported for postgres only (a URL parameter node-pg honours), not {}",
+                b.kind
+            ));
+        }
+        if tz.is_empty() || tz.contains(char::is_whitespace) {
+            return Err(format!("session_time_zone `{tz}`: expected one time zone name without spaces"));
+        }
+    }
+    Ok(())
 }
 
 /// `name:tag` of an image reference, refusing a missing or `latest` tag.
@@ -260,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn the_project_matrix_has_eleven_versions_with_explicit_tags_and_one_default_per_kind() {
+    fn the_project_matrix_has_fifteen_versions_with_explicit_tags_and_one_default_per_kind() {
         let m = the_matrix();
         let keys: Vec<String> = m.backends.iter().map(Backend::key).collect();
         assert_eq!(
@@ -268,6 +473,9 @@ mod tests {
             [
                 "postgres:13",
                 "postgres:15",
+                "postgres:15-tz-kiritimati",
+                "postgres:15-clock-plus2h",
+                "postgres:15-session-tz-minus11",
                 "postgres:17",
                 "redis:6",
                 "redis:7",
@@ -275,6 +483,8 @@ mod tests {
                 "redis:valkey-8",
                 "mariadb:10.5",
                 "mariadb:10.11",
+                "mariadb:10.11-tz-minus12",
+                "mariadb:10.11-clock-minus2h",
                 "mariadb:11.8",
                 "mongo:secantus-0.7.0b3"
             ]
@@ -283,6 +493,103 @@ mod tests {
             assert!(m.default_for(kind).is_some(), "{kind} has a default version");
         }
         assert_eq!(m.default_for(BackendKind::Postgres).unwrap().version, "15");
+        assert_eq!(m.default_for(BackendKind::Mariadb).unwrap().version, "10.11");
+        for b in m.backends.iter().filter(|b| !b.is_environment()) {
+            assert_eq!(b.label(), b.version, "{}: a plain entry's label is its version", b.key());
+        }
+    }
+
+    #[test]
+    fn environment_entries_vary_a_plain_entry_and_say_how() {
+        let m = the_matrix();
+        let tz = &m.select("postgres:15-tz-kiritimati").unwrap()[0];
+        assert_eq!(tz.server_version(), "15");
+        assert_eq!(tz.local, m.select("postgres:15").unwrap()[0].local);
+        assert_eq!(tz.server_args(), ["-c", "timezone=Pacific/Kiritimati"]);
+        assert!(tz.server_env().is_empty());
+        assert_eq!(tz.label(), "15 (server time zone Pacific/Kiritimati, UTC+14)");
+        let my = &m.select("mariadb:10.11-tz-minus12").unwrap()[0];
+        assert_eq!(my.server_args(), ["--default-time-zone=-12:00"]);
+        let clock = &m.select("mariadb:10.11-clock-minus2h").unwrap()[0];
+        assert_eq!(clock.server_version(), "10.11");
+        assert_eq!(clock.clock_offset_seconds(), -7200);
+        assert!(clock.server_args().is_empty());
+        assert_eq!(
+            clock.server_env(),
+            [
+                ("LD_PRELOAD".to_owned(), LIBFAKETIME.to_owned()),
+                ("FAKETIME".to_owned(), "-2h".to_owned()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC".to_owned(), "1".to_owned())
+            ]
+        );
+        let session = &m.select("postgres:15-session-tz-minus11").unwrap()[0];
+        assert!(session.server_args().is_empty() && session.server_env().is_empty());
+        assert_eq!(
+            session.store_url("postgres://postgres@h:1/postgres"),
+            "postgres://postgres@h:1/postgres?options=-c%20TimeZone%3DPacific%2FPago_Pago"
+        );
+        assert_eq!(m.select("postgres:15").unwrap()[0].store_url("x?a=1"), "x?a=1");
+        assert_eq!(m.select("postgres:15").unwrap()[0].server_version(), "15");
+        assert_eq!(m.select("redis:valkey-8").unwrap()[0].server_version(), "valkey-8");
+    }
+
+    #[test]
+    fn a_bad_environment_entry_says_what_is_wrong() {
+        let plain = "[[backend]]\nkind = \"mariadb\"\nversion = \"10.11\"\nofficial = \"mariadb:10.11\"\nlocal = \"x/m:10.11\"\nport = 3306\n";
+        let env = |extra: &str| {
+            format!(
+                "{plain}\n[[backend]]\nkind = \"mariadb\"\nofficial = \"mariadb:10.11\"\nlocal = \"x/m:10.11\"\nport = 3306\n{extra}\n"
+            )
+        };
+        let err = |extra: &str| Matrix::parse(Path::new("m.toml"), &env(extra)).unwrap_err().to_string();
+        let ok = "version = \"10.11-tz\"\nlabel = \"10.11 (tz)\"\ntime_zone = \"+13:00\"";
+        Matrix::parse(Path::new("m.toml"), &env(ok)).expect("a good environment entry parses");
+        assert_eq!(
+            err("version = \"10.11-tz\"\nlabel = \"x\"\ntime_zone = \"Pacific/Kiritimati\""),
+            "m.toml: mariadb:10.11-tz: time_zone `Pacific/Kiritimati`: MariaDB takes an offset `+HH:MM` or `-HH:MM` (the images load no time zone tables)"
+        );
+        assert_eq!(
+            err("version = \"10.6-tz\"\nlabel = \"x\"\ntime_zone = \"+13:00\""),
+            "m.toml: mariadb:10.6-tz: no plain entry mariadb:10.6 for this environment entry to vary"
+        );
+        assert_eq!(
+            err("version = \"tz\"\nlabel = \"x\"\ntime_zone = \"+13:00\""),
+            "m.toml: mariadb:tz: an entry with time_zone, clock_offset or session_time_zone needs a version `PLAIN-NAME` (`15-tz-kiritimati`), found `tz`"
+        );
+        assert_eq!(
+            err("version = \"10.11-tz\"\ntime_zone = \"+13:00\""),
+            "m.toml: mariadb:10.11-tz: an environment entry needs a `label` saying what it is (`15 (server time zone UTC+14)`)"
+        );
+        assert_eq!(
+            err("version = \"10.11-clock\"\nlabel = \"x\"\nclock_offset = \"2h\""),
+            "m.toml: mariadb:10.11-clock: clock_offset `2h`: expected a sign, a whole number and an optional unit s, m, h or d (`+2h`, `-90m`)"
+        );
+        assert_eq!(
+            err("version = \"10.11-clock\"\nlabel = \"x\"\nclock_offset = \"+2h\"\ndefault = true"),
+            "m.toml: mariadb:10.11-clock: an environment entry cannot be the default version"
+        );
+        let other_image = env(ok).replacen(
+            "local = \"x/m:10.11\"\nport = 3306\nversion",
+            "local = \"x/m:10.12\"\nport = 3306\nversion",
+            1,
+        );
+        let err = Matrix::parse(Path::new("m.toml"), &other_image).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "m.toml: mariadb:10.11-tz: an environment entry runs its plain entry's images: local, official, port and suite must be those of mariadb:10.11"
+        );
+        let redis = "[[backend]]\nkind = \"redis\"\nversion = \"7\"\nofficial = \"redis:7.0\"\nlocal = \"x/r:7\"\nport = 6379\n\n[[backend]]\nkind = \"redis\"\nversion = \"7-clock\"\nlabel = \"x\"\nofficial = \"redis:7.0\"\nlocal = \"x/r:7\"\nport = 6379\nclock_offset = \"+2h\"\n";
+        let err = Matrix::parse(Path::new("m.toml"), redis).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "time_zone, clock_offset and session_time_zone are supported for postgres and mariadb only, not redis"
+            ),
+            "{err}"
+        );
+        assert_eq!(parse_offset("+2h"), Ok(7200));
+        assert_eq!(parse_offset("-90m"), Ok(-5400));
+        assert_eq!(parse_offset("+30"), Ok(30));
+        assert!(parse_offset("+0h").is_err());
     }
 
     #[test]
@@ -290,6 +597,9 @@ mod tests {
         let m = the_matrix();
         assert_eq!(m.select("postgres:15").unwrap()[0].local, "sessionspec/postgres:15");
         assert_eq!(m.select("redis").unwrap().len(), 4);
+        let postgres: Vec<String> = m.select("postgres").unwrap().iter().map(|b| b.key()).collect();
+        assert_eq!(postgres, ["postgres:13", "postgres:15", "postgres:17"], "a kind selects its plain versions");
+        assert_eq!(m.select("postgres:15-clock-plus2h").unwrap().len(), 1, "an environment entry by name");
         let err = m.select("postgres:16").unwrap_err().to_string();
         assert!(err.starts_with("--backend postgres:16: no version `16` of postgres;"), "{err}");
         assert!(err.contains("postgres:13, postgres:15"), "{err}");

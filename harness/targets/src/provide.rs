@@ -335,11 +335,22 @@ async fn serve(
                             redact(url)
                         )));
                     }
+                    let mut server = server;
+                    match probe::check_environment(backend, url).await {
+                        Ok(found) => server.detail = found.or(server.detail),
+                        Err(e) => {
+                            return Err(ProvideError::Request(format!(
+                                "--backend {key}=URL: the server at {} is not {}: {e}",
+                                redact(url),
+                                backend.label()
+                            )));
+                        }
+                    }
                     progress.line(&format!("backend {key}: url {}: {server}", redact(url)));
                     served.insert(
                         need.clone(),
                         Served {
-                            url: url.clone(),
+                            url: backend.store_url(url),
                             version: Some(key.clone()),
                             provider: "url (--backend KIND:VERSION=URL)".into(),
                             server: Some(server),
@@ -415,6 +426,17 @@ async fn serve(
         }
         match local_process(backend.kind, request.scripts.as_ref()).await {
             Ok((url, script)) => match probe::ask(backend.kind, &url, Duration::from_secs(10)).await {
+                // A local process runs in the machine's own environment, never an environment entry's.
+                Ok(server)
+                    if matches!(need, Need::Version(_))
+                        && server.is(backend)
+                        && let Err(e) = probe::check_environment(backend, &url).await =>
+                {
+                    reasons
+                        .entry(need.clone())
+                        .or_default()
+                        .push(format!("local process: {script} serves {server}, not {}: {e}", backend.label()))
+                }
                 Ok(server) if matches!(need, Need::Kind(_)) || server.is(backend) => {
                     progress.line(&format!("backend {}: local process ({script}): {server}", describe_need(need)));
                     let version = match need {
@@ -542,6 +564,10 @@ fn describe_server(target: Target, server: &Server) -> Target {
     if stand_in {
         description.backend = server.backend_name();
         description.backend_version = Some(server.version_text());
+    } else if let Some(environment) = &server.detail {
+        // An environment entry: the version cell says which time zone or clock it ran with.
+        let version = description.backend_version.take().unwrap_or_else(|| server.version.clone());
+        description.backend_version = Some(format!("{version} ({environment})"));
     } else if description.backend_version.is_none() {
         description.backend_version = Some(server.version.clone());
     } else {

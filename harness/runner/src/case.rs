@@ -190,15 +190,20 @@ impl Case {
                 ..Detail::default()
             })),
         };
-        let cleanup = state.cleanup(stop.is_none()).await;
+        let cleanup = state.cleanup().await;
         match (stop, cleanup) {
             (Some(Stop::Cancelled), _) => None,
-            (Some(stop), _) => {
+            (Some(stop), cleanup) => {
                 let outcome = stop.outcome();
-                let detail = match stop {
+                let mut detail = match stop {
                     Stop::Fail(d) | Stop::Error(d) | Stop::Timeout(d) => d,
                     Stop::Cancelled => unreachable!(),
                 };
+                // What cleaning up met stays with the outcome: an uncaught exception the adapter
+                // saw during a step that then timed out is the worse half of the story.
+                if let Err(problems) = cleanup {
+                    detail.message = format!("{}; then, cleaning up: {}", detail.message, problems.message);
+                }
                 Some((outcome, Some(detail)))
             }
             (None, Err(detail)) => Some((Outcome::Error, Some(detail))),
@@ -281,9 +286,10 @@ impl State {
         None
     }
 
-    /// Closes every instance still open and drops the namespace. When the steps passed, a
-    /// failure here makes the case an error; otherwise it is only noted.
-    async fn cleanup(&self, steps_passed: bool) -> Result<(), Detail> {
+    /// Closes every instance still open and drops the namespace, and says what failed doing so.
+    /// When the steps passed, a failure here makes the case an error; otherwise it is added to
+    /// the steps' failure.
+    async fn cleanup(&self) -> Result<(), Detail> {
         let mut problems = Vec::new();
         // A fault never outlives its scenario: heal before closing and dropping.
         if let (true, Some(faults)) = (self.scenario.uses_faults(), &self.target.faults)
@@ -312,10 +318,7 @@ impl State {
                 Err(_) => problems.push(format!("dropping namespace `{namespace}` did not finish")),
             }
         }
-        if problems.is_empty() || !steps_passed {
-            if !problems.is_empty() {
-                eprintln!("sessionspec: {} on {}: {}", self.scenario.id, self.target.id, problems.join("; "));
-            }
+        if problems.is_empty() {
             Ok(())
         } else {
             Err(Detail { message: problems.join("; "), ..Detail::default() })

@@ -207,6 +207,13 @@ pub const STORES: &[StoreKind] = &[
         "node:redis",
     ),
     npm_variant(
+        "node:redis-readme",
+        "connect-redis 9 (node-redis 5) set up as its readme shows: a client with no `error` listener, its connect() not awaited",
+        Some(BackendKind::Redis),
+        "redis-readme",
+        "node:redis",
+    ),
+    npm_variant(
         "node:pg-9",
         "connect-pg-simple 9 through the express adapter",
         Some(BackendKind::Postgres),

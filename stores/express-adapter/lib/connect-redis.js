@@ -38,9 +38,17 @@ function storeClass(pkg) {
 }
 
 // A connected store client of the package named: `redis` (node-redis 5), `redis-4` (node-redis 4,
-// the client connect-redis 7 and 8 were built and tested with) or `ioredis`.
-async function storeClient(kind) {
+// the client connect-redis 7 and 8 were built and tested with) or `ioredis`. With `readme`, a
+// node-redis client made as connect-redis's readme shows: `createClient()` with no `error`
+// listener, and `connect()` started, its rejection logged, not awaited.
+async function storeClient(kind, readme, log) {
   const url = backendUrl('SESSIONSPEC_REDIS_URL', 'redis');
+  if (readme) {
+    const client = require(kind).createClient({ url });
+    client.connect().catch((err) => log(`connect-redis readme setup: connect: ${err && err.message}`));
+    // A client still reconnecting would wait for the server to quit: it is destroyed instead.
+    return { client, close: () => (client.isReady ? client.quit() : client.isOpen ? client.destroy() : undefined) };
+  }
   if (kind === 'ioredis') {
     const { Redis } = require('ioredis');
     // ioredis's defaults, as connect-redis 8's readme sets it up (`new Redis()`); lazyConnect only
@@ -57,14 +65,15 @@ async function storeClient(kind) {
 }
 
 // `pkg` is the npm name (an alias for older majors), `client_` the Redis client package (an alias
-// for node-redis 4).
-function preset(pkg, client_) {
+// for node-redis 4); `setup` is `careful` (an `error` listener, the open awaits the connection)
+// or `readme` (the client as connect-redis's readme makes it).
+function preset(pkg, client_, setup = 'careful') {
   const clientName = client_ === 'ioredis' ? 'ioredis' : 'node-redis';
   const RedisStore = storeClass(pkg);
   return {
     name: 'connect-redis',
     backendKind: 'redis',
-    version: `${packageVersion(pkg)} (${clientName} ${packageVersion(client_)})`,
+    version: `${packageVersion(pkg)} (${clientName} ${packageVersion(client_)}${setup === 'readme' ? ', readme setup' : ''})`,
     homepage: 'https://github.com/tj/connect-redis',
     capabilities: ['touch', 'all', 'length', 'clear', 'ids', 'ttl', 'disable-touch', 'naming', 'raw-inspection', 'shared-namespace'],
     async backend() {
@@ -73,9 +82,9 @@ function preset(pkg, client_) {
       const match = /redis_version:([^\r\n]+)/.exec(info);
       return { name: 'redis', ...(match ? { version: match[1] } : {}) };
     },
-    async open({ namespace, options }) {
+    async open({ namespace, options, log }) {
       onlyOptions(options, ['ttl', 'disable-touch', 'name'], 'connect-redis');
-      const { client, close } = await storeClient(client_);
+      const { client, close } = await storeClient(client_, setup === 'readme', log);
       const store = new RedisStore({
         client,
         prefix: prefixOf(namespace, options),

@@ -49,10 +49,10 @@ test.after(async () => {
 
 for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node-') && f.endsWith('.toml')).sort()) {
   const filePreset = file.slice('node-'.length, -'.toml'.length);
-  // A variant of a preset (an earlier major, `-7`, or another client, `-ioredis`; the catalog's
-  // variant_of) is reproduced by the preset's reproductions: the same assertions about the
-  // store's behaviour, on the variant's factory.
-  const preset = filePreset.replace(/-(\d+|ioredis)$/, '');
+  // A variant of a preset (an earlier major, `-7`, another client, `-ioredis`, or the readme's
+  // setup, `-readme`; the catalog's variant_of) is reproduced by the preset's reproductions: the
+  // same assertions about the store's behaviour, on the variant's factory.
+  const preset = filePreset.replace(/-(\d+|ioredis|readme)$/, '');
   const known = expectationEntries(path.join(EXPECTATIONS, file));
   const variable = BACKENDS[preset];
   for (const entry of known) {
@@ -88,6 +88,7 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
         const handle = reproduction.fresh ? null : await open(reproduction.options || {});
         await reproduction.run({
           preset,
+          variant: filePreset, // the preset file: `redis-readme` where `preset` is `redis`
           factory,
           namespace: base,
           store: handle && handle.store,

@@ -88,23 +88,24 @@ async function within(promise, ms) {
 }
 
 /**
- * Runs `fn` while collecting the process's unhandled rejections instead of letting node:test
- * count them as this test's failure (its own listeners are set aside and put back after), and
- * waits `settle` ms after it for late ones. Returns the rejections seen.
+ * Runs `fn` while collecting the process's unhandled rejections (or, with `event`
+ * 'uncaughtException', its uncaught exceptions) instead of letting node:test count them as this
+ * test's failure (its own listeners are set aside and put back after), and waits `settle` ms
+ * after it for late ones. Returns what was seen.
  */
-async function unhandledDuring(fn, settle = 300) {
+async function unhandledDuring(fn, settle = 300, event = 'unhandledRejection') {
   const seen = [];
-  const saved = process.listeners('unhandledRejection');
-  process.removeAllListeners('unhandledRejection');
+  const saved = process.listeners(event);
+  process.removeAllListeners(event);
   const listener = (reason) => seen.push(reason);
-  process.on('unhandledRejection', listener);
+  process.on(event, listener);
   try {
     await fn();
     await sleep(settle);
   } finally {
-    process.off('unhandledRejection', listener);
+    process.off(event, listener);
     for (const l of saved) {
-      process.on('unhandledRejection', l);
+      process.on(event, l);
     }
   }
   return seen;

@@ -318,11 +318,7 @@ impl State {
                 Err(_) => problems.push(format!("dropping namespace `{namespace}` did not finish")),
             }
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Detail { message: problems.join("; "), ..Detail::default() })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(Detail { message: problems.join("; "), ..Detail::default() }) }
     }
 
     fn step<'a>(

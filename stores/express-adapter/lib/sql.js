@@ -78,17 +78,9 @@ async function mysqlDropDatabase(conn, namespace) {
   }
 }
 
-/** Waits for the `once` of `key` under way, if any, whatever its outcome. */
-async function pending(key) {
-  const p = ensured.get(key);
-  if (p) {
-    await p.catch(() => {});
-  }
-}
-
 /** Forgets that `key` was created (after a drop). */
 function forget(key) {
   ensured.delete(key);
 }
 
-module.exports = { forget, pending, quotePg, quoteMysql, once, pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, MARK };
+module.exports = { forget, quotePg, quoteMysql, once, pgEnsureSchema, pgDropSchema, mysqlEnsureDatabase, mysqlDropDatabase, MARK };

@@ -10,7 +10,7 @@ const { MongoClient } = require('mongodb');
 const { MongoStore, createWebCryptoAdapter } = require('connect-mongo');
 const { onlyOptions, baseName, checkNamespace, backendUrl, adminUrl, durationSeconds, flipMiddle, GARBAGE, packageVersion } = require('../options');
 const { typed } = require('../express');
-const { once, pending, forget } = require('../sql');
+const { once, forget } = require('../sql');
 
 const MARKER = 'sessionspec_namespace';
 let admin = null;
@@ -64,14 +64,13 @@ module.exports = {
     if (options['auto-remove'] === 'interval') {
       throw typed('unsupported', 'the interval sweep runs on Node timers, which the adapter does not fake');
     }
-    // The namespace's marker (how drop knows the database is the harness's) is written beside the
-    // store's work, not before it: a store opened during an outage meets the outage itself
-    // (MongoStore.create does not wait for the server) instead of the marker's 30 s server
-    // selection. drop waits for the marker.
-    once(`mongo:${checkNamespace(namespace)}`, async () => {
+    // The namespace's marker (how drop knows the database is the harness's), written before the
+    // store is made, as the SQL presets create their schema; the admin client goes straight to
+    // the server, so a fault proxy in front of the store never delays it.
+    await once(`mongo:${checkNamespace(namespace)}`, async () => {
       const client = await adminClient();
       await client.db(namespace).collection(MARKER).updateOne({ _id: MARKER }, { $set: { at: new Date() } }, { upsert: true });
-    }).catch(() => {}); // a failed marker is written again at the next open, or drop fails
+    });
     const store = MongoStore.create({
       mongoUrl: backendUrl('SESSIONSPEC_MONGO_URL', 'mongo'),
       dbName: namespace,
@@ -87,7 +86,7 @@ module.exports = {
     return { store };
   },
   async drop(namespace) {
-    await pending(`mongo:${checkNamespace(namespace)}`);
+    checkNamespace(namespace);
     const client = await adminClient();
     const db = client.db(namespace);
     forget(`mongo:${namespace}`);

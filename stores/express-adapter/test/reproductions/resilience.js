@@ -126,12 +126,9 @@ module.exports = {
   // 30 s for server selection (both past the bound); connect-session-knex 5's get fails in time
   // but reports its error twice (ERROR-3).
   'resilience.outage-operations-fail': {
+    variants: { 'redis-readme': (ctx) => readmeClientCrashes(ctx, { during: true }) },
     fresh: true, // the instance is opened through the proxy
     run: async (ctx) => {
-      if (ctx.variant === 'redis-readme') {
-        await readmeClientCrashes(ctx, { during: true });
-        return;
-      }
       const { proxy, openVia } = await proxied(ctx);
       const { store } = await openVia();
       await call(store, 'set', 'a', session(ctx.now, HOUR, { n: 1 }));
@@ -160,12 +157,9 @@ module.exports = {
   },
   // RES-4: opening while the server is down.
   'resilience.open-during-outage': {
+    variants: { 'redis-readme': (ctx) => readmeClientCrashes(ctx, { openDuring: true }) },
     fresh: true,
     run: async (ctx) => {
-      if (ctx.variant === 'redis-readme') {
-        await readmeClientCrashes(ctx, { openDuring: true });
-        return;
-      }
       const { proxy, openVia } = await proxied(ctx);
       await outage(proxy);
       if (ctx.preset === 'redis') {
@@ -200,15 +194,12 @@ module.exports = {
   // a connection in use depends on timing (the knex-mysql entry is intermittent), so up to 5
   // resets are tried, each during a burst of gets.
   'resilience.reset-recovers': {
+    variants: { 'redis-readme': (ctx) => readmeClientCrashes(ctx) },
     fresh: true, // the instance is opened through the proxy
     todo: {
       mongo: 'not reproduced by a direct call: after each of 9 resets (0, 0.5 and 1.5 s pauses before the next call) connect-mongo\'s get and set succeeded within 0.1 s; what waited past 8 s in the harness is not found yet',
     },
     run: async (ctx) => {
-      if (ctx.variant === 'redis-readme') {
-        await readmeClientCrashes(ctx, {});
-        return;
-      }
       const { proxy, openVia } = await proxied(ctx);
       const { store } = await openVia();
       await call(store, 'set', 'a', session(ctx.now, HOUR, { n: 1 }));
@@ -228,15 +219,12 @@ module.exports = {
   // RES-2: writes racing a 2 s cut (reset, then refused for 2 s): connect-session-knex 5's
   // failed sets report their error twice (ERROR-3).
   'resilience.cut-no-lost-writes': {
+    variants: { 'redis-readme': (ctx) => readmeClientCrashes(ctx) },
     fresh: true, // the instance is opened through the proxy
     todo: {
       mongo: 'not reproduced by a direct call: in 6 rounds of the same cut, connect-mongo\'s four writes failed within 0.5 s and the set after them returned when the server came back (about 2 s); what waited past 8 s in the harness is not found yet',
     },
     run: async (ctx) => {
-      if (ctx.variant === 'redis-readme') {
-        await readmeClientCrashes(ctx, {});
-        return;
-      }
       const { proxy, openVia } = await proxied(ctx);
       const { store } = await openVia();
       await call(store, 'set', 'before', session(ctx.now, HOUR, { n: 0 }));

@@ -72,11 +72,12 @@ impl Dialect {
     }
 }
 
-/// What the SQL store can do besides [`OPERATIONS`], on every dialect: expiry on the store's
-/// clock, and the options it honours (any other is refused with `unsupported`).
-const CAPABILITIES: [Capability; 6] = {
+/// What the SQL store can do besides [`OPERATIONS`], on every dialect: the record-store
+/// operations, expiry on the store's clock, and the options it honours (any other is refused
+/// with `unsupported`).
+const CAPABILITIES: [Capability; 8] = {
     use Capability::*;
-    [VirtualClock, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
+    [Create, DeleteExpired, VirtualClock, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
 };
 
 pub(crate) fn capabilities() -> CapabilitySet {

@@ -42,6 +42,9 @@ pub use config::{
 pub use factory::{MongoFactory, description};
 pub use index::TTL_INDEX_NAME;
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(MongoStore);
+
 use crate::document::{CREATED_AT, EXPIRES, ID, LAST_MODIFIED, SESSION, UPDATED_AT, bson_date};
 
 /// How many compare-and-swaps a touch tries with the new cookie before it moves the expiry only.

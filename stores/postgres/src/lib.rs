@@ -30,6 +30,9 @@ use sqlx::{Row, SqlStr};
 pub use factory::{PgFactory, description};
 pub use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Ident};
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(PgStore);
+
 /// connect-pg-simple's default table name.
 pub const DEFAULT_TABLE: &str = "session";
 /// The fallback time-to-live for a cookie without `expires` (connect-pg-simple's one day).

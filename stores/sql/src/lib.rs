@@ -24,6 +24,9 @@ pub use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Ident};
 pub use sqlite::SqliteFactory;
 pub use store::{SqlPool, SqlStore, SqlStoreConfig};
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(SqlStore);
+
 /// The fallback time-to-live for a cookie without `expires` (connect-session-knex's one day).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 /// How often expired rows are deleted (connect-session-knex's `cleanupInterval` default).

@@ -6,6 +6,7 @@
 
 mod faults;
 mod provide;
+mod tower;
 
 pub mod adapter;
 
@@ -40,6 +41,9 @@ pub enum Opens {
     NodePreset(&'static str),
     /// A tower-sessions store through the adapter of ecosystem/tower (`sessionspec-tower NAME`).
     Tower(&'static str),
+    /// A reference store (the `Opens` named) as a tower-sessions store, through its
+    /// `tower-sessions` feature and the same record mapping as the stores of ecosystem/tower.
+    TowerReference(&'static Opens),
 }
 
 /// Whose a store is.
@@ -115,6 +119,15 @@ const fn tower(
     store: &'static str,
 ) -> StoreKind {
     StoreKind { name, summary, family: Family::Tower, backend, opens: Opens::Tower(store), variant_of: None }
+}
+
+const fn tower_reference(
+    name: &'static str,
+    summary: &'static str,
+    backend: Option<BackendKind>,
+    store: &'static Opens,
+) -> StoreKind {
+    StoreKind { name, summary, family: Family::Tower, backend, opens: Opens::TowerReference(store), variant_of: None }
 }
 
 /// Every store the catalog knows, in listing order: the one list of store names. Scripts read
@@ -248,6 +261,28 @@ pub const STORES: &[StoreKind] = &[
     tower("tower:file", "tower-sessions-file-store 0.3, a file per session", None, "file"),
     tower("tower:sled", "tower-sessions-sled-store 0.2", None, "sled"),
     tower("tower:mongodb", "tower-sessions-mongodb-store 0.11 (mongodb driver 2)", Some(BackendKind::Mongo), "mongodb"),
+    // This repository's reference stores through their `tower-sessions` feature, in process.
+    tower_reference("tower:reference-redis", "reference Redis store as a tower-sessions store", Some(BackendKind::Redis), &Opens::Redis),
+    tower_reference(
+        "tower:reference-postgres",
+        "reference PostgreSQL store as a tower-sessions store",
+        Some(BackendKind::Postgres),
+        &Opens::Postgres,
+    ),
+    tower_reference("tower:reference-sql-sqlite", "reference SQL store on SQLite as a tower-sessions store", None, &Opens::SqlSqlite),
+    tower_reference(
+        "tower:reference-sql-postgres",
+        "reference SQL store on PostgreSQL as a tower-sessions store",
+        Some(BackendKind::Postgres),
+        &Opens::SqlPostgres,
+    ),
+    tower_reference(
+        "tower:reference-sql-mysql",
+        "reference SQL store on MySQL/MariaDB as a tower-sessions store",
+        Some(BackendKind::Mariadb),
+        &Opens::SqlMysql,
+    ),
+    tower_reference("tower:reference-mongo", "reference MongoDB store as a tower-sessions store", Some(BackendKind::Mongo), &Opens::Mongo),
 ];
 
 /// Stores that are not in the catalog but that `--store` accepts, for listings.
@@ -282,6 +317,9 @@ impl StoreKind {
             }
             (Family::Reference, None) => "nothing".to_owned(),
             (Family::Reference, Some(server)) => server,
+            (Family::Tower, server) if matches!(self.opens, Opens::TowerReference(_)) => {
+                server.unwrap_or_else(|| "nothing: a database file per scenario in a temporary directory".to_owned())
+            }
             (Family::Tower, server) => {
                 let adapter = "ecosystem/tower's adapter built (`just tower-build`), or SESSIONSPEC_TOWER_ADAPTER";
                 match server {
@@ -310,7 +348,7 @@ impl StoreKind {
             Opens::Postgres => sessionspec_store_postgres::description(None),
             Opens::Redis => sessionspec_store_redis::description(None),
             Opens::Mongo => sessionspec_store_mongo::description(None),
-            Opens::NodePreset(_) | Opens::Tower(_) => return None,
+            Opens::NodePreset(_) | Opens::Tower(_) | Opens::TowerReference(_) => return None,
         })
     }
 }
@@ -518,6 +556,38 @@ async fn open(kind: &StoreKind, backends: &Backends, temp: &mut Vec<tempfile::Te
         Opens::Tower(store) => {
             url()?;
             return adapter::tower(kind, store, backends, temp).await;
+        }
+        Opens::TowerReference(opens) => {
+            let krate = "sessionspec-store-sql";
+            let factory = match opens {
+                Opens::Redis => {
+                    let f = sessionspec_store_redis::RedisFactory::connect(&url()?).await.map_err(unavailable)?;
+                    tower::reference(name, "sessionspec-store-redis", f).await
+                }
+                Opens::Postgres => {
+                    let f = sessionspec_store_postgres::PgFactory::connect(&url()?).await.map_err(unavailable)?;
+                    tower::reference(name, "sessionspec-store-postgres", f).await
+                }
+                Opens::Mongo => {
+                    let f = sessionspec_store_mongo::MongoFactory::connect(&url()?).await.map_err(unavailable)?;
+                    tower::reference(name, "sessionspec-store-mongo", f).await
+                }
+                Opens::SqlSqlite => {
+                    let dir = work_dir(name, backends, temp)?;
+                    let f = sessionspec_store_sql::SqliteFactory::new(dir).await.map_err(unavailable)?;
+                    tower::reference(name, krate, f).await
+                }
+                Opens::SqlPostgres => {
+                    let f = sessionspec_store_sql::PostgresFactory::connect(&url()?).await.map_err(unavailable)?;
+                    tower::reference(name, krate, f).await
+                }
+                Opens::SqlMysql => {
+                    let f = sessionspec_store_sql::MySqlFactory::connect(&url()?).await.map_err(unavailable)?;
+                    tower::reference(name, krate, f).await
+                }
+                other => unreachable!("no tower-sessions implementation for {other:?}"),
+            };
+            Arc::new(factory.map_err(unavailable)?)
         }
     };
     Ok(Target::new(factory))

@@ -176,13 +176,10 @@ impl MongoFactory {
     }
 }
 
-#[async_trait]
-impl StoreFactory for MongoFactory {
-    fn describe(&self) -> &StoreDescription {
-        &self.description
-    }
-
-    async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
+impl MongoFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<MongoStore> {
         let mut config = MongoFactory::config(&context)?;
         if let Some(encryption) = &context.options.encryption {
             let secret = zeroize::Zeroizing::new(encryption.secret.clone());
@@ -199,7 +196,18 @@ impl StoreFactory for MongoFactory {
             .entry(context.namespace.clone())
             .or_default()
             .insert(config.collection_name.clone());
-        Ok(Box::new(MongoStore::with_client(self.client.clone(), config).await?))
+        Ok(MongoStore::with_client(self.client.clone(), config).await?)
+    }
+}
+
+#[async_trait]
+impl StoreFactory for MongoFactory {
+    fn describe(&self) -> &StoreDescription {
+        &self.description
+    }
+
+    async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

@@ -85,6 +85,17 @@ fn config(namespace: &Ident, options: &StoreOptions) -> Result<PgStoreConfig> {
     Ok(config)
 }
 
+impl PgFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<PgStore> {
+        let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
+        let mut config = config(&schema, &context.options)?;
+        config.events = context.events;
+        Ok(PgStore::with_pool(self.pool.clone(), config, context.clock).await?)
+    }
+}
+
 #[async_trait]
 impl StoreFactory for PgFactory {
     fn describe(&self) -> &StoreDescription {
@@ -92,10 +103,7 @@ impl StoreFactory for PgFactory {
     }
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
-        let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
-        let mut config = config(&schema, &context.options)?;
-        config.events = context.events;
-        Ok(Box::new(PgStore::with_pool(self.pool.clone(), config, context.clock).await?))
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

@@ -95,6 +95,15 @@ pub fn description(backend_version: Option<String>) -> StoreDescription {
     sessionspec_server_store::description("redis", env!("CARGO_PKG_VERSION"), "redis", backend_version, capabilities())
 }
 
+impl RedisFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<RedisStore> {
+        let config = self.config(&context)?;
+        Ok(RedisStore::open(self.client.clone(), config).await?)
+    }
+}
+
 #[async_trait]
 impl StoreFactory for RedisFactory {
     fn describe(&self) -> &StoreDescription {
@@ -102,8 +111,7 @@ impl StoreFactory for RedisFactory {
     }
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
-        let config = self.config(&context)?;
-        Ok(Box::new(RedisStore::open(self.client.clone(), config).await?))
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

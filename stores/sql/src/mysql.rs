@@ -80,13 +80,10 @@ impl MySqlFactory {
     }
 }
 
-#[async_trait]
-impl StoreFactory for MySqlFactory {
-    fn describe(&self) -> &StoreDescription {
-        &self.description
-    }
-
-    async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
+impl MySqlFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<SqlStore> {
         let mut config = SqlStoreConfig::from_options(&context.options)?;
         let database = Dialect::MySql.ident(context.namespace.as_str())?;
         {
@@ -122,7 +119,18 @@ impl StoreFactory for MySqlFactory {
             }
         }
         config.schema_name = Some(database.name().to_owned());
-        Ok(Box::new(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?))
+        Ok(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?)
+    }
+}
+
+#[async_trait]
+impl StoreFactory for MySqlFactory {
+    fn describe(&self) -> &StoreDescription {
+        &self.description
+    }
+
+    async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

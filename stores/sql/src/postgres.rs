@@ -65,6 +65,17 @@ impl PostgresFactory {
     }
 }
 
+impl PostgresFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<SqlStore> {
+        let mut config = SqlStoreConfig::from_options(&context.options)?;
+        let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
+        config.schema_name = Some(schema.name().to_owned());
+        Ok(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?)
+    }
+}
+
 #[async_trait]
 impl StoreFactory for PostgresFactory {
     fn describe(&self) -> &StoreDescription {
@@ -72,10 +83,7 @@ impl StoreFactory for PostgresFactory {
     }
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
-        let mut config = SqlStoreConfig::from_options(&context.options)?;
-        let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
-        config.schema_name = Some(schema.name().to_owned());
-        Ok(Box::new(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?))
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

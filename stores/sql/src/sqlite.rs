@@ -100,6 +100,18 @@ fn is_locked(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("5" | "261" | "517" | "773")))
 }
 
+impl SqliteFactory {
+    /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
+    /// (its `tower-sessions` implementation among others).
+    pub async fn open_store(&self, context: OpenContext) -> Result<SqlStore> {
+        let config = SqlStoreConfig::from_options(&context.options)?;
+        self.created.lock().expect("lock").insert(context.namespace.clone());
+        let path = self.path(&context.namespace);
+        let store = SqlStore::open_sqlite(&path, config, context.clock).await?;
+        Ok(store)
+    }
+}
+
 #[async_trait]
 impl StoreFactory for SqliteFactory {
     fn describe(&self) -> &StoreDescription {
@@ -107,11 +119,7 @@ impl StoreFactory for SqliteFactory {
     }
 
     async fn open(&self, context: OpenContext) -> Result<Box<dyn Store>> {
-        let config = SqlStoreConfig::from_options(&context.options)?;
-        self.created.lock().expect("lock").insert(context.namespace.clone());
-        let path = self.path(&context.namespace);
-        let store = SqlStore::open_sqlite(&path, config, context.clock).await?;
-        Ok(Box::new(store))
+        Ok(Box::new(self.open_store(context).await?))
     }
 
     async fn drop_namespace(&self, namespace: &Namespace) -> Result<()> {

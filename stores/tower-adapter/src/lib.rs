@@ -115,6 +115,9 @@ struct Space {
     store: Arc<dyn RecordStore>,
     /// Ids written in the namespace, deleted at drop on backends that share one keyspace.
     ids: Mutex<HashSet<i128>>,
+    /// Sids whose session `create` stored under another id than theirs, as tower-sessions gives
+    /// the client a cookie with the new id: later operations of the sid use that id.
+    moved: Mutex<HashMap<String, i128>>,
 }
 
 /// A tower-sessions store as a sessionspec `StoreFactory`.
@@ -167,7 +170,7 @@ impl StoreFactory for TowerFactory {
             Some(space) => space.clone(),
             None => {
                 let store = self.backend.open(&context.namespace).await?;
-                let space = Arc::new(Space { store, ids: Mutex::default() });
+                let space = Arc::new(Space { store, ids: Mutex::default(), moved: Mutex::default() });
                 spaces.insert(context.namespace.clone(), space.clone());
                 space
             }
@@ -199,12 +202,16 @@ struct TowerStore {
 
 impl TowerStore {
     fn id(&self, sid: &str) -> i128 {
-        let id = record_id(&self.namespace, sid);
+        let moved = self.space.moved.lock().expect("lock").get(sid).copied();
+        let id = moved.unwrap_or_else(|| record_id(&self.namespace, sid));
         self.space.ids.lock().expect("lock").insert(id);
         id
     }
 
+    /// The record of `session`. A session without a `cookie` has none (tower-sessions always
+    /// has an expiry), so it fails with `invalid` here, before the store sees anything.
     fn record(&self, sid: &str, session: &Session) -> Result<Record> {
+        session.require_cookie()?;
         let expiry = session.expiry(Utc::now(), self.ttl)?;
         let data = session.as_map().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         Ok(Record { id: self.id(sid), data, expiry_date: to_time(expiry)? })
@@ -221,8 +228,28 @@ impl Store for TowerStore {
         Ok(self.space.store.load(self.id(sid)).await?.map(session_of))
     }
 
+    /// What a request of tower-sessions does: the session it loaded is saved; one that loaded
+    /// nothing is new and goes to `create` (trait versions without it: `save`), which may store
+    /// it under another id. tower-sessions never calls `save` for an id that did not load, and
+    /// stores rely on that (the Redis store saves with `XX`, the file store opens an existing
+    /// file).
     async fn set(&self, sid: &str, session: &Session) -> Result<()> {
-        self.space.store.save(&self.record(sid, session)?).await
+        let mut record = self.record(sid, session)?;
+        if self.space.store.load(record.id).await?.is_some() {
+            return self.space.store.save(&record).await;
+        }
+        let asked = record.id;
+        match self.space.store.create(&mut record).await {
+            None => self.space.store.save(&record).await,
+            Some(result) => {
+                result?;
+                if record.id != asked {
+                    self.space.ids.lock().expect("lock").insert(record.id);
+                    self.space.moved.lock().expect("lock").insert(sid.to_owned(), record.id);
+                }
+                Ok(())
+            }
+        }
     }
 
     async fn destroy(&self, sid: &str) -> Result<()> {

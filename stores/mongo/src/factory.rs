@@ -34,12 +34,14 @@ pub struct MongoFactory {
     created: Mutex<HashMap<Namespace, BTreeSet<String>>>,
 }
 
-/// What the Mongo store can do besides [`OPERATIONS`]: every option profile of connect-mongo,
-/// events and index inspection. Listed, not taken from the registry, so that a capability added
+/// What the Mongo store can do besides [`OPERATIONS`]: the record-store operations, every option
+/// profile of connect-mongo, events and index inspection. Listed, not taken from the registry, so that a capability added
 /// to the registry is claimed only once the store implements it.
-const CAPABILITIES: [Capability; 14] = {
+const CAPABILITIES: [Capability; 16] = {
     use Capability::*;
     [
+        Create,
+        DeleteExpired,
         VirtualClock,
         Ttl,
         DisableTouch,

@@ -13,6 +13,7 @@ mod error;
 mod factory;
 mod index;
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub use config::{
 pub use factory::{MongoFactory, description};
 pub use index::TTL_INDEX_NAME;
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(MongoStore);
+
 use crate::document::{CREATED_AT, EXPIRES, ID, LAST_MODIFIED, SESSION, UPDATED_AT, bson_date};
 
 /// How many compare-and-swaps a touch tries with the new cookie before it moves the expiry only.
@@ -60,8 +64,25 @@ enum StartupState {
     Done,
 }
 
-/// A session store on one MongoDB collection.
+/// A session store on one MongoDB collection. Clones share the client, the start-up work and the
+/// sweep, so closing one closes them all; the background tasks stop when the last clone is
+/// dropped.
+#[derive(Clone)]
 pub struct MongoStore {
+    inner: Arc<Shared>,
+}
+
+impl fmt::Debug for MongoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoStore")
+            .field("collection", &self.inner.collection.namespace())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the clones of one store share.
+struct Shared {
     client: Client,
     owns_client: bool,
     collection: Collection<Document>,
@@ -106,7 +127,7 @@ impl MongoStore {
         options.write_concern = config.write_concern.clone();
         let collection =
             client.database(&db_name).collection_with_options::<Document>(&config.collection_name, options);
-        let mut store = MongoStore {
+        let mut shared = Shared {
             client,
             owns_client,
             collection,
@@ -119,21 +140,24 @@ impl MongoStore {
             sweeper: Mutex::default(),
             config,
         };
-        if store.config.auto_remove == AutoRemove::Native {
-            let collection = store.collection.clone();
-            let gate = store.gate.clone();
+        let native = shared.config.auto_remove == AutoRemove::Native;
+        if native {
+            let collection = shared.collection.clone();
+            let gate = shared.gate.clone();
             let task = tokio::spawn(async move { index::ensure_ttl(&collection, &gate).await });
-            store.tasks.lock().expect("lock").push(task.abort_handle());
-            *store.startup_abort.lock().expect("lock") = Some(task.abort_handle());
-            *store.startup.get_mut() = StartupState::Running(task);
-            if store.config.startup == Startup::Wait
-                && let Err(e) = store.ready("open").await
-            {
-                store.close().await?;
-                return Err(e);
-            }
+            shared.tasks.lock().expect("lock").push(task.abort_handle());
+            *shared.startup_abort.lock().expect("lock") = Some(task.abort_handle());
+            *shared.startup.get_mut() = StartupState::Running(task);
         }
-        if store.config.auto_remove == AutoRemove::Interval {
+        let store = MongoStore { inner: Arc::new(shared) };
+        if native
+            && store.inner.config.startup == Startup::Wait
+            && let Err(e) = store.ready("open").await
+        {
+            store.close().await?;
+            return Err(e);
+        }
+        if store.inner.config.auto_remove == AutoRemove::Interval {
             store.start_sweeper();
         }
         Ok(store)
@@ -141,37 +165,37 @@ impl MongoStore {
 
     /// The collection the store keeps its sessions in.
     pub fn collection(&self) -> &Collection<Document> {
-        &self.collection
+        &self.inner.collection
     }
 
     /// Deletes expired documents every `auto_remove_interval` on the store's clock.
     fn start_sweeper(&self) {
-        let collection = self.collection.clone();
-        let clock = self.config.clock.clone();
-        let every = self.config.auto_remove_interval;
+        let collection = self.inner.collection.clone();
+        let clock = self.inner.config.clock.clone();
+        let every = self.inner.config.auto_remove_interval;
         let task = tokio::spawn(async move {
             loop {
                 clock.sleep(every).await;
-                let filter = doc! {EXPIRES: {"$lte": bson_date(clock.now())}};
+                let filter = MongoStore::expired(clock.now());
                 // A failed sweep is retried at the next interval; expired sessions stay invisible
                 // meanwhile, so nothing is lost by not reporting it here.
                 let _ = collection.delete_many(filter).await;
             }
         });
-        self.tasks.lock().expect("lock").push(task.abort_handle());
-        *self.sweeper.lock().expect("lock") = Some(task);
+        self.inner.tasks.lock().expect("lock").push(task.abort_handle());
+        *self.inner.sweeper.lock().expect("lock") = Some(task);
     }
 
     /// Waits for the start-up work; runs it again when it failed before.
     async fn ready(&self, operation: &str) -> Result<()> {
-        if self.ready.load(Ordering::Acquire) {
+        if self.inner.ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let mut state = self.startup.lock().await;
-        if self.ready.load(Ordering::Acquire) {
+        let mut state = self.inner.startup.lock().await;
+        if self.inner.ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        if self.closed.load(Ordering::Acquire) {
+        if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::closed(operation));
         }
         let result = match std::mem::replace(&mut *state, StartupState::Retry) {
@@ -180,29 +204,31 @@ impl MongoStore {
                 Err(e) if e.is_cancelled() => return Err(StoreError::closed(operation)),
                 Err(e) => Err(StoreError::new(ErrorKind::Backend, "the store's start-up task panicked").with_source(e)),
             },
-            StartupState::Retry | StartupState::Done => index::ensure_ttl(&self.collection, &self.gate).await,
+            StartupState::Retry | StartupState::Done => {
+                index::ensure_ttl(&self.inner.collection, &self.inner.gate).await
+            }
         };
         if result.is_ok() {
             *state = StartupState::Done;
-            self.ready.store(true, Ordering::Release);
+            self.inner.ready.store(true, Ordering::Release);
         }
         result
     }
 
     fn check_open(&self, operation: &str) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) { Err(StoreError::closed(operation)) } else { Ok(()) }
+        if self.inner.closed.load(Ordering::Acquire) { Err(StoreError::closed(operation)) } else { Ok(()) }
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.config.clock.now()
+        self.inner.config.clock.now()
     }
 
     fn emit(&self, kind: EventKind, sid: &str) {
-        self.config.events.emit(StoreEvent::new(kind, sid));
+        self.inner.config.events.emit(StoreEvent::new(kind, sid));
     }
 
     fn key(&self, sid: &str) -> String {
-        match &self.config.transform_id {
+        match &self.inner.config.transform_id {
             Some(transform) => transform.apply(sid),
             None => sid.to_owned(),
         }
@@ -214,16 +240,22 @@ impl MongoStore {
         doc! {"$or": [{EXPIRES: {"$exists": false}}, {EXPIRES: {"$gt": bson_date(now)}}]}
     }
 
+    /// Matches documents whose `expires` has passed at `now`: what the sweep and
+    /// `delete_expired` remove.
+    fn expired(now: DateTime<Utc>) -> Document {
+        doc! {EXPIRES: {"$lte": bson_date(now)}}
+    }
+
     fn expiry(&self, session: &Session, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-        session.expiry(now, self.config.ttl)
+        session.expiry(now, self.inner.config.ttl)
     }
 
     /// The `session` field to store.
     fn encode(&self, session: &Session) -> Result<Bson> {
-        if let Some(cipher) = &self.config.cipher {
+        if let Some(cipher) = &self.inner.config.cipher {
             return Ok(Bson::String(encrypt_session(cipher.as_ref(), session)));
         }
-        match self.config.serializer {
+        match self.inner.config.serializer {
             Serializer::Document => Ok(Bson::Document(document::json_object_to_document(session.as_map())?)),
             _ => Ok(Bson::String(session.to_json())),
         }
@@ -231,7 +263,7 @@ impl MongoStore {
 
     /// The session in a stored `session` field.
     fn decode(&self, payload: Option<&Bson>) -> Result<Session> {
-        let Some(cipher) = &self.config.cipher else { return document::decode_plain(payload) };
+        let Some(cipher) = &self.inner.config.cipher else { return document::decode_plain(payload) };
         match payload {
             Some(Bson::String(text)) => decrypt_session(cipher.as_ref(), text),
             Some(other) => Err(StoreError::new(
@@ -247,16 +279,16 @@ impl MongoStore {
 
     /// The bookkeeping fields every write sets.
     fn write_fields(&self, fields: &mut Document, now: DateTime<Utc>) {
-        if self.config.touch_after.is_some() {
+        if self.inner.config.touch_after.is_some() {
             fields.insert(LAST_MODIFIED, bson_date(now));
         }
-        if self.config.timestamps {
+        if self.inner.config.timestamps {
             fields.insert(UPDATED_AT, bson_date(now));
         }
     }
 
     async fn set_once(&self, key: &str, update: &Document) -> mongodb::error::Result<bool> {
-        let result = self.collection.update_one(doc! {ID: key}, update.clone()).upsert(true).await?;
+        let result = self.inner.collection.update_one(doc! {ID: key}, update.clone()).upsert(true).await?;
         Ok(result.upserted_id.is_some())
     }
 }
@@ -323,6 +355,7 @@ impl Store for MongoStore {
             self.check_open("get")?;
             self.ready("get").await?;
             let found = self
+                .inner
                 .collection
                 .find_one(doc! {ID: self.key(sid)})
                 .projection(doc! {SESSION: 1, EXPIRES: 1})
@@ -346,7 +379,7 @@ impl Store for MongoStore {
             let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
             self.write_fields(&mut fields, now);
             let mut update = doc! {"$set": fields};
-            if self.config.timestamps {
+            if self.inner.config.timestamps {
                 update.insert("$setOnInsert", doc! {CREATED_AT: bson_date(now)});
             }
             self.ready("set").await?;
@@ -369,12 +402,64 @@ impl Store for MongoStore {
         .await
     }
 
+    /// One upsert whose filter matches only an expired document under the id (connect-mongo's
+    /// notion of expired: `expires` present and not after now). With no document there it
+    /// inserts; with a live one the insert fails on the `_id` index, which is the conflict.
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("create", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("create")?;
+            session.require_cookie()?;
+            let now = self.now();
+            let expires = self.expiry(session, now)?;
+            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
+            self.write_fields(&mut fields, now);
+            if self.inner.config.timestamps {
+                fields.insert(CREATED_AT, bson_date(now));
+            }
+            self.ready("create").await?;
+            let key = self.key(sid);
+            let filter = doc! {ID: &key, EXPIRES: {"$exists": true, "$not": {"$gt": bson_date(now)}}};
+            match self.inner.collection.update_one(filter, doc! {"$set": fields}).upsert(true).await {
+                Ok(_) => {}
+                Err(e) if error::code(&e) == Some(error::codes::DUPLICATE_KEY) => {
+                    return Err(StoreError::new(
+                        ErrorKind::Conflict,
+                        format!("a session is already stored under `{sid}`"),
+                    ));
+                }
+                Err(e) => return Err(error::backend("creating a session", e)),
+            }
+            self.emit(EventKind::Create, sid);
+            self.emit(EventKind::Set, sid);
+            Ok(sid.to_owned())
+        })
+        .await
+    }
+
+    /// Deletes every document whose `expires` has passed on the store's clock, as the interval
+    /// sweep does; documents without `expires` never expire.
+    async fn delete_expired(&self) -> Result<()> {
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("delete-expired", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("delete-expired")?;
+            self.ready("delete-expired").await?;
+            match self.inner.collection.delete_many(MongoStore::expired(self.now())).await {
+                Ok(_) => Ok(()),
+                Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => Ok(()),
+                Err(e) => Err(error::backend("deleting expired sessions", e)),
+            }
+        })
+        .await
+    }
+
     async fn destroy(&self, sid: &str) -> Result<()> {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("destroy", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("destroy")?;
             self.ready("destroy").await?;
-            self.collection
+            self.inner
+                .collection
                 .delete_one(doc! {ID: self.key(sid)})
                 .await
                 .map_err(|e| error::backend("deleting a session", e))?;
@@ -394,19 +479,20 @@ impl Store for MongoStore {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("touch", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("touch")?;
-            if self.config.disable_touch {
+            if self.inner.config.disable_touch {
                 return Ok(());
             }
             let now = self.now();
             let expires = self.expiry(session, now)?;
             self.ready("touch").await?;
             let key = self.key(sid);
-            let window = self.config.touch_after.map(|w| TimeDelta::from_std(w).unwrap_or(TimeDelta::MAX));
+            let window = self.inner.config.touch_after.map(|w| TimeDelta::from_std(w).unwrap_or(TimeDelta::MAX));
             let mut fields = doc! {EXPIRES: bson_date(expires)};
             self.write_fields(&mut fields, now);
 
             for attempt in 0..=TOUCH_ATTEMPTS {
                 let found = self
+                    .inner
                     .collection
                     .find_one(doc! {ID: &key})
                     .projection(doc! {SESSION: 1, EXPIRES: 1, LAST_MODIFIED: 1})
@@ -430,6 +516,7 @@ impl Store for MongoStore {
                     swap.insert(SESSION, unchanged(Some(&stored)));
                 }
                 let result = self
+                    .inner
                     .collection
                     .update_one(swap, doc! {"$set": update_fields})
                     .await
@@ -450,6 +537,7 @@ impl Store for MongoStore {
             self.check_open("all")?;
             self.ready("all").await?;
             let docs: Vec<Document> = self
+                .inner
                 .collection
                 .find(MongoStore::live(self.now()))
                 .projection(doc! {ID: 1, SESSION: 1})
@@ -458,7 +546,7 @@ impl Store for MongoStore {
                 .try_collect()
                 .await
                 .map_err(|e| error::backend("listing sessions", e))?;
-            let with_ids = self.config.transform_id.is_none();
+            let with_ids = self.inner.config.transform_id.is_none();
             docs.into_iter()
                 .map(|doc| {
                     let sid = match (with_ids, doc.get(ID)) {
@@ -477,7 +565,8 @@ impl Store for MongoStore {
         bounded("length", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("length")?;
             self.ready("length").await?;
-            self.collection
+            self.inner
+                .collection
                 .count_documents(MongoStore::live(self.now()))
                 .await
                 .map_err(|e| error::backend("counting sessions", e))
@@ -491,7 +580,7 @@ impl Store for MongoStore {
             self.check_open("clear")?;
             self.ready("clear").await?;
             // Delete the documents, never drop the collection: dropping would drop the TTL index.
-            match self.collection.delete_many(doc! {}).await {
+            match self.inner.collection.delete_many(doc! {}).await {
                 Ok(_) => Ok(()),
                 Err(e) if error::code(&e) == Some(error::codes::NAMESPACE_NOT_FOUND) => Ok(()),
                 Err(e) => Err(error::backend("clearing sessions", e)),
@@ -504,7 +593,7 @@ impl Store for MongoStore {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("ids", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("ids")?;
-            if self.config.transform_id.is_some() {
+            if self.inner.config.transform_id.is_some() {
                 return Err(StoreError::new(
                     ErrorKind::Unsupported,
                     "`ids` is unsupported with `transform-id`: stored keys are digests that cannot be turned back into ids",
@@ -512,7 +601,7 @@ impl Store for MongoStore {
             }
             self.ready("ids").await?;
             let docs: Vec<Document> = self
-                .collection
+                .inner.collection
                 .find(MongoStore::live(self.now()))
                 .projection(doc! {ID: 1})
                 .await
@@ -530,22 +619,22 @@ impl Store for MongoStore {
     /// the server has already received: that one is awaited (at most [`CLOSE_WAIT`]), so that
     /// nothing the store started lands after `close` returns (connect-mongo #413).
     async fn close(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let sweeper = self.sweeper.lock().expect("lock").take();
+        let sweeper = self.inner.sweeper.lock().expect("lock").take();
         if let Some(task) = sweeper {
             task.abort();
             let _ = task.await;
         }
-        let creating = self.gate.close();
-        let abort = self.startup_abort.lock().expect("lock").take();
+        let creating = self.inner.gate.close();
+        let abort = self.inner.startup_abort.lock().expect("lock").take();
         if let (Some(abort), false) = (&abort, creating) {
             // Also reaches an operation that is awaiting the start-up task right now.
             abort.abort();
         }
         let startup = {
-            let mut state = self.startup.lock().await;
+            let mut state = self.inner.startup.lock().await;
             match std::mem::replace(&mut *state, StartupState::Retry) {
                 StartupState::Running(task) => Some(task),
                 other => {
@@ -563,8 +652,8 @@ impl Store for MongoStore {
                 let _ = task.await;
             }
         }
-        if self.owns_client {
-            self.client.clone().shutdown().await;
+        if self.inner.owns_client {
+            self.inner.client.clone().shutdown().await;
         }
         Ok(())
     }
@@ -574,7 +663,7 @@ impl Store for MongoStore {
     }
 }
 
-impl Drop for MongoStore {
+impl Drop for Shared {
     fn drop(&mut self) {
         if let Ok(tasks) = self.tasks.get_mut() {
             for task in tasks.drain(..) {
@@ -589,6 +678,7 @@ impl RawAccess for MongoStore {
     async fn record(&self, sid: &str) -> Result<Option<RawRecord>> {
         self.check_open("raw")?;
         let found = self
+            .inner
             .collection
             .find_one(doc! {ID: self.key(sid)})
             .await
@@ -615,13 +705,13 @@ impl RawAccess for MongoStore {
 
     async fn count(&self) -> Result<u64> {
         self.check_open("raw-count")?;
-        self.collection.count_documents(doc! {}).await.map_err(|e| error::backend("counting raw documents", e))
+        self.inner.collection.count_documents(doc! {}).await.map_err(|e| error::backend("counting raw documents", e))
     }
 
     async fn indexes(&self) -> Result<Vec<Value>> {
         self.check_open("indexes")?;
         self.ready("indexes").await?;
-        Ok(index::list(&self.collection)
+        Ok(index::list(&self.inner.collection)
             .await?
             .iter()
             .map(|ix| document::raw_json(&Bson::Document(ix.clone())))
@@ -632,13 +722,14 @@ impl RawAccess for MongoStore {
         self.check_open("tamper")?;
         let key = self.key(sid);
         let found = self
+            .inner
             .collection
             .find_one(doc! {ID: &key})
             .await
             .map_err(|e| error::backend("reading a document to tamper with", e))?
             .ok_or_else(|| StoreError::new(ErrorKind::NotFound, format!("no document for `{sid}`")))?;
         let damaged = match (tamper, found.get(SESSION)) {
-            (Tamper::FlipByte, Some(Bson::String(text))) if self.config.cipher.is_some() => {
+            (Tamper::FlipByte, Some(Bson::String(text))) if self.inner.config.cipher.is_some() => {
                 Bson::String(flip_ciphertext(text))
             }
             (Tamper::FlipByte, Some(Bson::String(text))) => Bson::String(tamper.damage(text)),
@@ -649,7 +740,8 @@ impl RawAccess for MongoStore {
             }
             _ => Bson::String(Tamper::GARBAGE.to_owned()),
         };
-        self.collection
+        self.inner
+            .collection
             .update_one(doc! {ID: &key}, doc! {"$set": {SESSION: damaged}})
             .await
             .map_err(|e| error::backend("tampering with a document", e))?;

@@ -221,7 +221,7 @@ async fn an_existing_expires_index_with_other_options_is_a_named_conflict() {
         .build();
     scratch.sessions().create_index(other).await.unwrap();
 
-    let error = MongoStore::with_client(scratch.client.clone(), scratch.config()).await.err().expect("a conflict");
+    let error = MongoStore::with_client(scratch.client.clone(), scratch.config()).await.expect_err("a conflict");
     assert_eq!(error.kind(), ErrorKind::Conflict, "{}", error.chain());
     for part in ["expires_1", "expireAfterSeconds: 3600", "expireAfterSeconds: 0", &scratch.db] {
         assert!(error.message().contains(part), "the message names {part:?}: {}", error.message());
@@ -241,7 +241,7 @@ async fn an_existing_expires_index_with_other_options_is_a_named_conflict() {
     // A plain index on `expires` is as much a conflict as a TTL index with another delay.
     scratch.sessions().drop_index(TTL_INDEX_NAME).await.unwrap();
     scratch.sessions().create_index(IndexModel::builder().keys(doc! {"expires": 1}).build()).await.unwrap();
-    let error = MongoStore::with_client(scratch.client.clone(), scratch.config()).await.err().expect("a conflict");
+    let error = MongoStore::with_client(scratch.client.clone(), scratch.config()).await.expect_err("a conflict");
     assert_eq!(error.kind(), ErrorKind::Conflict);
     assert!(error.message().contains("not a TTL index"), "{}", error.message());
     scratch.finish().await;

@@ -13,11 +13,12 @@ use sqlx::postgres::PgPool;
 
 use crate::{DEFAULT_PRUNE_INTERVAL, DEFAULT_TABLE, Ident, PgStore, PgStoreConfig, Prune};
 
-/// What the Postgres store can do besides [`OPERATIONS`]: the options it honours (any other is
-/// refused with `unsupported`), expiry on the store's clock, and events.
-const CAPABILITIES: [Capability; 7] = {
+/// What the Postgres store can do besides [`OPERATIONS`]: the record-store operations, the
+/// options it honours (any other is refused with `unsupported`), expiry on the store's clock,
+/// and events.
+const CAPABILITIES: [Capability; 9] = {
     use Capability::*;
-    [VirtualClock, Events, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
+    [Create, DeleteExpired, VirtualClock, Events, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
 };
 
 fn capabilities() -> CapabilitySet {

@@ -9,8 +9,10 @@
 mod factory;
 
 use std::collections::hash_map::RandomState;
+use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,6 +29,9 @@ use sqlx::{Row, SqlStr};
 
 pub use factory::{PgFactory, description};
 pub use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Ident};
+
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(PgStore);
 
 /// connect-pg-simple's default table name.
 pub const DEFAULT_TABLE: &str = "session";
@@ -112,10 +117,12 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions> {
 /// store may set to anything) nor daylight saving can shift an expiry. connect-pg-simple writes
 /// `to_timestamp(...)`, a `timestamptz` that PostgreSQL converts to the connection's `TimeZone`
 /// on the way into the column: the two agree when the Express app's connections run in UTC.
+#[derive(Clone)]
 struct Statements {
     table: String,
     get: SqlStr,
     set: SqlStr,
+    create: SqlStr,
     destroy: SqlStr,
     touch_cookie: SqlStr,
     touch_expiry: SqlStr,
@@ -140,6 +147,14 @@ impl Statements {
                 "INSERT INTO {t} (sid, sess, expire) VALUES ($1, $2::json, $3) \
                  ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire \
                  RETURNING (xmax = 0)"
+            )),
+            // Stores only when no row is there or the row there has expired at $4: a live row
+            // makes the conflict update nothing, and the statement returns no row. The row lock
+            // the conflict takes makes two creates of one id land at most once.
+            create: sql(format!(
+                "INSERT INTO {t} AS s (sid, sess, expire) VALUES ($1, $2::json, $3) \
+                 ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire \
+                 WHERE s.expire <= $4 RETURNING 1"
             )),
             destroy: sql(format!("DELETE FROM {t} WHERE sid = $1")),
             // One statement replaces the stored cookie and the expiry together, so a concurrent
@@ -210,7 +225,9 @@ fn qualified(schema: Option<&Ident>, table: &Ident) -> String {
 /// The advisory lock class under which the table is created (the other key is the table's name).
 const CREATE_LOCK_CLASS: i32 = 0x5e55_1011;
 
-/// A session store in one PostgreSQL table.
+/// A session store in one PostgreSQL table. Clones share the pool and the prune, so closing
+/// one closes them all; the prune stops when the last clone is dropped.
+#[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     owns_pool: bool,
@@ -218,7 +235,13 @@ pub struct PgStore {
     config: PgStoreConfig,
     clock: SharedClock,
     operations: Operations,
-    prune: Sweep,
+    prune: Arc<Sweep>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore").field("table", &self.sql.table).field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl PgStore {
@@ -265,7 +288,7 @@ impl PgStore {
             Some(prune) => PgStore::start_prune(&pool, &sql, &clock, &operations, prune),
             None => Sweep::default(),
         };
-        Ok(PgStore { pool, owns_pool, sql, config, clock, operations, prune })
+        Ok(PgStore { pool, owns_pool, sql, config, clock, operations, prune: Arc::new(prune) })
     }
 
     /// The schema-qualified, quoted table this store uses.
@@ -474,6 +497,36 @@ impl Store for PgStore {
             || async move { sqlx::query_scalar(self.sql.ids.clone()).bind(now).fetch_all(&self.pool).await },
         )
         .await
+    }
+
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        session.require_cookie()?;
+        let expire = self.expiry(session)?;
+        let now = self.now();
+        let json = session.to_json();
+        let json = json.as_str();
+        let stored: Option<i32> = self
+            .run("create", || async move {
+                sqlx::query_scalar(self.sql.create.clone())
+                    .bind(sid)
+                    .bind(json)
+                    .bind(expire)
+                    .bind(now)
+                    .fetch_optional(&self.pool)
+                    .await
+            })
+            .await?;
+        if stored.is_none() {
+            return Err(StoreError::new(ErrorKind::Conflict, format!("a session is already stored under `{sid}`")));
+        }
+        self.emit(EventKind::Create, sid);
+        self.emit(EventKind::Set, sid);
+        Ok(sid.to_owned())
+    }
+
+    /// [`PgStore::prune`]: every row whose expiry passed on the store's clock.
+    async fn delete_expired(&self) -> Result<()> {
+        self.prune().await.map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {

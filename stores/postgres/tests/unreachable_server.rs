@@ -9,8 +9,7 @@ async fn failure(url: &str) -> Vec<StoreError> {
     let factory = PgFactory::connect(url).await.err().expect("the factory must not connect");
     let store = PgStore::connect(url, PgStoreConfig::default(), SystemClock::shared())
         .await
-        .err()
-        .expect("the store must not connect");
+        .expect_err("the store must not connect");
     vec![factory, store]
 }
 

@@ -14,11 +14,13 @@ use sessionspec_server_store::{CONNECT_TIMEOUT, OPERATIONS, redact_password, red
 use crate::connection::Connection;
 use crate::{DEFAULT_TIMEOUT, DEFAULT_TTL, RedisConfig, RedisStore, Ttl, prefix_pattern};
 
-/// What the Redis store can do besides [`OPERATIONS`]: events, and the options it honours (any
-/// other is refused with `unsupported`). Expiry runs on the server's clock, so no
-/// `virtual-clock`.
-const CAPABILITIES: [Capability; 4] =
-    [Capability::Events, Capability::Ttl, Capability::DisableTouch, Capability::Naming];
+/// What the Redis store can do besides [`OPERATIONS`]: the record-store operations, events, and
+/// the options it honours (any other is refused with `unsupported`). Expiry runs on the
+/// server's clock, so no `virtual-clock`.
+const CAPABILITIES: [Capability; 6] = {
+    use Capability::*;
+    [Create, DeleteExpired, Events, Ttl, DisableTouch, Naming]
+};
 
 fn capabilities() -> CapabilitySet {
     OPERATIONS.into_iter().chain(CAPABILITIES).collect()

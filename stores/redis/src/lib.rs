@@ -19,6 +19,9 @@ use sessionspec_contract::{ErrorKind, EventSink, Session, StoreError};
 pub use factory::{RedisFactory, description, namespace_prefix};
 pub use store::RedisStore;
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(RedisStore);
+
 /// connect-redis's key prefix.
 pub const DEFAULT_PREFIX: &str = "sess:";
 /// connect-redis's fallback time-to-live for a cookie without `expires` (one day).

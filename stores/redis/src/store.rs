@@ -3,9 +3,10 @@
 //! had dropped (the retry runs on a new connection); a closed store never sends.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::future::Future;
 use std::io::Write;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use chrono::{TimeDelta, Utc};
@@ -53,18 +54,26 @@ const TOUCH_ATTEMPTS: usize = 3;
 const BATCH: usize = 500;
 
 /// A session store on one Redis connection (multiplexed: every operation of every task shares
-/// it and pipelines), reconnecting after the server restarts.
+/// it and pipelines), reconnecting after the server restarts. Clones share the connection, so
+/// closing one closes them all.
+#[derive(Clone)]
 pub struct RedisStore {
-    connection: Connection,
+    connection: Arc<Connection>,
     config: RedisConfig,
     pattern: Vec<u8>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 impl RedisStore {
     /// Connects to `client`'s server with a connection of the store's own, whose connection
     /// attempts are bounded by `config.timeout`.
     pub async fn open(client: redis::Client, config: RedisConfig) -> Result<RedisStore> {
-        let connection = Connection::open(client, config.timeout).await?;
+        let connection = Arc::new(Connection::open(client, config.timeout).await?);
         let pattern = prefix_pattern(&config.prefix);
         Ok(RedisStore { connection, config, pattern })
     }
@@ -348,6 +357,40 @@ impl Store for RedisStore {
         let mut ids: Vec<String> = self.scan("ids").await?.iter().map(|k| self.sid_of(k)).collect();
         ids.sort();
         Ok(ids)
+    }
+
+    /// `SET key value NX PX ttl`: one command stores the session only when no key is there,
+    /// and Redis drops a key when its TTL runs out, so an expired leftover never blocks it.
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        self.check_open("create")?;
+        let cookie = session.require_cookie()?;
+        let ttl = self.ttl_ms(session, cookie)?;
+        let conflict = || StoreError::new(ErrorKind::Conflict, format!("a session is already stored under `{sid}`"));
+        if ttl.is_some_and(|ms| ms <= 0) {
+            // Already over: nothing to keep, and nothing to replace either.
+            let exists: i64 = self.query("create", &self.command("EXISTS", sid, 2, 0)).await?;
+            return if exists > 0 { Err(conflict()) } else { Ok(sid.to_owned()) };
+        }
+        let payload = self.config.serializer.serialize(session)?;
+        // `NX`, `PX` and up to 20 digits after the payload.
+        let mut cmd = self.command("SET", sid, 6, payload.len() + 25);
+        cmd.arg(&payload[..]).arg("NX");
+        if let Some(ms) = ttl {
+            cmd.arg("PX").arg(ms);
+        }
+        let stored: Option<String> = self.query("create", &cmd).await?;
+        if stored.is_none() {
+            return Err(conflict());
+        }
+        self.emit(EventKind::Create, sid);
+        self.emit(EventKind::Set, sid);
+        Ok(sid.to_owned())
+    }
+
+    /// Nothing to do: the server removes a key as soon as its TTL runs out, so no expired
+    /// session is ever stored to delete. (With `disable_ttl` no session expires at all.)
+    async fn delete_expired(&self) -> Result<()> {
+        self.check_open("delete-expired")
     }
 
     async fn close(&self) -> Result<()> {

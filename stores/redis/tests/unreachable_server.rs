@@ -6,7 +6,7 @@ use sessionspec_store_redis::{RedisConfig, RedisFactory, RedisStore};
 
 async fn failure(url: &str) -> Vec<StoreError> {
     let factory = RedisFactory::connect(url).await.err().expect("the factory must not connect");
-    let store = RedisStore::connect(url, RedisConfig::default()).await.err().expect("the store must not connect");
+    let store = RedisStore::connect(url, RedisConfig::default()).await.expect_err("the store must not connect");
     vec![factory, store]
 }
 

@@ -24,6 +24,9 @@ pub use sessionspec_server_store::{DEFAULT_OPERATION_TIMEOUT, Ident};
 pub use sqlite::SqliteFactory;
 pub use store::{SqlPool, SqlStore, SqlStoreConfig};
 
+#[cfg(feature = "tower-sessions")]
+sessionspec_tower_sessions::session_store!(SqlStore);
+
 /// The fallback time-to-live for a cookie without `expires` (connect-session-knex's one day).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 /// How often expired rows are deleted (connect-session-knex's `cleanupInterval` default).
@@ -72,11 +75,12 @@ impl Dialect {
     }
 }
 
-/// What the SQL store can do besides [`OPERATIONS`], on every dialect: expiry on the store's
-/// clock, and the options it honours (any other is refused with `unsupported`).
-const CAPABILITIES: [Capability; 6] = {
+/// What the SQL store can do besides [`OPERATIONS`], on every dialect: the record-store
+/// operations, expiry on the store's clock, and the options it honours (any other is refused
+/// with `unsupported`).
+const CAPABILITIES: [Capability; 8] = {
     use Capability::*;
-    [VirtualClock, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
+    [Create, DeleteExpired, VirtualClock, Ttl, DisableTouch, AutoRemoveInterval, AutoRemoveDisabled, Naming]
 };
 
 pub(crate) fn capabilities() -> CapabilitySet {

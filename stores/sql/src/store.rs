@@ -2,7 +2,9 @@
 //! PostgreSQL pool, with each dialect's statements built once from quoted identifiers. Nothing
 //! here may format a value into SQL: values are always bound.
 
+use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -226,13 +228,17 @@ impl<'r> Decode<'r, Postgres> for Instant {
 
 /// Every statement the store runs, built once from the checked, quoted identifiers. Each takes
 /// its parameters in the same order in every dialect:
-/// get (sid, now), set (sid, sess, expired), destroy (sid), touch_cookie (cookie, expired, sid,
-/// now), touch_expiry (expired, sid, now), all/length/ids/cleanup (now), raw_record (sid),
-/// tamper (payload, sid).
+/// get (sid, now), set (sid, sess, expired), create (sid, sess, expired, now), destroy (sid),
+/// touch_cookie (cookie, expired, sid, now), touch_expiry (expired, sid, now),
+/// all/length/ids/cleanup (now), raw_record (sid), tamper (payload, sid). MySQL's `create` is
+/// two statements instead: `create_clear` (sid, now), then `create` (sid, sess, expired).
+#[derive(Clone)]
 pub(crate) struct Statements {
     pub table: String,
     pub get: SqlStr,
     pub set: SqlStr,
+    pub create: SqlStr,
+    pub create_clear: Option<SqlStr>,
     pub destroy: SqlStr,
     pub touch_cookie: SqlStr,
     pub touch_expiry: SqlStr,
@@ -260,6 +266,14 @@ impl Statements {
                     "INSERT INTO {t} ({s}, \"sess\", \"expired\") VALUES (?, ?, ?) \
                      ON CONFLICT({s}) DO UPDATE SET \"sess\" = excluded.\"sess\", \"expired\" = excluded.\"expired\""
                 )),
+                // A live row makes the conflict update nothing (no row changes); unqualified
+                // `expired` in the WHERE is the stored row's.
+                create: sql(format!(
+                    "INSERT INTO {t} ({s}, \"sess\", \"expired\") VALUES (?, ?, ?) \
+                     ON CONFLICT({s}) DO UPDATE SET \"sess\" = excluded.\"sess\", \"expired\" = excluded.\"expired\" \
+                     WHERE \"expired\" <= ?"
+                )),
+                create_clear: None,
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = ?")),
                 touch_cookie: sql(format!(
                     "UPDATE {t} SET \"sess\" = json_set(\"sess\", '$.cookie', json(?)), \"expired\" = ? WHERE {s} = ? AND \"expired\" > ?"
@@ -284,6 +298,11 @@ impl Statements {
                     "INSERT INTO {t} ({s}, `sess`, `expired`) VALUES (?, ?, ?) \
                      ON DUPLICATE KEY UPDATE `sess` = VALUES(`sess`), `expired` = VALUES(`expired`)"
                 )),
+                // MySQL's upsert cannot say whether it changed a row (the driver counts found
+                // rows, so an unchanged row counts as one): an expired leftover is deleted, which
+                // changes nothing anyone can load, then a plain INSERT fails on a live row.
+                create: sql(format!("INSERT INTO {t} ({s}, `sess`, `expired`) VALUES (?, ?, ?)")),
+                create_clear: Some(sql(format!("DELETE FROM {t} WHERE {s} = ? AND `expired` <= ?"))),
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = ?")),
                 // JSON_EXTRACT(?, '$') turns the bound text into a JSON value, so JSON_SET stores
                 // an object rather than a string (MariaDB has no CAST AS JSON). Outside strict
@@ -315,6 +334,14 @@ impl Statements {
                     "INSERT INTO {t} ({s}, \"sess\", \"expired\") VALUES ($1, $2::json, $3) \
                      ON CONFLICT ({s}) DO UPDATE SET \"sess\" = EXCLUDED.\"sess\", \"expired\" = EXCLUDED.\"expired\""
                 )),
+                // A live row makes the conflict update nothing; the row lock the conflict takes
+                // makes two creates of one id land at most once.
+                create: sql(format!(
+                    "INSERT INTO {t} AS x ({s}, \"sess\", \"expired\") VALUES ($1, $2::json, $3) \
+                     ON CONFLICT ({s}) DO UPDATE SET \"sess\" = EXCLUDED.\"sess\", \"expired\" = EXCLUDED.\"expired\" \
+                     WHERE x.\"expired\" <= $4"
+                )),
+                create_clear: None,
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = $1")),
                 // `sess` is `json` (text kept as written): the object is rebuilt member by member
                 // in stored order rather than through `jsonb`, which reorders members and
@@ -342,7 +369,9 @@ impl Statements {
     }
 }
 
-/// A session store in one SQL table, in any of the three dialects.
+/// A session store in one SQL table, in any of the three dialects. Clones share the pool and the
+/// cleanup, so closing one closes them all; the cleanup stops when the last clone is dropped.
+#[derive(Clone)]
 pub struct SqlStore {
     pool: SqlPool,
     owns_pool: bool,
@@ -350,7 +379,17 @@ pub struct SqlStore {
     config: SqlStoreConfig,
     clock: SharedClock,
     operations: Operations,
-    cleanup: Sweep,
+    cleanup: Arc<Sweep>,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.dialect())
+            .field("table", &self.sql.table)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlStore {
@@ -398,7 +437,7 @@ impl SqlStore {
             Some(interval) => SqlStore::start_cleanup(&pool, &sql, &clock, &operations, interval),
             None => Sweep::default(),
         };
-        Ok(SqlStore { pool, owns_pool, sql, config, clock, operations, cleanup })
+        Ok(SqlStore { pool, owns_pool, sql, config, clock, operations, cleanup: Arc::new(cleanup) })
     }
 
     /// The dialect the store speaks.
@@ -603,6 +642,54 @@ impl Store for SqlStore {
             on_pool!(pool, p => sqlx::query_scalar(statement.clone()).bind(now).fetch_all(p).await)
         })
         .await
+    }
+
+    async fn create(&self, sid: &str, session: &Session) -> Result<String> {
+        session.require_cookie()?;
+        let expired = self.expiry(session)?;
+        let now = self.now();
+        let json = session.to_json();
+        let json = json.as_str();
+        let (pool, statement, clear) = (&self.pool, &self.sql.create, &self.sql.create_clear);
+        let stored = self
+            .run("create", || async move {
+                let result = match clear {
+                    Some(clear) => {
+                        on_pool!(pool, p => sqlx::query(clear.clone()).bind(sid).bind(now).execute(p).await.map(|_| ()))?;
+                        on_pool!(pool, p => sqlx::query(statement.clone())
+                            .bind(sid)
+                            .bind(json)
+                            .bind(expired)
+                            .execute(p)
+                            .await
+                            .map(|r| r.rows_affected()))
+                    }
+                    None => on_pool!(pool, p => sqlx::query(statement.clone())
+                        .bind(sid)
+                        .bind(json)
+                        .bind(expired)
+                        .bind(now)
+                        .execute(p)
+                        .await
+                        .map(|r| r.rows_affected())),
+                };
+                match result {
+                    Ok(changed) => Ok(changed > 0),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        if stored {
+            Ok(sid.to_owned())
+        } else {
+            Err(StoreError::new(ErrorKind::Conflict, format!("a session is already stored under `{sid}`")))
+        }
+    }
+
+    /// [`SqlStore::cleanup`]: every row whose expiry passed on the store's clock.
+    async fn delete_expired(&self) -> Result<()> {
+        self.cleanup().await.map(|_| ())
     }
 
     async fn close(&self) -> Result<()> {

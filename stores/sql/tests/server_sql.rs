@@ -596,7 +596,7 @@ async fn without_create_table_a_missing_table_is_an_error(#[values(Server::MySql
             SqlStore::connect_postgres(&env("SESSIONSPEC_POSTGRES_URL"), config.clone(), clock.shared()).await
         }
     };
-    assert_eq!(result.err().expect("opened without a table").kind(), ErrorKind::NotFound);
+    assert_eq!(result.expect_err("opened without a table").kind(), ErrorKind::NotFound);
     // Once the table exists, the same configuration opens.
     scratch.store(scratch.config(), &clock).await.close().await.unwrap();
     scratch.store(config, &clock).await.close().await.unwrap();

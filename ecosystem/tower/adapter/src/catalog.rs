@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sessionspec_contract::{ErrorKind, Namespace, Result, StoreError};
 
-use crate::{Backend, RecordStore, TowerFactory, v11, v14, v15};
+use sessionspec_tower_adapter::{Backend, PerNamespace, RecordStore, Shared, TowerFactory, v11, v14, v15};
 
 /// One store of the table.
 #[derive(Debug, Clone, Copy)]
@@ -177,36 +177,6 @@ pub async fn factory(name: &str) -> Result<TowerFactory> {
     };
     TowerFactory::new(&format!("tower:{name}"), &format!("{} {}", entry.krate, entry.version), entry.backend, backend)
         .await
-}
-
-/// A fresh store per namespace; dropping the namespace drops the store.
-pub struct PerNamespace<F>(pub F);
-
-#[async_trait]
-impl<F, Fut> Backend for PerNamespace<F>
-where
-    F: Fn(&Namespace) -> Fut + Send + Sync,
-    Fut: std::future::Future<Output = Result<Arc<dyn RecordStore>>> + Send,
-{
-    async fn open(&self, namespace: &Namespace) -> Result<Arc<dyn RecordStore>> {
-        (self.0)(namespace).await
-    }
-    async fn drop_namespace(&self, _: &Namespace) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// One store over one keyspace: namespaces differ by their ids, deleted at drop.
-struct Shared(Arc<dyn RecordStore>);
-
-#[async_trait]
-impl Backend for Shared {
-    async fn open(&self, _: &Namespace) -> Result<Arc<dyn RecordStore>> {
-        Ok(self.0.clone())
-    }
-    async fn drop_namespace(&self, _: &Namespace) -> Result<()> {
-        Ok(())
-    }
 }
 
 enum SqlPool {

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use sessionspec_contract::{Namespace, StoreFactory};
 use sessionspec_report::CaseResult;
 use sessionspec_runner::{RunOptions, Runner, Target};
-use sessionspec_tower::broken::{BrokenStore, Defect};
-use sessionspec_tower::catalog::PerNamespace;
-use sessionspec_tower::{RecordStore, TowerFactory, v15};
+use sessionspec_tower_adapter::broken::{BrokenStore, Defect};
+use sessionspec_tower_adapter::{PerNamespace, RecordStore, TowerFactory, v15};
 
 async fn broken(defect: Defect) -> Arc<dyn StoreFactory> {
     let backend = PerNamespace(move |_: &Namespace| async move {
@@ -51,7 +50,10 @@ async fn load_that_ignores_expiry_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_memory_store_passes_every_record_scenario_it_can_run() {
-    let factory = sessionspec_tower::catalog::factory("memory").await.unwrap();
+    let backend = PerNamespace(|_: &Namespace| async {
+        Ok(Arc::new(v15::Plain(tower_sessions_memory_store::MemoryStore::default())) as Arc<dyn RecordStore>)
+    });
+    let factory = TowerFactory::new("tower:memory", "0.15.0", "memory", Box::new(backend)).await.unwrap();
     let results = run(Arc::new(factory)).await;
     assert_eq!(failing(&results), Vec::<&str>::new());
     let passed = results.iter().filter(|r| r.outcome.name() == "pass").count();

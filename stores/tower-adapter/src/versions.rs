@@ -99,6 +99,9 @@ macro_rules! trait_version {
     };
 }
 
+#[cfg(feature = "core11")]
 trait_version!(v11, core11, "0.11", create: false);
+#[cfg(feature = "core14")]
 trait_version!(v14, core14, "0.14", create: true);
+#[cfg(feature = "core15")]
 trait_version!(v15, core15, "0.15", create: true);

@@ -2,6 +2,7 @@
 //! express-session's signed `connect.sid` cookie so an Express app on the same store and secret
 //! sees the same logged-in sessions. It never writes a session's `cookie` member itself: the
 //! store writes express-session's when it saves.
+#![warn(missing_docs)]
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -75,17 +75,19 @@ package:
 stores FILTER:
     @cargo run --quiet -p sessionspec -- list stores --json | jq -r 'select({{FILTER}}) | "--store", .name'
 
-# Install the express adapter's npm packages from its lockfile (skipped when already installed).
+# Install the npm packages of the express adapter and of examples/axum-express's Express app from
+# their lockfiles (each skipped when already installed).
 npm:
     #!/usr/bin/env bash
     set -euo pipefail
-    cd stores/express-adapter
-    stamp=node_modules/.sessionspec-lock.sha256
-    want=$(sha256sum package-lock.json | cut -d' ' -f1)
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        npm ci --no-audit --no-fund
-        echo "$want" > "$stamp"
-    fi
+    for dir in stores/express-adapter examples/axum-express/express; do
+        stamp=$dir/node_modules/.sessionspec-lock.sha256
+        want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+        if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+            (cd "$dir" && npm ci --no-audit --no-fund)
+            echo "$want" > "$stamp"
+        fi
+    done
 
 # The npm stores through the express adapter, their variants among them, held to their
 # expectation files in reports/.

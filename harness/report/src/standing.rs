@@ -98,8 +98,11 @@ impl Standing {
 }
 
 /// The family a target belongs to, for grouping: the language its store is written in, named
-/// the way a reader knows it.
+/// the way a reader knows it; the stores run as tower-sessions stores (`tower:` targets) apart.
 pub fn family(target: &Target) -> &'static str {
+    if target.id.starts_with("tower:") {
+        return "tower-sessions stores (Rust, through the tower-sessions adapter)";
+    }
     match target.language.as_str() {
         "rust" => "Rust stores (sessionspec's reference stores)",
         "javascript" | "js" | "node" => "npm stores (express-session, through the express adapter)",

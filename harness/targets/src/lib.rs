@@ -262,14 +262,24 @@ pub const STORES: &[StoreKind] = &[
     tower("tower:sled", "tower-sessions-sled-store 0.2", None, "sled"),
     tower("tower:mongodb", "tower-sessions-mongodb-store 0.11 (mongodb driver 2)", Some(BackendKind::Mongo), "mongodb"),
     // This repository's reference stores through their `tower-sessions` feature, in process.
-    tower_reference("tower:reference-redis", "reference Redis store as a tower-sessions store", Some(BackendKind::Redis), &Opens::Redis),
+    tower_reference(
+        "tower:reference-redis",
+        "reference Redis store as a tower-sessions store",
+        Some(BackendKind::Redis),
+        &Opens::Redis,
+    ),
     tower_reference(
         "tower:reference-postgres",
         "reference PostgreSQL store as a tower-sessions store",
         Some(BackendKind::Postgres),
         &Opens::Postgres,
     ),
-    tower_reference("tower:reference-sql-sqlite", "reference SQL store on SQLite as a tower-sessions store", None, &Opens::SqlSqlite),
+    tower_reference(
+        "tower:reference-sql-sqlite",
+        "reference SQL store on SQLite as a tower-sessions store",
+        None,
+        &Opens::SqlSqlite,
+    ),
     tower_reference(
         "tower:reference-sql-postgres",
         "reference SQL store on PostgreSQL as a tower-sessions store",
@@ -282,7 +292,12 @@ pub const STORES: &[StoreKind] = &[
         Some(BackendKind::Mariadb),
         &Opens::SqlMysql,
     ),
-    tower_reference("tower:reference-mongo", "reference MongoDB store as a tower-sessions store", Some(BackendKind::Mongo), &Opens::Mongo),
+    tower_reference(
+        "tower:reference-mongo",
+        "reference MongoDB store as a tower-sessions store",
+        Some(BackendKind::Mongo),
+        &Opens::Mongo,
+    ),
 ];
 
 /// Stores that are not in the catalog but that `--store` accepts, for listings.
@@ -562,32 +577,34 @@ async fn open(kind: &StoreKind, backends: &Backends, temp: &mut Vec<tempfile::Te
             let factory = match opens {
                 Opens::Redis => {
                     let f = sessionspec_store_redis::RedisFactory::connect(&url()?).await.map_err(unavailable)?;
-                    tower::reference(name, "sessionspec-store-redis", f).await
+                    tower::reference("sessionspec-store-redis", f).await
                 }
                 Opens::Postgres => {
                     let f = sessionspec_store_postgres::PgFactory::connect(&url()?).await.map_err(unavailable)?;
-                    tower::reference(name, "sessionspec-store-postgres", f).await
+                    tower::reference("sessionspec-store-postgres", f).await
                 }
                 Opens::Mongo => {
                     let f = sessionspec_store_mongo::MongoFactory::connect(&url()?).await.map_err(unavailable)?;
-                    tower::reference(name, "sessionspec-store-mongo", f).await
+                    tower::reference("sessionspec-store-mongo", f).await
                 }
                 Opens::SqlSqlite => {
                     let dir = work_dir(name, backends, temp)?;
                     let f = sessionspec_store_sql::SqliteFactory::new(dir).await.map_err(unavailable)?;
-                    tower::reference(name, krate, f).await
+                    tower::reference(krate, f).await
                 }
                 Opens::SqlPostgres => {
                     let f = sessionspec_store_sql::PostgresFactory::connect(&url()?).await.map_err(unavailable)?;
-                    tower::reference(name, krate, f).await
+                    tower::reference(krate, f).await
                 }
                 Opens::SqlMysql => {
                     let f = sessionspec_store_sql::MySqlFactory::connect(&url()?).await.map_err(unavailable)?;
-                    tower::reference(name, krate, f).await
+                    tower::reference(krate, f).await
                 }
                 other => unreachable!("no tower-sessions implementation for {other:?}"),
             };
-            Arc::new(factory.map_err(unavailable)?)
+            // The column is the catalog's name; the store is named by its crate, as the others.
+            let factory = Arc::new(factory.map_err(unavailable)?);
+            return Ok(Target { id: name.to_owned(), factory, faults: None });
         }
     };
     Ok(Target::new(factory))

@@ -50,9 +50,9 @@ impl<F: OpensRecords> Backend for Reference<F> {
     }
 }
 
-/// `factory`, a reference store's of crate `krate`, as the tower-sessions store `name`.
-pub(crate) async fn reference<F: OpensRecords + 'static>(name: &str, krate: &str, factory: F) -> Result<TowerFactory> {
+/// `factory`, a reference store's of crate `krate`, as a tower-sessions store.
+pub(crate) async fn reference<F: OpensRecords + 'static>(krate: &str, factory: F) -> Result<TowerFactory> {
     let description = factory.describe().clone();
-    let version = format!("{krate} {} (feature tower-sessions)", description.version);
-    TowerFactory::new(name, &version, &description.backend, Box::new(Reference(factory))).await
+    let version = format!("{} (feature tower-sessions, tower-sessions-core {})", description.version, v15::VERSION);
+    TowerFactory::new(krate, &version, &description.backend, Box::new(Reference(factory))).await
 }

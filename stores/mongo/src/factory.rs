@@ -196,7 +196,7 @@ impl MongoFactory {
             .entry(context.namespace.clone())
             .or_default()
             .insert(config.collection_name.clone());
-        Ok(MongoStore::with_client(self.client.clone(), config).await?)
+        MongoStore::with_client(self.client.clone(), config).await
     }
 }
 

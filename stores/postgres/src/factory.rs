@@ -92,7 +92,7 @@ impl PgFactory {
         let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
         let mut config = config(&schema, &context.options)?;
         config.events = context.events;
-        Ok(PgStore::with_pool(self.pool.clone(), config, context.clock).await?)
+        PgStore::with_pool(self.pool.clone(), config, context.clock).await
     }
 }
 

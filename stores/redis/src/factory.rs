@@ -100,7 +100,7 @@ impl RedisFactory {
     /// (its `tower-sessions` implementation among others).
     pub async fn open_store(&self, context: OpenContext) -> Result<RedisStore> {
         let config = self.config(&context)?;
-        Ok(RedisStore::open(self.client.clone(), config).await?)
+        RedisStore::open(self.client.clone(), config).await
     }
 }
 

@@ -119,7 +119,7 @@ impl MySqlFactory {
             }
         }
         config.schema_name = Some(database.name().to_owned());
-        Ok(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?)
+        SqlStore::with_pool(self.pool.clone(), config, context.clock).await
     }
 }
 

@@ -72,7 +72,7 @@ impl PostgresFactory {
         let mut config = SqlStoreConfig::from_options(&context.options)?;
         let schema = self.schemas.ensure(&self.pool, &context.namespace).await?;
         config.schema_name = Some(schema.name().to_owned());
-        Ok(SqlStore::with_pool(self.pool.clone(), config, context.clock).await?)
+        SqlStore::with_pool(self.pool.clone(), config, context.clock).await
     }
 }
 

@@ -128,9 +128,9 @@ pub struct TowerFactory {
 }
 
 impl TowerFactory {
-    /// `backend` under `name`, at the crate `version`, on `backend_name` (`trait_version` is the
-    /// tower-sessions-core version it implements). `create` and `delete-expired` are declared
-    /// when the store has them.
+    /// `backend` as the store `name` (its crate, as reports name it) at `version` (say which
+    /// tower-sessions-core version it was run through), on `backend_name`. `create` and
+    /// `delete-expired` are declared when the store has them.
     pub async fn new(name: &str, version: &str, backend_name: &str, backend: Box<dyn Backend>) -> Result<TowerFactory> {
         let probe = backend.open(&Namespace::new("probe")?).await?;
         let (create, delete_expired) = probe.operations();

@@ -175,8 +175,8 @@ pub async fn factory(name: &str) -> Result<TowerFactory> {
         }
         _ => unreachable!("every catalog entry has a backend"),
     };
-    TowerFactory::new(&format!("tower:{name}"), &format!("{} {}", entry.krate, entry.version), entry.backend, backend)
-        .await
+    let version = format!("{} (tower-sessions-core {})", entry.version, entry.trait_version);
+    TowerFactory::new(entry.krate, &version, entry.backend, backend).await
 }
 
 enum SqlPool {

@@ -322,6 +322,10 @@ impl StoreKind {
 
     /// What it needs to run, for `sessionspec list stores`.
     pub fn needs(&self) -> String {
+        // A reference store run as a tower-sessions store needs what the reference store needs.
+        if let Opens::TowerReference(store) = self.opens {
+            return StoreKind { family: Family::Reference, opens: *store, ..*self }.needs();
+        }
         let server = self.backend.map(|kind| {
             let (flag, env) = url_source(kind);
             format!("a {} server: {flag} or {env}", kind.product())
@@ -332,9 +336,6 @@ impl StoreKind {
             }
             (Family::Reference, None) => "nothing".to_owned(),
             (Family::Reference, Some(server)) => server,
-            (Family::Tower, server) if matches!(self.opens, Opens::TowerReference(_)) => {
-                server.unwrap_or_else(|| "nothing: a database file per scenario in a temporary directory".to_owned())
-            }
             (Family::Tower, server) => {
                 let adapter = "ecosystem/tower's adapter built (`just tower-build`), or SESSIONSPEC_TOWER_ADAPTER";
                 match server {

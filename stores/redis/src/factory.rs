@@ -88,20 +88,18 @@ impl RedisFactory {
             ..RedisConfig::default()
         })
     }
-}
 
-/// What the Redis store is and can do; needs no server.
-pub fn description(backend_version: Option<String>) -> StoreDescription {
-    sessionspec_server_store::description("redis", env!("CARGO_PKG_VERSION"), "redis", backend_version, capabilities())
-}
-
-impl RedisFactory {
     /// What [`StoreFactory::open`] opens, as its own type: for using the store directly
     /// (its `tower-sessions` implementation among others).
     pub async fn open_store(&self, context: OpenContext) -> Result<RedisStore> {
         let config = self.config(&context)?;
         RedisStore::open(self.client.clone(), config).await
     }
+}
+
+/// What the Redis store is and can do; needs no server.
+pub fn description(backend_version: Option<String>) -> StoreDescription {
+    sessionspec_server_store::description("redis", env!("CARGO_PKG_VERSION"), "redis", backend_version, capabilities())
 }
 
 #[async_trait]

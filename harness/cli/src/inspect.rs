@@ -69,6 +69,7 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
                         serde_json::json!({
                             "id": s.id, "area": s.area, "title": s.title, "file": s.file, "checks": s.checks,
                             "requires": s.requires.iter().map(|c| c.name()).collect::<Vec<_>>(),
+                            "excludes": s.excludes.iter().map(|c| c.name()).collect::<Vec<_>>(),
                         })
                     );
                 } else {

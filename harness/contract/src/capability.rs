@@ -45,6 +45,11 @@ capabilities! {
     Create => "create",
     /// `delete-expired` removes the expired records and nothing else (record stores).
     DeleteExpired => "delete-expired",
+    /// `touch` is not the store's own operation: the caller loads the session and saves it with
+    /// the new expiry (record stores, whose trait has no touch). A write landing between that
+    /// load and save is undone by the caller, whatever the store does, so scenarios about how
+    /// the store's touch races a write exclude it.
+    TouchBySave => "touch-by-save",
     /// Expiry is decided by the client clock the store is given, so the harness can move it.
     VirtualClock => "virtual-clock",
     /// The fallback time-to-live for a cookie without `expires` can be configured (`ttl`).

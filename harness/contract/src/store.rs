@@ -61,6 +61,15 @@ pub trait Store: Send + Sync {
         Err(StoreError::unsupported("create"))
     }
 
+    /// Replaces the session stored under `sid` with `session`, in one step, when an unexpired
+    /// session is stored there; stores nothing otherwise. Returns whether it wrote. A record
+    /// store's `save` of what a request loaded: a session deleted or expired meanwhile stays
+    /// gone (CONC-3), where [`Store::set`] would store it again.
+    async fn update(&self, sid: &str, session: &Session) -> Result<bool> {
+        let _ = (sid, session);
+        Err(StoreError::unsupported("update"))
+    }
+
     /// Removes every expired record and no unexpired one.
     async fn delete_expired(&self) -> Result<()> {
         Err(StoreError::unsupported("delete-expired"))

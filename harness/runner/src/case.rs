@@ -901,7 +901,8 @@ fn pretty(value: &Value) -> String {
 }
 
 /// The clock `scenario` runs on for `target`, or why it does not apply to it: a capability the
-/// store does not declare, or more real time than the budget on a store whose server keeps time.
+/// store does not declare, one it declares that the scenario excludes, or more real time than
+/// the budget on a store whose server keeps time.
 fn applicability(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<CaseClock, Detail> {
     if scenario.uses_faults() && target.faults.is_none() {
         return Err(Detail {
@@ -921,6 +922,15 @@ fn applicability(scenario: &Scenario, target: &Target, options: &RunOptions) -> 
                 names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
             ),
             missing: names,
+            ..Detail::default()
+        });
+    }
+    if let Some(excluded) = scenario.excludes.iter().find(|c| caps.contains(**c)) {
+        return Err(Detail {
+            message: format!(
+                "the store declares `{excluded}`, which this scenario excludes: what it checks is not the store's to do \
+                 (spec/capabilities.yaml)"
+            ),
             ..Detail::default()
         });
     }

@@ -29,6 +29,10 @@ pub struct ScenarioDoc {
     /// Capabilities (spec/capabilities.yaml) a store needs for this scenario to apply.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// Capabilities (spec/capabilities.yaml) that make this scenario not apply to a store
+    /// declaring one: what it checks is then not the store's to do (`touch-by-save`).
+    #[serde(default)]
+    pub excludes: Vec<String>,
     /// `virtual` (default): the harness moves a virtual clock. `real`: wall-clock time.
     #[serde(default)]
     pub clock: ClockMode,

@@ -121,6 +121,7 @@ fn check(
         location: id_location,
         checks: doc.checks.clone(),
         requires: Vec::new(),
+        excludes: Vec::new(),
         clock: doc.clock,
         options: doc.options.clone(),
         refs: doc.refs.clone(),
@@ -144,6 +145,9 @@ fn check(
         at(&mut problems, segments, key_of_last, message)
     });
     scenario.requires = check_capabilities(&doc, &scenario, spec, root, &mut |segments, message| {
+        at(&mut problems, segments, false, message)
+    });
+    scenario.excludes = check_excludes(&doc, &scenario.requires, spec, &mut |segments, message| {
         at(&mut problems, segments, false, message)
     });
     if let Some(spec) = spec {
@@ -233,6 +237,7 @@ fn top_level_shape(key: &str, message: &str) -> String {
         "title" => "`title` takes a string",
         "checks" => "`checks` takes a list of requirement IDs, like `[GET-1]`",
         "requires" => "`requires` takes a list of capability names, like `[touch]`",
+        "excludes" => "`excludes` takes a list of capability names, like `[touch-by-save]`",
         "refs" => "`refs` takes a list of URLs",
         "steps" => "`steps` takes a list of steps, each a map like `- get: a`",
         "options" => "`options` takes a map of store options, like `{ttl: 1h}`",
@@ -357,22 +362,7 @@ fn check_capabilities(
     root: &Node,
     report: &mut impl FnMut(&[Segment], String),
 ) -> Vec<Capability> {
-    let mut declared = Vec::new();
-    for (i, name) in doc.requires.iter().enumerate() {
-        let path = [Segment::Key("requires".into()), Segment::Index(i)];
-        let registered = spec.map(|s| s.capability(name).is_some()).unwrap_or(true);
-        match Capability::from_name(name) {
-            Some(c) if registered => declared.push(c),
-            _ => {
-                let known: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
-                let hint = suggest(name, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-                report(
-                    &path,
-                    format!("unknown capability `{name}`{hint}; spec/capabilities.yaml lists: {}", known.join(", ")),
-                );
-            }
-        }
-    }
+    let mut declared = capability_list("requires", &doc.requires, spec, report);
     let mut needed: Vec<(Capability, String, Vec<Segment>)> = Vec::new();
     for cap in doc.options.required_capabilities() {
         needed.push((cap, "its options".into(), vec![Segment::Key("options".into())]));
@@ -386,6 +376,55 @@ fn check_capabilities(
     declared.sort();
     declared.dedup();
     declared
+}
+
+/// The capabilities named under `key` (`requires`, `excludes`), each checked against the
+/// registry; an unknown name is reported with the nearest known one.
+fn capability_list(
+    key: &str,
+    names: &[String],
+    spec: Option<&Spec>,
+    report: &mut impl FnMut(&[Segment], String),
+) -> Vec<Capability> {
+    let mut found = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let path = [Segment::Key(key.into()), Segment::Index(i)];
+        let registered = spec.map(|s| s.capability(name).is_some()).unwrap_or(true);
+        match Capability::from_name(name) {
+            Some(c) if registered => found.push(c),
+            _ => {
+                let known: Vec<&str> = Capability::ALL.iter().map(|c| c.name()).collect();
+                let hint = suggest(name, &known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+                report(
+                    &path,
+                    format!("unknown capability `{name}`{hint}; spec/capabilities.yaml lists: {}", known.join(", ")),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// Checks `excludes` against the registry and against `requires` (a scenario cannot both need
+/// and exclude one capability); returns the capabilities it excludes.
+fn check_excludes(
+    doc: &ScenarioDoc,
+    requires: &[Capability],
+    spec: Option<&Spec>,
+    report: &mut impl FnMut(&[Segment], String),
+) -> Vec<Capability> {
+    let mut excluded = capability_list("excludes", &doc.excludes, spec, report);
+    for (i, cap) in doc.excludes.iter().enumerate().filter_map(|(i, n)| Some((i, Capability::from_name(n)?))) {
+        if requires.contains(&cap) {
+            report(
+                &[Segment::Key("excludes".into()), Segment::Index(i)],
+                format!("`{cap}` is both required and excluded: no store could run this scenario"),
+            );
+        }
+    }
+    excluded.sort();
+    excluded.dedup();
+    excluded
 }
 
 fn collect_step_needs(steps: &[Step], needed: &mut Vec<(Capability, String, Vec<Segment>)>, root: &Node) {

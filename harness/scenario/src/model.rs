@@ -31,6 +31,8 @@ pub struct Scenario {
     pub checks: Vec<String>,
     /// Capabilities a store needs for it to apply (declared plus those its options need).
     pub requires: Vec<Capability>,
+    /// Capabilities that make it not apply to a store declaring one.
+    pub excludes: Vec<Capability>,
     /// The clock it runs on.
     pub clock: ClockMode,
     /// Store options.

@@ -437,6 +437,36 @@ impl Store for MongoStore {
         .await
     }
 
+    /// One update, never an upsert, whose filter matches only a live document under the id:
+    /// a document deleted or expired meanwhile stays gone.
+    async fn update(&self, sid: &str, session: &Session) -> Result<bool> {
+        // No driver timeout bounds a server that accepts and never answers: one timer per operation.
+        bounded("update", DEFAULT_OPERATION_TIMEOUT, async move {
+            self.check_open("update")?;
+            session.require_cookie()?;
+            let now = self.now();
+            let expires = self.expiry(session, now)?;
+            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
+            self.write_fields(&mut fields, now);
+            self.ready("update").await?;
+            let mut filter = MongoStore::live(now);
+            filter.insert(ID, self.key(sid));
+            let result = self
+                .inner
+                .collection
+                .update_one(filter, doc! {"$set": fields})
+                .await
+                .map_err(|e| error::backend("updating a session", e))?;
+            let updated = result.matched_count > 0;
+            if updated {
+                self.emit(EventKind::Update, sid);
+                self.emit(EventKind::Set, sid);
+            }
+            Ok(updated)
+        })
+        .await
+    }
+
     /// Deletes every document whose `expires` has passed on the store's clock, as the interval
     /// sweep does; documents without `expires` never expire.
     async fn delete_expired(&self) -> Result<()> {

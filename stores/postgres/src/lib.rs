@@ -123,6 +123,7 @@ struct Statements {
     get: SqlStr,
     set: SqlStr,
     create: SqlStr,
+    update: SqlStr,
     destroy: SqlStr,
     touch_cookie: SqlStr,
     touch_expiry: SqlStr,
@@ -156,6 +157,8 @@ impl Statements {
                  ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire \
                  WHERE s.expire <= $4 RETURNING 1"
             )),
+            // Replaces a live row only: a row deleted or expired meanwhile stays gone.
+            update: sql(format!("UPDATE {t} SET sess = $1::json, expire = $2 WHERE sid = $3 AND expire > $4")),
             destroy: sql(format!("DELETE FROM {t} WHERE sid = $1")),
             // One statement replaces the stored cookie and the expiry together, so a concurrent
             // `set` is never overwritten by a stale copy of the data. `sess` is `json` (text kept
@@ -497,6 +500,32 @@ impl Store for PgStore {
             || async move { sqlx::query_scalar(self.sql.ids.clone()).bind(now).fetch_all(&self.pool).await },
         )
         .await
+    }
+
+    async fn update(&self, sid: &str, session: &Session) -> Result<bool> {
+        session.require_cookie()?;
+        let expire = self.expiry(session)?;
+        let now = self.now();
+        let json = session.to_json();
+        let json = json.as_str();
+        let updated = self
+            .run("update", || async move {
+                sqlx::query(self.sql.update.clone())
+                    .bind(json)
+                    .bind(expire)
+                    .bind(sid)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+            })
+            .await?
+            .rows_affected()
+            > 0;
+        if updated {
+            self.emit(EventKind::Update, sid);
+            self.emit(EventKind::Set, sid);
+        }
+        Ok(updated)
     }
 
     async fn create(&self, sid: &str, session: &Session) -> Result<String> {

@@ -387,6 +387,36 @@ impl Store for RedisStore {
         Ok(sid.to_owned())
     }
 
+    /// `SET key value XX PX ttl`: one command replaces the session only when its key is there,
+    /// and an expired session's key is gone. A cookie already expired deletes the key, as `set`
+    /// does.
+    async fn update(&self, sid: &str, session: &Session) -> Result<bool> {
+        self.check_open("update")?;
+        let cookie = session.require_cookie()?;
+        let ttl = self.ttl_ms(session, cookie)?;
+        if ttl.is_some_and(|ms| ms <= 0) {
+            let removed: i64 = self.query("update", &self.command("DEL", sid, 2, 0)).await?;
+            if removed > 0 {
+                self.emit(EventKind::Update, sid);
+                self.emit(EventKind::Set, sid);
+            }
+            return Ok(removed > 0);
+        }
+        let payload = self.config.serializer.serialize(session)?;
+        // `XX`, `PX` and up to 20 digits after the payload.
+        let mut cmd = self.command("SET", sid, 6, payload.len() + 25);
+        cmd.arg(&payload[..]).arg("XX");
+        if let Some(ms) = ttl {
+            cmd.arg("PX").arg(ms);
+        }
+        let stored: Option<String> = self.query("update", &cmd).await?;
+        if stored.is_some() {
+            self.emit(EventKind::Update, sid);
+            self.emit(EventKind::Set, sid);
+        }
+        Ok(stored.is_some())
+    }
+
     /// Nothing to do: the server removes a key as soon as its TTL runs out, so no expired
     /// session is ever stored to delete. (With `disable_ttl` no session expires at all.)
     async fn delete_expired(&self) -> Result<()> {

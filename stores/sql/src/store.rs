@@ -229,7 +229,8 @@ impl<'r> Decode<'r, Postgres> for Instant {
 /// Every statement the store runs, built once from the checked, quoted identifiers. Each takes
 /// its parameters in the same order in every dialect:
 /// get (sid, now), set (sid, sess, expired), create (sid, sess, expired, now), destroy (sid),
-/// touch_cookie (cookie, expired, sid, now), touch_expiry (expired, sid, now),
+/// update (sess, expired, sid, now), touch_cookie (cookie, expired, sid, now), touch_expiry
+/// (expired, sid, now),
 /// all/length/ids/cleanup (now), raw_record (sid), tamper (payload, sid). MySQL's `create` is
 /// two statements instead: `create_clear` (sid, now), then `create` (sid, sess, expired).
 #[derive(Clone)]
@@ -239,6 +240,7 @@ pub(crate) struct Statements {
     pub set: SqlStr,
     pub create: SqlStr,
     pub create_clear: Option<SqlStr>,
+    pub update: SqlStr,
     pub destroy: SqlStr,
     pub touch_cookie: SqlStr,
     pub touch_expiry: SqlStr,
@@ -274,6 +276,7 @@ impl Statements {
                      WHERE \"expired\" <= ?"
                 )),
                 create_clear: None,
+                update: sql(format!("UPDATE {t} SET \"sess\" = ?, \"expired\" = ? WHERE {s} = ? AND \"expired\" > ?")),
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = ?")),
                 touch_cookie: sql(format!(
                     "UPDATE {t} SET \"sess\" = json_set(\"sess\", '$.cookie', json(?)), \"expired\" = ? WHERE {s} = ? AND \"expired\" > ?"
@@ -303,6 +306,7 @@ impl Statements {
                 // changes nothing anyone can load, then a plain INSERT fails on a live row.
                 create: sql(format!("INSERT INTO {t} ({s}, `sess`, `expired`) VALUES (?, ?, ?)")),
                 create_clear: Some(sql(format!("DELETE FROM {t} WHERE {s} = ? AND `expired` <= ?"))),
+                update: sql(format!("UPDATE {t} SET `sess` = ?, `expired` = ? WHERE {s} = ? AND `expired` > ?")),
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = ?")),
                 // JSON_EXTRACT(?, '$') turns the bound text into a JSON value, so JSON_SET stores
                 // an object rather than a string (MariaDB has no CAST AS JSON). Outside strict
@@ -342,6 +346,9 @@ impl Statements {
                      WHERE x.\"expired\" <= $4"
                 )),
                 create_clear: None,
+                update: sql(format!(
+                    "UPDATE {t} SET \"sess\" = $1::json, \"expired\" = $2 WHERE {s} = $3 AND \"expired\" > $4"
+                )),
                 destroy: sql(format!("DELETE FROM {t} WHERE {s} = $1")),
                 // `sess` is `json` (text kept as written): the object is rebuilt member by member
                 // in stored order rather than through `jsonb`, which reorders members and
@@ -685,6 +692,27 @@ impl Store for SqlStore {
         } else {
             Err(StoreError::new(ErrorKind::Conflict, format!("a session is already stored under `{sid}`")))
         }
+    }
+
+    /// One `UPDATE` of the live row: a row deleted or expired meanwhile stays gone.
+    async fn update(&self, sid: &str, session: &Session) -> Result<bool> {
+        session.require_cookie()?;
+        let expired = self.expiry(session)?;
+        let now = self.now();
+        let json = session.to_json();
+        let json = json.as_str();
+        let (pool, statement) = (&self.pool, &self.sql.update);
+        self.run("update", || async move {
+            on_pool!(pool, p => sqlx::query(statement.clone())
+                .bind(json)
+                .bind(expired)
+                .bind(sid)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected() > 0))
+        })
+        .await
     }
 
     /// [`SqlStore::cleanup`]: every row whose expiry passed on the store's clock.

@@ -135,7 +135,9 @@ impl TowerFactory {
         let probe = backend.open(&Namespace::new("probe")?).await?;
         let (create, delete_expired) = probe.operations();
         backend.drop_namespace(&Namespace::new("probe")?).await?;
-        let mut capabilities: CapabilitySet = [Capability::Touch, Capability::SharedNamespace].into_iter().collect();
+        // tower-sessions has no touch: `touch` here is the load then save an application does.
+        let mut capabilities: CapabilitySet =
+            [Capability::Touch, Capability::TouchBySave, Capability::SharedNamespace].into_iter().collect();
         if create {
             capabilities.insert(Capability::Create);
         }

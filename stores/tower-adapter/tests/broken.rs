@@ -59,3 +59,24 @@ async fn the_memory_store_passes_every_record_scenario_it_can_run() {
     let passed = results.iter().filter(|r| r.outcome.name() == "pass").count();
     assert!(passed >= 6, "most record scenarios apply to a store with create and touch: {passed} passed");
 }
+
+/// tower-sessions has no touch: the adapter's touch is a load then save, so the race of a touch
+/// and a set (CONC-4) is the caller's and does not apply, while the race of a touch and a
+/// destroy (CONC-3) is the store's `save` and still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_touch_set_race_does_not_apply_to_a_record_store() {
+    let backend = PerNamespace(|_: &Namespace| async {
+        Ok(Arc::new(v15::Plain(tower_sessions_memory_store::MemoryStore::default())) as Arc<dyn RecordStore>)
+    });
+    let factory: Arc<dyn StoreFactory> =
+        Arc::new(TowerFactory::new("tower:memory", "0.15.0", "memory", Box::new(backend)).await.unwrap());
+    let suite = sessionspec_suite::suite();
+    let runner = Runner::new(RunOptions::default());
+    let target = Target::new(factory);
+    let scenario = |id: &str| suite.scenarios.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("{id}")).clone();
+
+    let excluded = runner.applicability(&scenario("concurrency.touch-set-race"), &target).unwrap_err();
+    assert!(excluded.message.contains("`touch-by-save`"), "{}", excluded.message);
+    assert!(runner.applicability(&scenario("concurrency.touch-destroy-race"), &target).is_ok());
+    assert!(runner.applicability(&scenario("touch.extends-expiry"), &target).is_ok());
+}

@@ -8,7 +8,7 @@
 //! | tower-sessions | contract [`Store`] |
 //! |---|---|
 //! | `Id` | the sid: `Id`'s `Display` (22 characters of base64url), read back by `FromStr` |
-//! | `save(record)` | `set(sid, session)`: `data` with `cookie.expires` = `expiry_date` |
+//! | `save(record)` | `update(sid, session)`: `data` with `cookie.expires` = `expiry_date`, written only over a live session (a store without `update`: `set`) |
 //! | `load(id)` | `get(sid)`: `data` = the session (its `cookie` included), `expiry_date` = `cookie.expires` |
 //! | `delete(id)` | `destroy(sid)` |
 //! | `create(record)` | `create(sid, session)`; on `conflict`, a fresh `Id` and again |
@@ -158,10 +158,21 @@ pub fn record(id: Id, session: Session) -> Result<Record> {
     Ok(Record { id, data, expiry_date: to_time(expiry)? })
 }
 
-/// `SessionStore::save`: [`Store::set`] of [`session`]`(record)` under [`sid`]`(record.id)`.
+/// `SessionStore::save`: [`Store::update`] of [`session`]`(record)` under [`sid`]`(record.id)`.
+///
+/// tower-sessions saves only a record its request loaded (a new one goes to `create`), so a
+/// record deleted or expired since (a logout in a parallel request) is not written again: the
+/// logout stands (CONC-3). A store without `update` gets [`Store::set`], which writes it again.
 pub async fn save<S: Store + ?Sized>(store: &S, record: &Record) -> Result<()> {
     let session = session(record)?;
-    store.set(&sid(&record.id), &session).await.map_err(|e| error(e, Error::Encode))
+    let sid = sid(&record.id);
+    match store.update(&sid, &session).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::Unsupported => {
+            store.set(&sid, &session).await.map_err(|e| error(e, Error::Encode))
+        }
+        Err(e) => Err(error(e, Error::Encode)),
+    }
 }
 
 /// `SessionStore::load`: [`Store::get`], as [`record`] reads it.

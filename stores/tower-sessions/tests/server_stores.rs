@@ -217,8 +217,8 @@ fn every_reference_store_is_a_tower_store() {
 async fn a_saved_record_is_an_express_session_and_loads_back(#[case] backend: Backend) {
     let store = Opened::open(backend).await;
     let expiry = in_(time::Duration::hours(1));
-    let saved = record(json!({"user": "ada", "n": [1, 2]}), expiry);
-    store.save(&saved).await;
+    let mut saved = record(json!({"user": "ada", "n": [1, 2]}), expiry);
+    store.create(&mut saved).await;
 
     // What an Express app sharing the store reads: the data and express-session's cookie.
     let sid = saved.id.to_string();
@@ -278,9 +278,10 @@ async fn create_of_a_taken_id_takes_a_new_one_and_leaves_the_first(#[case] backe
     assert_eq!(store.load(&taken).await.unwrap().data["user"], json!("ada"));
     assert_eq!(store.load(&second.id).await.unwrap().data["user"], json!("grace"));
 
-    // An expired leftover does not hold its id.
+    // An expired leftover (where the backend keeps one: Redis drops the key) does not hold its id.
     let mut gone = record(json!({"user": "gone"}), in_(time::Duration::milliseconds(-1000)));
-    store.save(&gone).await;
+    let expired = sessionspec_tower_sessions::session(&gone).unwrap();
+    store.contract().set(&gone.id.to_string(), &expired).await.unwrap();
     let mut again = record(json!({"user": "again"}), in_(time::Duration::hours(1)));
     again.id = gone.id;
     store.create(&mut again).await;
@@ -304,10 +305,10 @@ async fn create_of_a_taken_id_takes_a_new_one_and_leaves_the_first(#[case] backe
 #[tokio::test]
 async fn a_record_loads_until_its_expiry_date_and_delete_expired_keeps_the_live(#[case] backend: Backend) {
     let store = Opened::open(backend).await;
-    let short = record(json!({"n": 1}), in_(time::Duration::milliseconds(1500)));
-    let live = record(json!({"n": 2}), in_(time::Duration::hours(1)));
-    store.save(&short).await;
-    store.save(&live).await;
+    let mut short = record(json!({"n": 1}), in_(time::Duration::milliseconds(1500)));
+    let mut live = record(json!({"n": 2}), in_(time::Duration::hours(1)));
+    store.create(&mut short).await;
+    store.create(&mut live).await;
     assert!(store.load(&short.id).await.is_some());
 
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -321,6 +322,46 @@ async fn a_record_loads_until_its_expiry_date_and_delete_expired_keeps_the_live(
         assert!(raw.record(&short.id.to_string()).await.unwrap().is_none(), "delete_expired removed it");
     }
     assert_eq!(store.load(&live.id).await.unwrap().data["n"], json!(2));
+
+    store.delete(&live.id).await;
+    store.finish().await;
+}
+
+#[rstest]
+#[case::redis(Backend::Redis)]
+#[case::postgres(Backend::Postgres)]
+#[case::sql_sqlite(Backend::SqlSqlite)]
+#[case::sql_postgres(Backend::SqlPostgres)]
+#[case::sql_mysql(Backend::SqlMySql)]
+#[case::mongo(Backend::Mongo)]
+#[tokio::test]
+async fn save_writes_only_over_a_record_still_there(#[case] backend: Backend) {
+    let store = Opened::open(backend).await;
+    // A record that was never created: tower-sessions would `create` it, and `save` stores nothing.
+    let never = record(json!({"n": 0}), in_(time::Duration::hours(1)));
+    store.save(&never).await;
+    assert!(store.load(&never.id).await.is_none(), "save of a record never created stored it");
+
+    // A request loaded the record; a logout deleted it; the request saves what it loaded with a
+    // new expiry (CONC-3): the logout stands.
+    let mut kept = record(json!({"user": "ada"}), in_(time::Duration::hours(1)));
+    store.create(&mut kept).await;
+    let mut loaded = store.load(&kept.id).await.expect("created");
+    store.delete(&kept.id).await;
+    loaded.expiry_date = in_(time::Duration::hours(2));
+    store.save(&loaded).await;
+    assert!(store.load(&kept.id).await.is_none(), "save after delete brought the session back");
+
+    // Over a record still there, save writes data and expiry.
+    let mut live = record(json!({"user": "grace"}), in_(time::Duration::hours(1)));
+    store.create(&mut live).await;
+    let mut changed = live.clone();
+    changed.data.insert("user".to_owned(), json!("hopper"));
+    changed.expiry_date = in_(time::Duration::hours(3));
+    store.save(&changed).await;
+    let now = store.load(&live.id).await.expect("still there");
+    assert_eq!(now.data["user"], json!("hopper"));
+    assert_eq!(now.expiry_date.unix_timestamp(), changed.expiry_date.unix_timestamp());
 
     store.delete(&live.id).await;
     store.finish().await;

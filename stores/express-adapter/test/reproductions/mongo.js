@@ -4,7 +4,7 @@
 // EXPIRY-5 (updatedAt from the database server's clock), SERDE-3 (stringify switch), NAME-3.
 
 const assert = require('node:assert/strict');
-const { call, iso, session } = require('./helpers');
+const { call, iso, session, unhandledDuring } = require('./helpers');
 
 const HOUR = 3600000;
 const MINUTE = 60000;
@@ -142,6 +142,21 @@ module.exports = {
       await call(store, 'set', 's1', session(now, HOUR, { n: 1 }));
       const star = await open({ name: 'a*b' });
       assert.deepEqual(await call(star.store, 'ids'), ['s1']);
+    },
+  },
+  // CLOSE-3: connect-mongo's open starts creating its TTL index and its close does not wait for
+  // it, so an instance closed right after it opened (as the scenario's third instance is, at the
+  // case's end) leaves "Cannot use a session that has ended" unhandled (connect-mongo #413).
+  'namespaces.startup-leaves-others': {
+    fresh: true,
+    run: async ({ open, close, fresh }) => {
+      const unhandled = await unhandledDuring(async () => {
+        for (let i = 0; i < 5; i += 1) {
+          await close(await open({}, fresh(`third${i}`)));
+        }
+      }, 1000);
+      const messages = unhandled.map((r) => String((r && r.message) || r));
+      assert.ok(messages.some((m) => /Cannot use a session that has ended/.test(m)), `unhandled: ${JSON.stringify(messages)}`);
     },
   },
 };

@@ -232,32 +232,97 @@ async function mysqlCloseCrashes({ store, handle, now, close }, operations) {
   assert.match(String(seen[0] && seen[0].stack), /TypeError: Cannot read properties of undefined \(reading 'once'\)[\s\S]*mysql2[\\/]lib[\\/]pool\.js/);
 }
 
+// express-session's own Cookie, as it hands a session's cookie to a store (what `createSession`
+// and `new Session` build): its `maxAge` is a getter on `expires`, and its unset members are
+// undefined. Some failures show only with it; calling the store with it is still a direct call,
+// with what express-session itself passes and none of sessionspec's conversions.
+const { Cookie } = require('express-session');
+
+/** A session holding express-session's live Cookie, with `cookie` its options. */
+function liveSession(cookie, data = {}) {
+  return { cookie: new Cookie(cookie), ...data };
+}
+
+/**
+ * connect-mongodb-session (SER-1, SER-2, and every claim comparing whole sessions): the mongodb
+ * driver writes the live Cookie's undefined members as BSON null, so get returns members the
+ * session never had.
+ */
+async function bsonNulls({ store }) {
+  await call(store, 'set', 'a', liveSession({ maxAge: HOUR }, { n: 1 }));
+  const found = await call(store, 'get', 'a');
+  const nulls = Object.keys(found.cookie).filter((k) => found.cookie[k] === null).sort();
+  assert.deepEqual(nulls, ['domain', 'partitioned', 'priority', 'sameSite', 'secure'], JSON.stringify(found));
+}
+
+/** Runs `attempt` up to `times` times until it returns true: a timing that shows on some runs. */
+async function someRun(times, attempt, what) {
+  for (let i = 0; i < times; i += 1) {
+    if (await attempt(i)) {
+      return;
+    }
+  }
+  assert.fail(`${what} did not show in ${times} runs`);
+}
+
+/**
+ * connect-memcached (EXPIRY-1): the item's TTL is `(cookie.maxAge / 1000) | 0`, and a live
+ * Cookie's maxAge has lost a millisecond or more by the set, so a 3 s cookie gets 2 s, on
+ * memcached's one-second clock: the session is gone at 2 s, a second before its cookie.expires.
+ */
+async function memcachedGoneEarly({ store }) {
+  await someRun(3, async (i) => {
+    const value = liveSession({ maxAge: 3000, originalMaxAge: 3000 }, { n: 1 });
+    await sleep(5);
+    await call(store, 'set', `a${i}`, value);
+    await sleep(2000);
+    return !(await call(store, 'get', `a${i}`));
+  }, 'a session gone 1 s before its cookie.expires');
+}
+
+/**
+ * connect-memcached (TOUCH-5, connect-redis #259): the save express-session makes of a session
+ * loaded after a touch has a live Cookie whose maxAge is just under the 2 s left, so a TTL of
+ * 1 s, and the session is gone a second later, though its cookie.expires is a second further.
+ */
+async function memcachedSaveAfterTouchGone({ store }) {
+  await someRun(3, async (i) => {
+    const sid = `a${i}`;
+    await call(store, 'set', sid, liveSession({ maxAge: 2000, originalMaxAge: 2000 }, { n: 1 }));
+    await sleep(1000);
+    await call(store, 'touch', sid, liveSession({ maxAge: 2000, originalMaxAge: 2000 }, { n: 1 }));
+    const loaded = await call(store, 'get', sid);
+    const { cookie, ...data } = loaded;
+    await call(store, 'set', sid, liveSession({ ...cookie, expires: new Date(cookie.expires) }, data));
+    await sleep(1000);
+    return !(await call(store, 'get', sid));
+  }, 'the saved session gone a second before its cookie.expires');
+}
+
+/**
+ * connect-memcached (SER-2): a cookie expiring in 2099 gives a TTL of about 73 years in seconds,
+ * which memcached reads as a Unix time (any TTL over 30 days is one) out of its range: the
+ * session is not kept.
+ */
+async function memcachedFarExpiryNotKept({ store }) {
+  await call(store, 'set', 'a', liveSession({ expires: new Date('2099-01-01T00:00:00.000Z'), originalMaxAge: null }, { n: 1 }));
+  assert.equal(await call(store, 'get', 'a'), undefined, 'the 2099 session was kept');
+}
+
 // Entries a plain JSON direct call does not reproduce, and why.
-const BSON_NULLS = 'not with plain JSON: called directly with a plain JSON cookie, get returns no null members; with express-session\'s live Cookie (as express-session, and the sessionspec package, hand it over) get returns partitioned, priority, secure, domain and sameSite as null: the store and driver under express-session\'s objects, not under plain JSON';
-// connect-memcached takes the item's TTL from cookie.maxAge (in whole seconds), else a day.
-const MEMCACHED_MAX_AGE = 'not with plain JSON: a plain JSON cookie has no maxAge, so connect-memcached gives the item a day\'s TTL and the session is there when read back; the failure needs express-session\'s live Cookie, whose maxAge getter gives the TTL (checked directly with Store.prototype.createSession\'s Cookie:';
 const TODO = {
   'connect-mongodb-session': {
-    ...Object.fromEntries([
-      'concurrency.many-writers-many-sids', 'concurrency.set-then-get-in-parallel', 'concurrency.sets-across-instances',
-      'concurrency.sets-many-sids-none-lost', 'concurrency.sets-one-sid-expiry-follows-data', 'concurrency.sets-one-sid-one-winner',
-      'concurrency.sets-while-destroying-others', 'regressions.aspnet-session-60-lost-writes',
-      'regressions.connect-redis-333-concurrent-sessions-merge', 'serialization.dates-stay-strings', 'serialization.types-round-trip',
-      // RES-2: its reason is the same null members (the claim compares whole sessions).
-      'resilience.cut-no-lost-writes',
-    ].map((id) => [id, BSON_NULLS])),
     'resilience.reset-recovers': 'not reproduced by a direct call (the entry\'s reason says so): connect-mongo on the same mongodb driver, proxy and SecantusDB shows the same intermittent timeout in the harness, and its direct calls recovered within 0.1 s (stores/express-adapter/test/reproductions/resilience.js): not a claim about this store',
-  },
-  'connect-memcached': {
-    'serialization.dates-stay-strings': `${MEMCACHED_MAX_AGE} the 2099 cookie gives a TTL of ~73 years in seconds, which memcached reads as a Unix time it cannot hold, and get returns nothing)`,
-    'expiry.cookie-expires-decides': `${MEMCACHED_MAX_AGE} the maxAge just under 3000 ms truncates to a 2 s TTL; at 2 s the session was still there in the run checked, as in the entry's intermittent pass); with plain JSON it is still there at 4 s, a fail, not the error listed`,
-    'regressions.connect-redis-259-save-after-touch': `${MEMCACHED_MAX_AGE} the save of the loaded session, 1 s after the 2 s touch, gets a maxAge just under 2000 ms, a 1 s TTL on memcached's one-second clock, and get 1 s later returned nothing)`,
   },
 };
 
 /** Reproductions per store, by scenario id. */
 const REPRODUCTIONS = {
   'connect-memcached': {
+    // With express-session's live Cookie (see liveSession).
+    'expiry.cookie-expires-decides': memcachedGoneEarly,
+    'regressions.connect-redis-259-save-after-touch': memcachedSaveAfterTouchGone,
+    'serialization.dates-stay-strings': memcachedFarExpiryNotKept,
     ...pick(shared, [
       'core.set-rejects-missing-cookie', 'core.set-rejects-malformed-expires', 'expiry.original-max-age-ignored',
       'expiry.set-slides-expiry', 'regressions.connect-session-knex-53-expiry-from-max-age',
@@ -467,6 +532,15 @@ const REPRODUCTIONS = {
   },
   'connect-mongodb-session': {
     ...pick(shared, ['core.set-rejects-missing-cookie', 'core.set-rejects-malformed-expires']),
+    // With express-session's live Cookie: null members on every read-back (see bsonNulls); the
+    // concurrency and no-lost-writes claims compare whole sessions, so each read-back differs.
+    ...Object.fromEntries([
+      'concurrency.many-writers-many-sids', 'concurrency.set-then-get-in-parallel', 'concurrency.sets-across-instances',
+      'concurrency.sets-many-sids-none-lost', 'concurrency.sets-one-sid-expiry-follows-data', 'concurrency.sets-one-sid-one-winner',
+      'concurrency.sets-while-destroying-others', 'regressions.aspnet-session-60-lost-writes',
+      'regressions.connect-redis-333-concurrent-sessions-merge', 'serialization.dates-stay-strings', 'serialization.types-round-trip',
+      'resilience.cut-no-lost-writes',
+    ].map((id) => [id, bsonNulls])),
     // RES-1: the mongodb driver it creates (no connection options, as its README) sets no bound
     // on a query ...
     'resilience.blackhole-operations-fail': { fresh: true, run: blackholeHangs },

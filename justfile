@@ -50,6 +50,7 @@ test-all: lint npm
     just test-resilience
     just test-environment
     just test-packages
+    stores/community/run.sh --reproductions
     harness/backends/matrix.sh
 
 # The list is the crates of sessionspec-conformance's dependency tree.
@@ -134,9 +135,7 @@ test-community:
     mapfile -t tarballs < <(packages/build.sh)
     stores/community/run.sh --tarballs "${tarballs[@]}"
     # Their published failures reproduced by direct calls, against the same local servers.
-    eval "$(harness/backends/services.sh mysql postgres)"
-    eval "$(harness/backends/mongo/secantus.sh up)"
-    (cd stores/community && node --test test/)
+    stores/community/run.sh --reproductions
 
 # The resilience area (fault proxy between store and server) on every server-backed reference
 # store, against the local services (the container matrix runs it on every backend version).

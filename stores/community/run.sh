@@ -3,8 +3,11 @@
 # as their authors would: `npx sessionspec run --store ./<store>.js` from this directory, each
 # held to its expectation file in reports/expectations/ (js-<store>.toml).
 # usage: stores/community/run.sh [--out DIR] [--write-expectations] [--tarballs A B] [STORE...]
+#        stores/community/run.sh --reproductions
 #   --out DIR               results per store in DIR/<store>/ (default: target/community)
 #   --write-expectations    rewrite the expectation files from this run (keeps written reasons)
+#   --reproductions         instead of the runs: the direct calls behind every published failure
+#                           (test/reproductions.test.js, `node --test`), on the same servers
 # Backends: services.sh (MariaDB, PostgreSQL), secantus.sh (MongoDB-compatible) and a private
 # Debian memcached on a free port unless SESSIONSPEC_MEMCACHED names one. Exit 1 when a store
 # does not fail exactly as its expectation file says.
@@ -14,21 +17,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${CARGO_TARGET_DIR:-$root/target}/community
 write=false
+reproductions=false
 tarballs=()
 stores=()
 while [ $# -gt 0 ]; do
     case $1 in
         --out) out=$(realpath -m "$2"); shift 2 ;;
         --write-expectations) write=true; shift ;;
+        --reproductions) reproductions=true; shift ;;
         --tarballs) tarballs=("$2" "$3"); shift 3 ;;
-        -*) sed -n '2,12p' "$0" >&2; exit 2 ;;
+        -*) sed -n '2,15p' "$0" >&2; exit 2 ;;
         *) stores+=("$1"); shift ;;
     esac
 done
 if [ ${#stores[@]} -eq 0 ]; then
     mapfile -t stores < <(cd "$here" && ls ./*.js | sed 's#^\./##; s#\.js$##' | grep -vx common)
 fi
-if [ ${#tarballs[@]} -eq 0 ]; then
+if [ ${#tarballs[@]} -eq 0 ] && ! $reproductions; then
     mapfile -t tarballs < <("$root/packages/build.sh")
 fi
 
@@ -40,7 +45,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 # What `npm install -D sessionspec` gives an author, without recording the tarballs' paths.
-npm install --no-save --no-audit --no-fund --loglevel=error "${tarballs[@]}" >&2
+$reproductions || npm install --no-save --no-audit --no-fund --loglevel=error "${tarballs[@]}" >&2
 
 eval "$("$root/harness/backends/services.sh" mysql postgres)"
 eval "$("$root/harness/backends/mongo/secantus.sh" up)"
@@ -58,6 +63,12 @@ const net = require('net'); const deadline = Date.now() + 10000;
 (function tryOnce() { const s = net.connect($port, '127.0.0.1', () => { s.end(); process.exit(0); });
   s.on('error', () => Date.now() > deadline ? process.exit(1) : setTimeout(tryOnce, 50)); })();" ||
         { echo "community: memcached did not answer on port $port" >&2; exit 1; }
+fi
+
+if $reproductions; then
+    # Every backend is set, so no store's reproductions are skipped.
+    node --test test/
+    exit
 fi
 
 mkdir -p "$out"

@@ -287,6 +287,16 @@ impl MongoStore {
         }
     }
 
+    /// What `set`, `create` and `update` write for `session` at `now`: the session, its expiry
+    /// and the bookkeeping fields; a session without a cookie is refused.
+    fn session_fields(&self, session: &Session, now: DateTime<Utc>) -> Result<Document> {
+        session.require_cookie()?;
+        let expires = self.expiry(session, now)?;
+        let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
+        self.write_fields(&mut fields, now);
+        Ok(fields)
+    }
+
     async fn set_once(&self, key: &str, update: &Document) -> mongodb::error::Result<bool> {
         let result = self.inner.collection.update_one(doc! {ID: key}, update.clone()).upsert(true).await?;
         Ok(result.upserted_id.is_some())
@@ -373,11 +383,8 @@ impl Store for MongoStore {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("set", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("set")?;
-            session.require_cookie()?;
             let now = self.now();
-            let expires = self.expiry(session, now)?;
-            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
-            self.write_fields(&mut fields, now);
+            let fields = self.session_fields(session, now)?;
             let mut update = doc! {"$set": fields};
             if self.inner.config.timestamps {
                 update.insert("$setOnInsert", doc! {CREATED_AT: bson_date(now)});
@@ -409,11 +416,8 @@ impl Store for MongoStore {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("create", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("create")?;
-            session.require_cookie()?;
             let now = self.now();
-            let expires = self.expiry(session, now)?;
-            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
-            self.write_fields(&mut fields, now);
+            let mut fields = self.session_fields(session, now)?;
             if self.inner.config.timestamps {
                 fields.insert(CREATED_AT, bson_date(now));
             }
@@ -443,11 +447,8 @@ impl Store for MongoStore {
         // No driver timeout bounds a server that accepts and never answers: one timer per operation.
         bounded("update", DEFAULT_OPERATION_TIMEOUT, async move {
             self.check_open("update")?;
-            session.require_cookie()?;
             let now = self.now();
-            let expires = self.expiry(session, now)?;
-            let mut fields = doc! {SESSION: self.encode(session)?, EXPIRES: bson_date(expires)};
-            self.write_fields(&mut fields, now);
+            let fields = self.session_fields(session, now)?;
             self.ready("update").await?;
             let mut filter = MongoStore::live(now);
             filter.insert(ID, self.key(sid));

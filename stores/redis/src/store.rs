@@ -108,6 +108,21 @@ impl RedisStore {
         cmd
     }
 
+    /// `SET prefix+sid payload [NX|XX] [PX ttl]`: `set`'s, `create`'s (`NX`) and `update`'s (`XX`)
+    /// one command.
+    fn set_command(&self, sid: &str, payload: &[u8], ttl: Option<i64>, condition: Option<&str>) -> Cmd {
+        // The condition, `PX` and up to 20 digits after the payload.
+        let mut cmd = self.command("SET", sid, 6, payload.len() + 25);
+        cmd.arg(payload);
+        if let Some(condition) = condition {
+            cmd.arg(condition);
+        }
+        if let Some(ms) = ttl {
+            cmd.arg("PX").arg(ms);
+        }
+        cmd
+    }
+
     /// Sends `cmd` (once more on a new connection if the connection had dropped), within the
     /// timeout.
     fn query<T: FromRedisValue>(&self, operation: &'static str, cmd: &Cmd) -> impl Future<Output = Result<T>> {
@@ -263,13 +278,7 @@ impl Store for RedisStore {
         }
         let payload = self.config.serializer.serialize(session)?;
         if self.config.events.is_none() {
-            // `PX` and up to 20 digits after the payload.
-            let mut cmd = self.command("SET", sid, 5, payload.len() + 22);
-            cmd.arg(&payload[..]);
-            if let Some(ms) = ttl {
-                cmd.arg("PX").arg(ms);
-            }
-            return self.query("set", &cmd).await;
+            return self.query("set", &self.set_command(sid, &payload, ttl, None)).await;
         }
         let key = self.key(sid);
         let ttl_arg = ttl.map(|ms| ms.to_string()).unwrap_or_default();
@@ -372,13 +381,7 @@ impl Store for RedisStore {
             return if exists > 0 { Err(conflict()) } else { Ok(sid.to_owned()) };
         }
         let payload = self.config.serializer.serialize(session)?;
-        // `NX`, `PX` and up to 20 digits after the payload.
-        let mut cmd = self.command("SET", sid, 6, payload.len() + 25);
-        cmd.arg(&payload[..]).arg("NX");
-        if let Some(ms) = ttl {
-            cmd.arg("PX").arg(ms);
-        }
-        let stored: Option<String> = self.query("create", &cmd).await?;
+        let stored: Option<String> = self.query("create", &self.set_command(sid, &payload, ttl, Some("NX"))).await?;
         if stored.is_none() {
             return Err(conflict());
         }
@@ -403,13 +406,7 @@ impl Store for RedisStore {
             return Ok(removed > 0);
         }
         let payload = self.config.serializer.serialize(session)?;
-        // `XX`, `PX` and up to 20 digits after the payload.
-        let mut cmd = self.command("SET", sid, 6, payload.len() + 25);
-        cmd.arg(&payload[..]).arg("XX");
-        if let Some(ms) = ttl {
-            cmd.arg("PX").arg(ms);
-        }
-        let stored: Option<String> = self.query("update", &cmd).await?;
+        let stored: Option<String> = self.query("update", &self.set_command(sid, &payload, ttl, Some("XX"))).await?;
         if stored.is_some() {
             self.emit(EventKind::Update, sid);
             self.emit(EventKind::Set, sid);

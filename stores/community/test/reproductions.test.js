@@ -17,6 +17,7 @@ const ADAPTER = path.join(__dirname, '..', '..', 'express-adapter');
 const clock = require(path.join(ADAPTER, 'lib', 'clock'));
 const {
   call, attempt, failure, session, within, iso, sleep, unhandledDuring, faultProxy, expectationEntries, reproductionClock, closeInstance,
+  instances, duringClose, manyDuringClose,
 } = require(path.join(ADAPTER, 'test', 'reproductions', 'helpers'));
 const shared = Object.assign({}, ...['core', 'expiry', 'touch', 'lifecycle', 'serialization'].map((area) => require(path.join(ADAPTER, 'test', 'reproductions', area))));
 
@@ -450,16 +451,8 @@ const REPRODUCTIONS = {
     // SER-7: `abc` and `abc ` are one key under the column's PAD SPACE collation.
     'serialization.sid-trailing-space': (ctx) => shared['serialization.sid-trailing-space'](ctx),
     // CLOSE-4: operations in flight during close crash the process (mysql2's pool).
-    'lifecycle.operation-during-close': (ctx) => mysqlCloseCrashes(ctx, [
-      ['set', 'b', session(ctx.now, HOUR, { n: 2 })],
-      ['get', 'a'],
-      ['touch', 'a', session(ctx.now, 2 * HOUR, { n: 1 })],
-      ['destroy', 'c'],
-    ]),
-    'lifecycle.many-operations-during-close': (ctx) => mysqlCloseCrashes(ctx, Array.from({ length: 20 }, (_, i) => [
-      ['set', `s${i}`, session(ctx.now, HOUR, { n: i })],
-      ['get', 'a'],
-    ]).flat()),
+    'lifecycle.operation-during-close': (ctx) => mysqlCloseCrashes(ctx, duringClose(ctx.now)),
+    'lifecycle.many-operations-during-close': (ctx) => mysqlCloseCrashes(ctx, manyDuringClose(ctx.now)),
     // RES-1: mysql2 sets no timeout on a query over an open connection.
     'resilience.blackhole-operations-fail': { fresh: true, run: blackholeHangs },
     // SER-5: session_id is VARCHAR(128); a 255-byte sid is too long for it.
@@ -778,16 +771,9 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
       const { now, advance } = reproductionClock(factory, `js:${store}`);
       process.env.SESSIONSPEC_WORK_DIR = process.env.SESSIONSPEC_WORK_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'community-repro-'));
       const base = `repro_${store.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
-      const namespaces = new Set([base]);
-      const handles = [];
-      const cleanups = []; // what a reproduction set up besides instances (fault proxies)
+      const instance = instances(factory, base);
       // Opens an instance as the adapter does, on the test's namespace or another (dropped too).
-      const open = async (namespace = base) => {
-        namespaces.add(namespace);
-        const opened = await factory.open({ namespace, options: {}, emit() {}, log() {} });
-        handles.push(opened);
-        return opened;
-      };
+      const open = (namespace = base) => instance.open({}, namespace);
       const close = closeInstance;
       try {
         const handle = reproduction.fresh ? null : await open();
@@ -802,19 +788,11 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('js-'
           open,
           close,
           fresh: (suffix) => `repro_${process.pid}_${Math.floor(Math.random() * 1e6)}_${suffix}`, // within 48 characters
-          after: (fn) => cleanups.push(fn),
+          after: instance.after,
         });
       } finally {
         clock.set(null);
-        for (const opened of handles.filter((h) => !h.closed)) {
-          await close(opened).catch(() => {}); // teardown only
-        }
-        for (const fn of cleanups) {
-          await fn();
-        }
-        for (const namespace of namespaces) {
-          await factory.drop(namespace);
-        }
+        await instance.teardown();
       }
     });
   }

@@ -12,7 +12,7 @@ const test = require('node:test');
 const fs = require('node:fs');
 const path = require('node:path');
 const clock = require('../lib/clock');
-const { expectationEntries, reproductionClock, closeInstance } = require('./reproductions/helpers');
+const { expectationEntries, reproductionClock, closeInstance, instances } = require('./reproductions/helpers');
 
 const EXPECTATIONS = path.join(__dirname, '..', '..', '..', 'reports', 'expectations');
 const BACKENDS = {
@@ -73,17 +73,10 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
       // As the harness does: real time on a store whose server keeps it, within 5 s a step.
       const { now, advance } = reproductionClock(factory, `node:${filePreset}`, 5000);
       const base = `repro_${filePreset.replace(/-/g, '_')}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
-      const namespaces = new Set([base]);
-      const handles = []; // every instance opened, closed at the end unless the reproduction did
-      const cleanups = []; // what a reproduction set up besides instances (fault proxies)
+      const instance = instances(factory, base);
       // Opens an instance as the adapter does (the preset's factory), on `namespace` (the test's
       // own by default; another is dropped at the end too).
-      const open = async (options = {}, namespace = base) => {
-        namespaces.add(namespace);
-        const handle = await factory.open({ namespace, options, emit() {}, log() {} });
-        handles.push(handle);
-        return handle;
-      };
+      const open = (options = {}, namespace = base) => instance.open(options, namespace);
       const close = closeInstance;
       try {
         const handle = reproduction.fresh ? null : await open(reproduction.options || {});
@@ -101,20 +94,11 @@ for (const file of fs.readdirSync(EXPECTATIONS).filter((f) => f.startsWith('node
           fresh: (suffix) => `${base}_${suffix}`,
           tamper: (sid, how, options = {}) => factory.raw.tamper(base, options, sid, how),
           record: (sid, options = {}) => factory.raw.record(base, options, sid),
-          after: (fn) => cleanups.push(fn),
+          after: instance.after,
         });
       } finally {
         clock.set(null);
-        for (const handle of handles.filter((h) => !h.closed)) {
-          // Teardown only: an instance the reproduction left broken may fail to close.
-          await close(handle).catch(() => {});
-        }
-        for (const fn of cleanups) {
-          await fn();
-        }
-        for (const namespace of namespaces) {
-          await factory.drop(namespace);
-        }
+        await instance.teardown();
       }
     });
   }

@@ -305,4 +305,51 @@ async function closeInstance(handle) {
   }
 }
 
-module.exports = { expectationEntries, reproductionClock, closeInstance, iso, sleep, call, attempt, failure, reports, reportsTwice, within, unhandledDuring, session, touchMissingFails, faultProxy };
+/**
+ * The instances a reproduction opens on `factory` (on `base`, or another namespace, dropped
+ * too), what else it set up (`after`), and the teardown of all of it: each instance it did not
+ * close is closed, the `after` callbacks run, every namespace used is dropped.
+ */
+function instances(factory, base) {
+  const namespaces = new Set([base]);
+  const handles = [];
+  const cleanups = [];
+  return {
+    async open(options = {}, namespace = base) {
+      namespaces.add(namespace);
+      const handle = await factory.open({ namespace, options, emit() {}, log() {} });
+      handles.push(handle);
+      return handle;
+    },
+    after: (fn) => cleanups.push(fn),
+    async teardown() {
+      for (const handle of handles.filter((h) => !h.closed)) {
+        // Teardown only: an instance the reproduction left broken may fail to close.
+        await closeInstance(handle).catch(() => {});
+      }
+      for (const fn of cleanups) {
+        await fn();
+      }
+      for (const namespace of namespaces) {
+        await factory.drop(namespace);
+      }
+    },
+  };
+}
+
+/** CLOSE-4's operations in flight during close, as `lifecycle.operation-during-close` has them. */
+function duringClose(now) {
+  return [
+    ['set', 'b', session(now, 3600000, { n: 2 })],
+    ['get', 'a'],
+    ['touch', 'a', session(now, 2 * 3600000, { n: 1 })],
+    ['destroy', 'c'],
+  ];
+}
+
+/** The 40 of `lifecycle.many-operations-during-close`. */
+function manyDuringClose(now) {
+  return Array.from({ length: 20 }, (_, i) => [['set', `s${i}`, session(now, 3600000, { n: i })], ['get', 'a']]).flat();
+}
+
+module.exports = { instances, duringClose, manyDuringClose, expectationEntries, reproductionClock, closeInstance, iso, sleep, call, attempt, failure, reports, reportsTwice, within, unhandledDuring, session, touchMissingFails, faultProxy };

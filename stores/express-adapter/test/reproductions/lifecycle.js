@@ -3,7 +3,7 @@
 // succeeds), CLOSE-3 (close right after open), CLOSE-4 (operations in flight during close).
 
 const assert = require('node:assert/strict');
-const { call, attempt, failure, session, unhandledDuring } = require('./helpers');
+const { call, attempt, failure, session, unhandledDuring, duringClose, manyDuringClose } = require('./helpers');
 
 const HOUR = 3600000;
 
@@ -111,16 +111,8 @@ module.exports = {
   // CLOSE-4: operations in flight when close is called fail with the driver's error. When
   // every operation finishes before the client closes it passes (the pg entry is intermittent):
   // the reproduction starts them in the same tick as close, as the scenario does.
-  'lifecycle.operation-during-close': (ctx) => inFlightFail(ctx, [
-    ['set', 'b', session(ctx.now, HOUR, { n: 2 })],
-    ['get', 'a'],
-    ['touch', 'a', session(ctx.now, 2 * HOUR, { n: 1 })],
-    ['destroy', 'c'],
-  ]),
-  'lifecycle.many-operations-during-close': (ctx) => inFlightFail(ctx, Array.from({ length: 20 }, (_, i) => [
-    ['set', `s${i}`, session(ctx.now, HOUR, { n: i })],
-    ['get', 'a'],
-  ]).flat()),
+  'lifecycle.operation-during-close': (ctx) => inFlightFail(ctx, duringClose(ctx.now)),
+  'lifecycle.many-operations-during-close': (ctx) => inFlightFail(ctx, manyDuringClose(ctx.now)),
   // CLOSE-3 (connect-mongo #413): close right after open leaves an unhandled rejection.
   'lifecycle.close-right-after-open': { fresh: true, run: (ctx) => unhandledAfterEarlyClose(ctx) },
   'lifecycle.close-right-after-open-many': { fresh: true, run: (ctx) => unhandledAfterEarlyClose(ctx, { instances: 4 }) },

@@ -33,25 +33,27 @@ services:
 test-all: lint npm
     #!/usr/bin/env bash
     set -euo pipefail
+    # Each phase says when it starts and how long it took (CI's budget is 45 minutes in all).
+    phase() { local start=$SECONDS; echo "== test-all: $*" >&2; "$@"; echo "== test-all: $* passed in $((SECONDS - start)) s" >&2; }
     eval "$(harness/backends/services.sh)"
     eval "$(harness/backends/mongo/secantus.sh up)"
     # Container tests need an engine and the locally built images (reused when present).
     export DOCKER_HOST="$(harness/backends/docker-engine.sh)"
-    harness/backends/images/build.sh
+    phase harness/backends/images/build.sh
     # The release binary is what users copy: the relocation test copies it out of the checkout.
-    cargo build --release --quiet -p sessionspec
+    phase cargo build --release --quiet -p sessionspec
     # Absolute: nextest runs each test binary from its own crate's directory.
-    SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
-    cargo test --workspace --doc --quiet
-    just package
-    just test-site
-    just test-npm
-    just test-tower
-    just test-resilience
-    just test-environment
-    just test-packages
-    stores/community/run.sh --reproductions
-    harness/backends/matrix.sh
+    phase env SESSIONSPEC_BINARY="$(realpath "${CARGO_TARGET_DIR:-target}/release/sessionspec")" cargo nextest run --workspace --no-fail-fast
+    phase cargo test --workspace --doc --quiet
+    phase just package
+    phase just test-site
+    phase just test-npm
+    phase just test-tower
+    phase just test-resilience
+    phase just test-environment
+    phase just test-packages
+    phase stores/community/run.sh --reproductions
+    phase harness/backends/matrix.sh
 
 # The list is the crates of sessionspec-conformance's dependency tree.
 # Package, and build from the packages, every crate a store author depends on (publishing is one command away).
@@ -295,7 +297,7 @@ test-tower:
         <("$SESSIONSPEC_TOWER_ADAPTER" --list | cut -f1)
     mapfile -t args < <(just stores '.family == "tower"')
     for f in reports/expectations/tower-*.toml; do args+=(--expectations "$f"); done
-    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower $(just tower-areas) "${args[@]}"
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/tower $(just tower-areas) "${args[@]}"
     # The direct calls behind the published failures (tests/reproductions.rs).
     (cd ecosystem/tower && CARGO_TARGET_DIR="${SESSIONSPEC_TOWER_TARGET:-$PWD/target}" cargo test --locked --quiet)
 
@@ -315,7 +317,7 @@ tower-reports:
     mapfile -t args < <(just stores '.family == "tower"')
     expectations=()
     for f in reports/expectations/tower-*.toml; do expectations+=(--expectations "$f"); done
-    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 -j 4 --out target/tower $(just tower-areas) \
+    cargo run --quiet -p sessionspec -- run --no-progress --retries 2 --out target/tower $(just tower-areas) \
         --write-expectations target/tower/expectations "${expectations[@]}" "${args[@]}" || true
     cp target/tower/results.jsonl reports/tower-sessions.jsonl
     cp target/tower/expectations/tower-*.toml reports/expectations/

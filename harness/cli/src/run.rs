@@ -103,6 +103,7 @@ impl BackendArgs {
             fault_proxies: false,
             store_backend: None,
             admin_urls: Vec::new(),
+            servers: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use testcontainers::core::IntoContainerPort;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
+use crate::control::ServerControl;
 use crate::matrix::{Backend, BackendKind, split_image};
 use crate::probe::{self, Server};
 
@@ -128,6 +129,8 @@ pub struct Started {
     pub server: Server,
     /// From `docker create` to the first real answer.
     pub ready_in: Duration,
+    /// Stops, starts, restarts, pauses and unpauses its server.
+    pub control: ServerControl,
 }
 
 impl Started {
@@ -246,12 +249,21 @@ impl Fleet {
             request = request.with_env_var(k, v);
         }
         if self.host == "127.0.0.1" {
-            // Published on the loopback only: these servers trust every client.
+            // Published on the loopback only: these servers trust every client. On a port picked
+            // here rather than by the engine, which would pick another one when a `backend:`
+            // step restarts the container; the stores' URLs name this one.
+            let host_port = free_loopback_port().map_err(|e| ContainerError::Start {
+                backend: key.clone(),
+                reason: format!("no free port on 127.0.0.1 to publish {port} on: {e}"),
+            })?;
             request = request.with_host_config_modifier(move |config: &mut HostConfig| {
                 config.publish_all_ports = Some(false);
                 config.port_bindings = Some(HashMap::from([(
                     port.to_string(),
-                    Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(host_port.to_string()),
+                    }]),
                 )]));
             });
         }
@@ -312,10 +324,11 @@ impl Fleet {
             backend: backend.clone(),
             image,
             image_choice,
-            container: id,
+            container: id.clone(),
             url: backend.store_url(&url),
             server,
             ready_in: started_at.elapsed(),
+            control: ServerControl::new(self.docker.clone(), id, backend.kind, admin_url, backend.port, host_port),
         })
     }
 
@@ -557,6 +570,11 @@ fn official_env(kind: BackendKind) -> &'static [(&'static str, &'static str)] {
 }
 
 /// The URL to probe and prepare the server with, and the one stores get.
+/// A port on 127.0.0.1 that nothing listens on now (the system's pick for port 0).
+fn free_loopback_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
 fn urls(kind: BackendKind, host: &str, port: u16) -> (String, String) {
     match kind {
         BackendKind::Postgres => {

@@ -6,10 +6,12 @@
 //! knows nothing of stores or the runner: it turns a matrix entry into a URL.
 #![warn(missing_docs)]
 
+mod control;
 mod fleet;
 pub mod matrix;
 pub mod probe;
 
+pub use control::ServerControl;
 pub use fleet::{
     BACKEND_LABEL, ContainerError, Fleet, ImagePolicy, PROJECT_LABEL, RUN_LABEL, Started, list_run,
     remove_run_blocking, startup_timeout,

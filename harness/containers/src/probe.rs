@@ -147,6 +147,22 @@ async fn ask_unbounded(kind: BackendKind, url: &str, timeout: Duration) -> Resul
     }
 }
 
+/// Has the Redis server at `url` write its data to disk now (`SAVE`), bounded by `timeout`.
+pub async fn snapshot(url: &str, timeout: Duration) -> Result<(), String> {
+    let save = async {
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let mut conn = client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| e.to_string())?;
+        redis::cmd("SAVE").query_async::<()>(&mut conn).await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(timeout, save).await {
+        Ok(r) => r.map_err(|e| format!("SAVE on {url}: {e}")),
+        Err(_) => Err(format!("SAVE on {url}: no answer within {} ms", timeout.as_millis())),
+    }
+}
+
 /// Checks that the server at `url` runs in the environment its environment entry promises (its
 /// default time zone, its clock's offset from this process's within 5 s), and says what it
 /// found: `server time zone Pacific/Kiritimati`, `server clock +2h, measured +7200 s`. `None` for a plain entry, which

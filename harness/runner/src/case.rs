@@ -21,7 +21,7 @@ use crate::history::{self, History, OpOutcome};
 use crate::matching::{self, MatchContext};
 use crate::precision::{Boundaries, WINDOW};
 use crate::values::{self, Bindings};
-use crate::{Cancel, RunOptions, Target};
+use crate::{BACKEND_BOUND, Cancel, RunOptions, Target};
 
 /// Whether `scenario` applies to `target`: `Err` with the reason when it does not.
 pub(crate) fn check_applicable(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<(), Detail> {
@@ -291,9 +291,11 @@ impl State {
     /// the steps' failure.
     async fn cleanup(&self) -> Result<(), Detail> {
         let mut problems = Vec::new();
-        // A fault never outlives its scenario: heal before closing and dropping.
+        // A fault never outlives its scenario: heal before closing and dropping. A server the
+        // scenario stopped gets as long to come back as a `backend:` step would.
+        let bound = if self.scenario.uses_backend() { BACKEND_BOUND } else { self.options.step_timeout };
         if let (true, Some(faults)) = (self.scenario.uses_faults(), &self.target.faults)
-            && let Err(e) = faults.heal(self.options.step_timeout).await
+            && let Err(e) = faults.heal(bound).await
         {
             problems.push(format!("healing the faults failed: {e}"));
         }
@@ -390,6 +392,14 @@ impl State {
                     let faults = self.target.faults.as_ref().expect("applicability checked the proxy");
                     let bound = step.timeout.unwrap_or(self.options.step_timeout);
                     faults.heal(bound).await.map_err(|e| Stop::Error(detail(format!("could not heal: {e}"))))
+                }
+                Op::Backend(action) => {
+                    let faults = self.target.faults.as_ref().expect("applicability checked the server control");
+                    let bound = step.timeout.unwrap_or(self.options.step_timeout);
+                    faults
+                        .backend(*action, bound)
+                        .await
+                        .map_err(|e| Stop::Error(detail(format!("could not {} the server: {e}", action.name()))))
                 }
                 Op::Check(claim) => self
                     .check_claim(*claim)
@@ -710,7 +720,13 @@ impl State {
                 self.instances.lock().expect("lock").insert(name, Arc::from(store));
                 Ok(Value::Null)
             }
-            Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal | Op::Wait(_) => {
+            Op::Advance(_)
+            | Op::Concurrently(_)
+            | Op::Check(_)
+            | Op::Fault(_)
+            | Op::Heal
+            | Op::Backend(_)
+            | Op::Wait(_) => {
                 unreachable!("handled by step()")
             }
         }
@@ -904,6 +920,14 @@ fn pretty(value: &Value) -> String {
 /// store does not declare, one it declares that the scenario excludes, or more real time than
 /// the budget on a store whose server keeps time.
 fn applicability(scenario: &Scenario, target: &Target, options: &RunOptions) -> Result<CaseClock, Detail> {
+    if scenario.uses_backend() && !target.faults.as_ref().is_some_and(|f| f.controls_backend()) {
+        return Err(Detail {
+            message: "the scenario stops, restarts or pauses the store's server, and the harness runs no server \
+                      of this store (only a container of the run can be: `--backend KIND:VERSION`)"
+                .to_owned(),
+            ..Detail::default()
+        });
+    }
     if scenario.uses_faults() && target.faults.is_none() {
         return Err(Detail {
             message: "the scenario causes faults between the store and its server, and no fault proxy stands \

@@ -12,7 +12,7 @@ pub mod matching;
 mod precision;
 pub mod values;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sessionspec_contract::{StoreDescription, StoreFactory};
 use sessionspec_report::{CaseResult, Footer, Harness, Header, Outcome, Target as TargetInfo};
-use sessionspec_scenario::{Fault, Level, Scenario, Spec};
+use sessionspec_scenario::{BackendAction, Fault, Level, Scenario, Spec};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -41,12 +41,35 @@ pub struct Target {
 /// alone on its target: it starts once no other case of that target runs, and none starts beside
 /// it, so a fault never reaches another case. Other targets' cases go on meanwhile: their
 /// connections do not pass through its proxies.
+///
+/// Where the harness also runs the server (a container of the run), it can act on the server
+/// itself (`backend:` steps). A case doing so runs alone on that server: no case of any target
+/// on it runs beside it, as every store there would see the server go.
 pub trait Faults: Send + Sync {
     /// Causes `fault` on top of those in force.
     fn apply(&self, fault: Fault) -> Result<(), String>;
-    /// Ends every fault; finishes once the server can be reached again, or fails after `bound`.
+    /// Ends every fault and brings back a server stopped or paused by [`Faults::backend`];
+    /// finishes once the server can be reached again, or fails after `bound`.
     fn heal(&self, bound: Duration) -> futures::future::BoxFuture<'_, Result<(), String>>;
+    /// Whether [`Faults::backend`] can act on the server.
+    fn controls_backend(&self) -> bool {
+        !self.servers().is_empty()
+    }
+    /// The servers [`Faults::backend`] acts on (container ids): targets naming one share it.
+    fn servers(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Stops, starts, restarts, pauses or unpauses the server; a start or restart finishes once
+    /// the server answers, or fails after `bound`.
+    fn backend(&self, action: BackendAction, bound: Duration) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        let _ = bound;
+        Box::pin(async move { Err(format!("cannot {} a server the harness does not run", action.name())) })
+    }
 }
+
+/// The bound on bringing back a server that a scenario stopped, when it ends with the server
+/// still down (a `backend:` step's own bound is its `timeout`).
+pub const BACKEND_BOUND: Duration = Duration::from_secs(60);
 
 impl Target {
     /// A target whose id is the store's name.
@@ -250,8 +273,16 @@ impl Runner {
         }
         let total = queue.len();
         // Each entry: the case, its attempt number and the first failure of earlier attempts.
-        // Cases causing faults come last, so the others run in parallel first.
-        queue.sort_by_key(|(s, _)| s.uses_faults());
+        // Cases causing faults come last, so the others run in parallel first; those acting on
+        // a server come after them, as nothing else on that server may run beside them.
+        queue.sort_by_key(|(s, _)| Alone::of(s));
+        let servers: HashMap<String, Vec<String>> = targets
+            .iter()
+            .map(|t| (t.id.clone(), t.faults.as_ref().map(|f| f.servers()).unwrap_or_default()))
+            .collect();
+        let slot = |scenario: &Scenario, target: &Target| -> (String, Vec<String>, Alone) {
+            (target.id.clone(), servers[&target.id].clone(), Alone::of(scenario))
+        };
         let mut queue: VecDeque<(Arc<Scenario>, Target, u32, Option<CaseResult>)> =
             queue.into_iter().map(|(s, t)| (s, t, 1, None)).collect();
         let mut busy = Busy::default();
@@ -259,13 +290,15 @@ impl Runner {
         let mut running: JoinSet<Running> = JoinSet::new();
         let mut results = Vec::with_capacity(total);
         loop {
-            // A case causing faults runs alone on its target (see `Faults`).
+            // A case causing faults runs alone on its target, one acting on a server alone on it (see `Faults`).
             while running.len() < self.options.jobs.max(1) && !self.cancel.is_cancelled() {
-                let Some(next) = busy.next(queue.iter().map(|(s, t, _, _)| (t.id.as_str(), s.uses_faults()))) else {
+                let queued = queue.iter().map(|(s, t, _, _)| (t.id.as_str(), servers[&t.id].as_slice(), Alone::of(s)));
+                let Some(next) = busy.next(queued) else {
                     break;
                 };
                 let Some((scenario, target, attempt, first)) = queue.remove(next) else { break };
-                busy.start(&target.id, scenario.uses_faults());
+                let (t, s, a) = slot(&scenario, &target);
+                busy.start((&t, &s, a));
                 if attempt == 1 {
                     on_event(RunEvent::CaseStarted { scenario: scenario.id.clone(), target: target.id.clone() });
                 }
@@ -296,7 +329,8 @@ impl Runner {
             // runtime is shutting down, and a cancelled case reports nothing. Either way the
             // case is missing from the results and the run is incomplete.
             let Ok((scenario, target, attempt, first, result)) = joined else { continue };
-            busy.finish(&target.id, scenario.uses_faults());
+            let (t, s, a) = slot(&scenario, &target);
+            busy.finish((&t, &s, a));
             let Some(mut result) = result else { continue };
             if result.outcome.is_failure() && attempt <= self.options.retries && !self.cancel.is_cancelled() {
                 queue.push_back((scenario, target, attempt + 1, first.or(Some(result))));
@@ -335,66 +369,157 @@ impl Runner {
 /// Which targets have cases running, and which of them run a case causing faults.
 #[derive(Debug, Default)]
 struct Busy {
+    /// Cases running, by target.
     running: HashMap<String, usize>,
-    faulted: std::collections::HashSet<String>,
+    /// Targets with a case causing faults running.
+    faulted: HashSet<String>,
+    /// Cases running, by server the harness controls.
+    on_server: HashMap<String, usize>,
+    /// Servers a running case acts on.
+    acted_on: HashSet<String>,
 }
 
+/// How alone a case must run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Alone {
+    /// Beside any other case.
+    No,
+    /// With no other case of its target beside it: it causes faults through the target's proxies.
+    OnTarget,
+    /// With no other case of any target on its servers beside it: it acts on them.
+    OnServers,
+}
+
+impl Alone {
+    fn of(scenario: &Scenario) -> Alone {
+        if scenario.uses_backend() {
+            Alone::OnServers
+        } else if scenario.uses_faults() {
+            Alone::OnTarget
+        } else {
+            Alone::No
+        }
+    }
+}
+
+/// A queued case as the scheduler sees it: its target, the servers the harness controls under
+/// that target, and how alone it runs.
+type Slot<'a> = (&'a str, &'a [String], Alone);
+
 impl Busy {
-    /// The first queued case (target id, whether it causes faults) that may start now: none
-    /// beside a case causing faults on its target, and a case causing faults only on a target
-    /// with nothing running.
-    fn next<'a>(&self, queue: impl Iterator<Item = (&'a str, bool)>) -> Option<usize> {
-        queue.enumerate().find_map(|(i, (target, faults))| {
-            let free = if faults { !self.running.contains_key(target) } else { !self.faulted.contains(target) };
+    /// The first queued case that may start now: none on a server a running case acts on, none
+    /// of a target beside a case causing faults on it, a case causing faults only on a target
+    /// with nothing running, and one acting on servers only when nothing runs on them.
+    fn next<'a>(&self, queue: impl Iterator<Item = Slot<'a>>) -> Option<usize> {
+        queue.enumerate().find_map(|(i, (target, servers, alone))| {
+            let untouched = servers.iter().all(|s| !self.acted_on.contains(s));
+            let free = untouched
+                && match alone {
+                    Alone::No => !self.faulted.contains(target),
+                    Alone::OnTarget => !self.running.contains_key(target),
+                    Alone::OnServers => {
+                        !self.running.contains_key(target) && servers.iter().all(|s| !self.on_server.contains_key(s))
+                    }
+                };
             free.then_some(i)
         })
     }
 
-    fn start(&mut self, target: &str, faults: bool) {
+    fn start(&mut self, (target, servers, alone): Slot<'_>) {
         *self.running.entry(target.to_owned()).or_default() += 1;
-        if faults {
+        for s in servers {
+            *self.on_server.entry(s.clone()).or_default() += 1;
+        }
+        if alone != Alone::No {
             self.faulted.insert(target.to_owned());
+        }
+        if alone == Alone::OnServers {
+            self.acted_on.extend(servers.iter().cloned());
         }
     }
 
-    fn finish(&mut self, target: &str, faults: bool) {
-        if let Some(n) = self.running.get_mut(target) {
-            *n -= 1;
-            if *n == 0 {
-                self.running.remove(target);
+    fn finish(&mut self, (target, servers, alone): Slot<'_>) {
+        fn less(map: &mut HashMap<String, usize>, key: &str) {
+            if let Some(n) = map.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(key);
+                }
             }
         }
-        if faults {
+        less(&mut self.running, target);
+        for s in servers {
+            less(&mut self.on_server, s);
+        }
+        if alone != Alone::No {
             self.faulted.remove(target);
+        }
+        if alone == Alone::OnServers {
+            for s in servers {
+                self.acted_on.remove(s);
+            }
         }
     }
 }
 
 #[cfg(test)]
 mod busy_tests {
-    use super::Busy;
+    use super::{Alone, Busy, Slot};
+
+    const NONE: &[String] = &[];
+
+    fn plain(target: &str, alone: Alone) -> Slot<'_> {
+        (target, NONE, alone)
+    }
 
     #[test]
     fn a_case_causing_faults_runs_alone_on_its_target_only() {
+        use Alone::{No, OnTarget};
         let mut busy = Busy::default();
-        let queue = [("a", false), ("b", false), ("a", true), ("b", true)];
+        let queue = [plain("a", No), plain("b", No), plain("a", OnTarget), plain("b", OnTarget)];
         // Nothing runs: the first case starts.
         assert_eq!(busy.next(queue.into_iter()), Some(0));
-        busy.start("a", false);
+        busy.start(plain("a", No));
         // With a case of `a` running, `a`'s fault case waits; `b`'s may start.
         assert_eq!(busy.next(queue[2..].iter().copied()), Some(1));
-        busy.start("b", true);
+        busy.start(plain("b", OnTarget));
         // `b` runs a fault case: nothing else of `b` starts beside it, `a`'s cases may.
-        assert_eq!(busy.next([("b", false), ("a", false)].into_iter()), Some(1));
-        assert_eq!(busy.next([("b", false), ("b", true)].into_iter()), None);
+        assert_eq!(busy.next([plain("b", No), plain("a", No)].into_iter()), Some(1));
+        assert_eq!(busy.next([plain("b", No), plain("b", OnTarget)].into_iter()), None);
         // `a`'s last case finishes: its fault case may start beside `b`'s.
-        busy.finish("a", false);
-        assert_eq!(busy.next([("b", false), ("a", true)].into_iter()), Some(1));
-        busy.start("a", true);
-        assert_eq!(busy.next([("a", false), ("a", true)].into_iter()), None);
-        busy.finish("b", true);
-        assert_eq!(busy.next([("a", false), ("b", false)].into_iter()), Some(1));
-        busy.finish("a", true);
+        busy.finish(plain("a", No));
+        assert_eq!(busy.next([plain("b", No), plain("a", OnTarget)].into_iter()), Some(1));
+        busy.start(plain("a", OnTarget));
+        assert_eq!(busy.next([plain("a", No), plain("a", OnTarget)].into_iter()), None);
+        busy.finish(plain("b", OnTarget));
+        assert_eq!(busy.next([plain("a", No), plain("b", No)].into_iter()), Some(1));
+        busy.finish(plain("a", OnTarget));
         assert!(busy.running.is_empty() && busy.faulted.is_empty());
+    }
+
+    #[test]
+    fn a_case_acting_on_a_server_runs_alone_on_that_server_only() {
+        use Alone::{No, OnServers, OnTarget};
+        let s1 = ["c1".to_owned()];
+        let s2 = ["c2".to_owned()];
+        // Targets a and b share server c1; d is on c2.
+        let (a, b, d) = (|x| ("a", &s1[..], x), |x| ("b", &s1[..], x), |x| ("d", &s2[..], x));
+        let mut busy = Busy::default();
+        busy.start(a(No));
+        // A case of `a` runs on c1: `b`'s restart of c1 waits, `d`'s of c2 may start.
+        assert_eq!(busy.next([b(OnServers)].into_iter()), None);
+        assert_eq!(busy.next([b(OnServers), d(OnServers)].into_iter()), Some(1));
+        busy.finish(a(No));
+        assert_eq!(busy.next([b(OnServers), b(No)].into_iter()), Some(0));
+        busy.start(b(OnServers));
+        // Nothing on c1 starts beside it, of any target; c2's cases go on.
+        assert_eq!(busy.next([a(No), a(OnTarget), b(No)].into_iter()), None);
+        assert_eq!(busy.next([a(No), d(No)].into_iter()), Some(1));
+        busy.start(d(No));
+        busy.finish(b(OnServers));
+        assert_eq!(busy.next([a(No)].into_iter()), Some(0));
+        busy.finish(d(No));
+        assert!(busy.running.is_empty() && busy.faulted.is_empty());
+        assert!(busy.on_server.is_empty() && busy.acted_on.is_empty());
     }
 }

@@ -169,6 +169,7 @@ impl<'a> Compiler<'a> {
             StepDoc { check: Some(claim), .. } => Op::Check(claim),
             StepDoc { fault: Some(fault), .. } => Op::Fault(self.fault(fault, &op_path)),
             StepDoc { heal: Some(_), .. } => Op::Heal,
+            StepDoc { backend: Some(action), .. } => Op::Backend(action),
             StepDoc { wait: Some(d), .. } => {
                 if d.0 > MAX_WAIT || d.0.is_zero() {
                     self.error(
@@ -188,8 +189,16 @@ impl<'a> Compiler<'a> {
             Some(value) => self.expectation(value, &key(path, "expect")),
             None => Expectation::default(),
         };
-        let valueless =
-            matches!(op, Op::Advance(_) | Op::Concurrently(_) | Op::Check(_) | Op::Fault(_) | Op::Heal | Op::Wait(_));
+        let valueless = matches!(
+            op,
+            Op::Advance(_)
+                | Op::Concurrently(_)
+                | Op::Check(_)
+                | Op::Fault(_)
+                | Op::Heal
+                | Op::Backend(_)
+                | Op::Wait(_)
+        );
         if valueless && doc.expect.is_some() {
             self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }

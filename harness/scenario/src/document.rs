@@ -131,6 +131,11 @@ pub struct StepDoc {
     #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<()>")]
     pub heal: Option<Present>,
+    /// `backend: stop | start | restart | pause | unpause`: act on the store's server itself
+    /// (applies only where the harness runs that server, in a container of the run; the case
+    /// runs alone in the run, as every store of that server sees it). Whatever the scenario
+    /// leaves stopped or paused, `heal:` and the end of the scenario bring back.
+    pub backend: Option<BackendAction>,
     /// `wait: DURATION`: let real time pass (at most 5s; the scenario's clock does not move),
     /// for a store to meet a fault before `heal:` ends it.
     pub wait: Option<DurationText>,
@@ -171,6 +176,7 @@ pub const OPERATIONS: &[&str] = &[
     "check",
     "fault",
     "heal",
+    "backend",
     "wait",
 ];
 
@@ -204,6 +210,7 @@ impl StepDoc {
             self.check.is_some(),
             self.fault.is_some(),
             self.heal.is_some(),
+            self.backend.is_some(),
             self.wait.is_some(),
         ];
         OPERATIONS.iter().zip(present).filter(|(_, p)| *p).map(|(op, _)| *op).collect()
@@ -430,6 +437,36 @@ impl ClaimName {
             ClaimName::OneOfWritten => "one-of-written",
             ClaimName::NoLostWrites => "no-lost-writes",
             ClaimName::NoResurrection => "no-resurrection",
+        }
+    }
+}
+
+/// What a `backend:` step does to the store's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendAction {
+    /// The server shuts down as its operator stops it (SIGTERM, then SIGKILL after 10 s).
+    Stop,
+    /// A stopped server starts again with its data; the step ends once it answers.
+    Start,
+    /// Stop, then start: the server keeps what it persists (Redis takes a snapshot first, as one
+    /// configured with save points does at shutdown).
+    Restart,
+    /// The server's processes are frozen: connections stay open and nothing answers.
+    Pause,
+    /// Frozen processes go on.
+    Unpause,
+}
+
+impl BackendAction {
+    /// The action's name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendAction::Stop => "stop",
+            BackendAction::Start => "start",
+            BackendAction::Restart => "restart",
+            BackendAction::Pause => "pause",
+            BackendAction::Unpause => "unpause",
         }
     }
 }

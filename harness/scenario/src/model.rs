@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Number, Value};
 use sessionspec_contract::{Capability, ErrorKind, EventKind, StoreOptions, Tamper};
 
-pub use crate::document::{ClaimName, ClockMode};
+pub use crate::document::{BackendAction, ClaimName, ClockMode};
 use crate::yaml::Location;
 
 /// One scenario, checked.
@@ -49,17 +49,27 @@ impl Scenario {
         format!("{}:{}", self.path.display(), location.line)
     }
 
-    /// Whether any step causes or heals a fault: such a scenario needs a target with a fault
-    /// proxy, and runs alone.
+    /// Whether any step causes or heals a fault or acts on the server: such a scenario needs a
+    /// target with a fault proxy, and runs alone on it.
     pub fn uses_faults(&self) -> bool {
-        fn any(steps: &[Step]) -> bool {
+        self.any_step(&|op| matches!(op, Op::Fault(_) | Op::Heal | Op::Backend(_)))
+    }
+
+    /// Whether any step acts on the server itself (`backend:`): such a scenario needs a target
+    /// whose server the harness runs, and runs alone in the run (every store on that server
+    /// would see it).
+    pub fn uses_backend(&self) -> bool {
+        self.any_step(&|op| matches!(op, Op::Backend(_)))
+    }
+
+    fn any_step(&self, pred: &dyn Fn(&Op) -> bool) -> bool {
+        fn any(steps: &[Step], pred: &dyn Fn(&Op) -> bool) -> bool {
             steps.iter().any(|s| match &s.op {
-                Op::Fault(_) | Op::Heal => true,
-                Op::Concurrently(c) => any(&c.steps),
-                _ => false,
+                Op::Concurrently(c) => any(&c.steps, pred),
+                op => pred(op),
             })
         }
-        any(&self.steps)
+        any(&self.steps, pred)
     }
 
     /// The total time the scenario's `advance` steps move the clock (concurrent branches count
@@ -158,6 +168,8 @@ pub enum Op {
     Fault(Fault),
     /// End every fault.
     Heal,
+    /// Act on the store's server itself.
+    Backend(BackendAction),
     /// Let real time pass; the clock does not move.
     Wait(Duration),
 }
@@ -213,6 +225,7 @@ impl Op {
             Op::Check(_) => "check",
             Op::Fault(_) => "fault",
             Op::Heal => "heal",
+            Op::Backend(_) => "backend",
             Op::Wait(_) => "wait",
         }
     }

@@ -1,6 +1,7 @@
 //! Fault proxies between a target's store and its servers: one [`Proxy`] per server URL the
 //! store is given, the store handed the proxy's URL instead of the server's. It never changes
-//! a server; it only stands in front of it, on 127.0.0.1.
+//! a server; it only stands in front of it, on 127.0.0.1. Where the run started the server (a
+//! container), the proxies also carry its control, for `backend:` steps.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +9,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use sessionspec_faults::{Fault as ProxyFault, Proxy};
 use sessionspec_runner::Faults;
-use sessionspec_scenario::Fault;
+use sessionspec_scenario::{BackendAction, Fault};
 
-use crate::{BackendKind, Backends, TargetError};
+use crate::{BackendKind, Backends, ServerControl, TargetError};
 
 /// The proxies of one target; every fault applies to all of them.
 pub struct ProxiedServers {
     proxies: Vec<(BackendKind, Proxy)>,
+    /// The controls of the servers behind the proxies that the run started.
+    servers: Vec<ServerControl>,
 }
 
 impl ProxiedServers {
@@ -46,10 +49,35 @@ impl Faults for ProxiedServers {
 
     fn heal(&self, bound: Duration) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
+            for server in &self.servers {
+                server.restore(bound).await?;
+            }
             for (kind, proxy) in &self.proxies {
                 proxy.heal();
                 if !proxy.wait_listening(bound).await {
                     return Err(format!("the {kind} proxy at {} did not listen again within {bound:?}", proxy.addr()));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn servers(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.container().to_owned()).collect()
+    }
+
+    fn backend(&self, action: BackendAction, bound: Duration) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            if self.servers.is_empty() {
+                return Err(format!("cannot {} a server the run did not start", action.name()));
+            }
+            for server in &self.servers {
+                match action {
+                    BackendAction::Stop => server.stop().await?,
+                    BackendAction::Start => server.start(bound).await?,
+                    BackendAction::Restart => server.restart(bound).await?,
+                    BackendAction::Pause => server.pause().await?,
+                    BackendAction::Unpause => server.unpause().await?,
                 }
             }
             Ok(())
@@ -78,7 +106,13 @@ pub(crate) async fn proxy(
     if proxies.is_empty() {
         return Ok((proxied, None));
     }
-    Ok((proxied, Some(Arc::new(ProxiedServers { proxies }))))
+    let servers = backends
+        .servers
+        .iter()
+        .filter(|(kind, _)| proxies.iter().any(|(k, _)| k == kind))
+        .map(|(_, control)| control.clone())
+        .collect();
+    Ok((proxied, Some(Arc::new(ProxiedServers { proxies, servers }))))
 }
 
 type Rewrite = Box<dyn Fn(&str) -> String + Send>;

@@ -17,7 +17,7 @@ use sessionspec_runner::Target;
 
 pub use faults::ProxiedServers;
 pub use provide::{BackendRequest, Progress, ProvideError, Provisioned, backend_of, provision, stores_of};
-pub use sessionspec_containers::BackendKind;
+pub use sessionspec_containers::{BackendKind, ServerControl};
 
 /// How a store of the catalog opens: the crate and backend behind its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -430,6 +430,9 @@ pub struct Backends {
     /// (creating and dropping namespaces, raw inspection), which no fault must touch. Filled in
     /// by the fault proxy; empty otherwise.
     pub admin_urls: Vec<(BackendKind, String)>,
+    /// The servers this run started (containers), each with its control: a store on one of
+    /// them gets `backend:` steps through its fault proxy. Empty for servers it did not start.
+    pub servers: Vec<(BackendKind, ServerControl)>,
 }
 
 impl Backends {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sessionspec_containers::{Backend, BackendKind, Fleet, ImagePolicy, Matrix, Server, Started, probe};
+use sessionspec_containers::{Backend, BackendKind, Fleet, ImagePolicy, Matrix, Server, ServerControl, Started, probe};
 use sessionspec_contract::{Namespace, OpenContext, Result as StoreResult, Store, StoreDescription, StoreFactory};
 use sessionspec_runner::Target;
 use sessionspec_server_store::redact_url as redact;
@@ -181,6 +181,8 @@ struct Served {
     version: Option<String>,
     provider: String,
     server: Option<Server>,
+    /// The server's control, when the run started it in a container.
+    control: Option<ServerControl>,
 }
 
 /// Provides every backend the named stores need, then resolves the stores on them: one target
@@ -249,6 +251,9 @@ pub async fn provision(
         let serving = need.as_ref().map(|n| &served[n]);
         if let (Some(s), Some(kind)) = (serving, kind_of(store)) {
             *for_store.url_mut(kind) = Some(s.url.clone());
+            if let Some(control) = &s.control {
+                for_store.servers.push((kind, control.clone()));
+            }
         }
         let resolved = match crate::resolve(std::slice::from_ref(store), &for_store).await {
             Ok(r) => r,
@@ -310,7 +315,13 @@ async fn serve(
                 if let Some(url) = backends.url(*kind).clone() {
                     served.insert(
                         need.clone(),
-                        Served { url, version: None, provider: format!("url ({flag} or {env})"), server: None },
+                        Served {
+                            url,
+                            version: None,
+                            provider: format!("url ({flag} or {env})"),
+                            server: None,
+                            control: None,
+                        },
                     );
                     continue;
                 }
@@ -354,6 +365,7 @@ async fn serve(
                             version: Some(key.clone()),
                             provider: "url (--backend KIND:VERSION=URL)".into(),
                             server: Some(server),
+                            control: None,
                         },
                     );
                     continue;
@@ -445,7 +457,13 @@ async fn serve(
                     };
                     served.insert(
                         need.clone(),
-                        Served { url, version, provider: format!("local process ({script})"), server: Some(server) },
+                        Served {
+                            url,
+                            version,
+                            provider: format!("local process ({script})"),
+                            server: Some(server),
+                            control: None,
+                        },
                     );
                 }
                 Ok(server) => reasons
@@ -515,6 +533,7 @@ fn served_by_container(s: &Started) -> Served {
         version: Some(s.backend.key()),
         provider: s.provider(),
         server: Some(s.server.clone()),
+        control: Some(s.control.clone()),
     }
 }
 

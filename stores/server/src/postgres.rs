@@ -46,12 +46,9 @@ impl Schemas {
             return Ok(schema);
         }
         let create = || sqlx::query(sql(format!("CREATE SCHEMA {}", schema.quoted()))).execute(pool);
-        // A pooled connection the server (or the network) closed fails on first use: once more
-        // on a fresh one, as the stores' operations do (RES-3).
-        let result = match create().await {
-            Err(sqlx::Error::Io(_)) => create().await,
-            other => other,
-        };
+        // A pooled connection the server (or the network) closed fails on first use: again on
+        // a fresh one, as the stores' operations do (RES-3).
+        let result = crate::sqlx::retrying(crate::sqlx::NAMESPACE_RETRIES, create).await;
         match result {
             Ok(_) => {
                 created.insert(namespace.clone());
@@ -73,11 +70,9 @@ impl Schemas {
         }
         let schema = Ident::postgres(namespace.as_str())?;
         let drop = || sqlx::query(sql(format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.quoted()))).execute(pool);
-        match drop().await {
-            Err(sqlx::Error::Io(_)) => drop().await,
-            other => other,
-        }
-        .map_err(|e| StoreError::backend(format!("cannot drop schema `{namespace}`"), e))?;
+        crate::sqlx::retrying(crate::sqlx::NAMESPACE_RETRIES, drop)
+            .await
+            .map_err(|e| StoreError::backend(format!("cannot drop schema `{namespace}`"), e))?;
         created.remove(namespace);
         Ok(())
     }

@@ -105,6 +105,26 @@ pub fn is_retryable(error: &sqlx::Error) -> bool {
     }
 }
 
+/// How many more times a namespace's statement runs when its pooled connection was closed.
+pub const NAMESPACE_RETRIES: usize = 4;
+
+/// Runs `statement` again while it fails as [`is_retryable`] says, at most `retries` more times:
+/// for the harness's own statements (namespaces), which have no store operation around them. A
+/// pool may hold several connections a server restart closed, each failing once.
+pub async fn retrying<T, F, Fut>(retries: usize, statement: F) -> Result<T, sqlx::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut failures = 0;
+    loop {
+        match statement().await {
+            Err(e) if failures < retries && is_retryable(&e) => failures += 1,
+            other => return other,
+        }
+    }
+}
+
 /// The kind a driver error has once it reaches the store's caller: a pool that gave no connection
 /// in time is `timeout`, a closed pool `closed`, a stored payload the database's JSON functions
 /// refused (`is_payload`) `serialize`, anything else `backend`.

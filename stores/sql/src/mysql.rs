@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sessionspec_contract::{
     ErrorKind, Namespace, OpenContext, Result, SharedClock, Store, StoreDescription, StoreError, StoreFactory,
 };
-use sessionspec_server_store::sqlx::{parse_url, sql};
+use sessionspec_server_store::sqlx::{NAMESPACE_RETRIES, parse_url, sql};
 use sessionspec_server_store::{ConnectFailure, Endpoint};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
 
@@ -94,10 +94,7 @@ impl MySqlFactory {
                     sqlx::query(statement).execute(&self.pool)
                 };
                 // A pooled connection the server (or the network) closed fails on first use.
-                let result = match create().await {
-                    Err(sqlx::Error::Io(_)) => create().await,
-                    other => other,
-                };
+                let result = sessionspec_server_store::sqlx::retrying(NAMESPACE_RETRIES, create).await;
                 match result {
                     Ok(_) => {
                         created.insert(context.namespace.clone());
@@ -142,11 +139,9 @@ impl StoreFactory for MySqlFactory {
         // A pooled connection the server (or the network) closed fails on first use: once more.
         let drop =
             || sqlx::query(sql(format!("DROP DATABASE IF EXISTS {}", database.backquoted()))).execute(&self.pool);
-        match drop().await {
-            Err(sqlx::Error::Io(_)) => drop().await,
-            other => other,
-        }
-        .map_err(|e| backend(&format!("cannot drop database `{namespace}`"), e))?;
+        sessionspec_server_store::sqlx::retrying(NAMESPACE_RETRIES, drop)
+            .await
+            .map_err(|e| backend(&format!("cannot drop database `{namespace}`"), e))?;
         created.remove(namespace);
         Ok(())
     }

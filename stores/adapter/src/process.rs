@@ -122,6 +122,8 @@ struct Shared {
     /// Breaches past [`MAX_BREACHES`], counted only: an adapter flooding them costs no memory.
     more_breaches: AtomicU64,
     stderr_done: Notify,
+    /// Told when the reader of stdout has dispatched its last line (end of stdout, or a breach).
+    stdout_done: Notify,
     /// The server URLs the adapter was given: their passwords never pass into a message.
     urls: Vec<String>,
     /// Stops the process (see `wait`).
@@ -312,6 +314,8 @@ impl Process {
                 reader_shared.broke(breach);
                 break;
             }
+            reader_shared.stdout_done.notify_waiters();
+            reader_shared.stdout_done.notify_one();
         });
         tokio::spawn(async move {
             // Lossy: stderr is for people; a stray byte must not end the reading (the adapter
@@ -560,8 +564,14 @@ async fn wait(mut child: Child, kill: oneshot::Receiver<()>, shared: Arc<Shared>
     // Whatever the adapter started and left running (children that ignore the end of stdin)
     // goes with it.
     kill_group(group);
-    // Let the last stderr lines arrive before the errors that carry them are built.
-    let _ = tokio::time::timeout(Duration::from_millis(500), shared.stderr_done.notified()).await;
+    // Let the last answers on stdout be dispatched (an adapter may answer and exit at once: its
+    // answer is still its answer) and the last stderr lines arrive before the errors that carry
+    // them are built.
+    let settled = async {
+        shared.stdout_done.notified().await;
+        shared.stderr_done.notified().await;
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), settled).await;
     let reason = match status {
         Ok(s) => match (s.code(), signal_of(&s)) {
             (Some(code), _) => format!("the adapter process exited with status {code}"),

@@ -277,6 +277,14 @@ async fn accept_loop(shared: Arc<Shared>, first: TcpListener, addr: SocketAddr) 
             },
         };
         tokio::select! {
+            // A change of mode first: a connection waiting to be accepted when `refuse` comes
+            // is not taken (and one taken anyway is reset by `connection`).
+            biased;
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
             accepted = current.accept() => {
                 if let Ok((client, _)) = accepted {
                     let shared = shared.clone();
@@ -285,11 +293,6 @@ async fn accept_loop(shared: Arc<Shared>, first: TcpListener, addr: SocketAddr) 
                         connection(&shared, client).await;
                         shared.open.fetch_sub(1, Ordering::SeqCst);
                     });
-                }
-            }
-            changed = rx.changed() => {
-                if changed.is_err() {
-                    return;
                 }
             }
         }
@@ -304,6 +307,13 @@ fn reset(stream: &TcpStream) {
 async fn connection(shared: &Shared, client: TcpStream) {
     let mut rx = shared.mode.subscribe();
     let born = rx.borrow_and_update().resets;
+    // Accepted after `refuse` or a `cut` began, before the accept loop closed the port: such a
+    // connection must not be served, or a client reconnecting at once after the reset that
+    // usually follows would find the server up. Reset, as a refused connect shows.
+    if rx.borrow().refusing() {
+        reset(&client);
+        return;
+    }
     let reset_seen = |rx: &mut watch::Receiver<Mode>| {
         let mut rx = rx.clone();
         async move {

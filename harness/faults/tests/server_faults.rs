@@ -83,6 +83,24 @@ async fn refuse_closes_the_port_and_heal_opens_it() {
     assert_eq!(ping(&mut again, BOUND).await, Ok(true));
 }
 
+/// A client reconnecting at once after `refuse` then `reset` (node-redis does) must not find the
+/// server: every connection made once `refuse` is applied is refused or reset, never served,
+/// however soon after it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_connection_made_after_refuse_is_served() {
+    for round in 0..50 {
+        let proxy = Proxy::start(&redis()).await.unwrap();
+        let mut open = connect(proxy.addr()).await.unwrap();
+        assert_eq!(ping(&mut open, BOUND).await, Ok(true));
+        proxy.apply(Fault::Refuse).unwrap();
+        proxy.apply(Fault::Reset).unwrap();
+        if let Ok(mut raced) = TcpStream::connect(proxy.addr()).await {
+            let served = ping(&mut raced, QUIET).await;
+            assert_ne!(served, Ok(true), "round {round}: a connection made after refuse was served");
+        }
+    }
+}
+
 #[tokio::test]
 async fn reset_breaks_open_connections_and_new_ones_work() {
     let proxy = Proxy::start(&redis()).await.unwrap();

@@ -93,8 +93,16 @@ module.exports = {
     await call(store, 'set', 'a', session(now, 3600000));
     await call(store, 'set', 'a', session(now, 3600000, { again: true }));
     await call(store, 'set', 'b', session(now, 3600000));
-    await call(store, 'set', 'c', session(now, -1000));
     await call(store, 'destroy', 'b');
-    assert.notEqual(await call(store, 'length'), 1, 'length counts the live sid only');
+    // An expired record is counted until something removes it; on node:mongo the server's TTL
+    // monitor (SecantusDB's sweeps every second) may do so between the write and the count. So
+    // up to three expired records, each counted at once after its write.
+    for (let i = 0; i < 3; i++) {
+      await call(store, 'set', `c${i}`, session(now, -1000));
+      if ((await call(store, 'length')) !== 1) {
+        return;
+      }
+    }
+    assert.fail('length counted the live sid only after each of three expired writes');
   },
 };

@@ -106,21 +106,22 @@ impl ServerControl {
 
     /// Freezes the server's processes: connections stay open and nothing answers.
     pub async fn pause(&self) -> Result<(), String> {
-        self.docker
-            .pause_container(&self.container)
-            .await
-            .map_err(|e| format!("pausing container {}: {e}", self.container))?;
-        self.state.lock().expect("not poisoned").paused = true;
-        Ok(())
+        self.freeze(true).await
     }
 
     /// Lets frozen processes go on.
     pub async fn unpause(&self) -> Result<(), String> {
-        self.docker
-            .unpause_container(&self.container)
-            .await
-            .map_err(|e| format!("unpausing container {}: {e}", self.container))?;
-        self.state.lock().expect("not poisoned").paused = false;
+        self.freeze(false).await
+    }
+
+    async fn freeze(&self, frozen: bool) -> Result<(), String> {
+        let (done, doing) = if frozen {
+            (self.docker.pause_container(&self.container).await, "pausing")
+        } else {
+            (self.docker.unpause_container(&self.container).await, "unpausing")
+        };
+        done.map_err(|e| format!("{doing} container {}: {e}", self.container))?;
+        self.state.lock().expect("not poisoned").paused = frozen;
         Ok(())
     }
 

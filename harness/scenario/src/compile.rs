@@ -189,17 +189,7 @@ impl<'a> Compiler<'a> {
             Some(value) => self.expectation(value, &key(path, "expect")),
             None => Expectation::default(),
         };
-        let valueless = matches!(
-            op,
-            Op::Advance(_)
-                | Op::Concurrently(_)
-                | Op::Check(_)
-                | Op::Fault(_)
-                | Op::Heal
-                | Op::Backend(_)
-                | Op::Wait(_)
-        );
-        if valueless && doc.expect.is_some() {
+        if op.is_harness_step() && doc.expect.is_some() {
             self.error(&key(path, "expect"), format!("`{op_name}` produces no value to check: leave out `expect`"));
         }
         let on = doc.on.as_deref().map(|name| self.text(name, &key(path, "on")));
@@ -214,7 +204,7 @@ impl<'a> Compiler<'a> {
             );
         }
         if let Some(name) = &doc.save {
-            if valueless {
+            if op.is_harness_step() {
                 self.error(&key(path, "save"), format!("`{op_name}` produces no value to save"));
             }
             if name.is_empty() {

@@ -201,6 +201,36 @@ impl Fault {
 pub const MAX_WAIT: Duration = Duration::from_secs(5);
 
 impl Op {
+    /// Whether the harness carries the step out itself (the clock, concurrency, claims, faults,
+    /// the server, waiting): no store operation runs, so it produces no value to `expect`.
+    pub fn is_harness_step(&self) -> bool {
+        match self {
+            Op::Advance(_)
+            | Op::Concurrently(_)
+            | Op::Check(_)
+            | Op::Fault(_)
+            | Op::Heal
+            | Op::Backend(_)
+            | Op::Wait(_) => true,
+            Op::Get(_)
+            | Op::Set(..)
+            | Op::Touch(..)
+            | Op::Destroy(_)
+            | Op::All
+            | Op::Length
+            | Op::Clear
+            | Op::Ids
+            | Op::Close
+            | Op::Create(..)
+            | Op::DeleteExpired
+            | Op::Open { .. }
+            | Op::Raw(_)
+            | Op::RawCount
+            | Op::Indexes
+            | Op::Tamper(..) => false,
+        }
+    }
+
     /// The operation's key in scenario files.
     pub fn name(&self) -> &'static str {
         match self {

@@ -2,19 +2,14 @@
 //! they wrap pass them: the reference Redis and PostgreSQL stores (`SESSIONSPEC_REDIS_URL`,
 //! `SESSIONSPEC_POSTGRES_URL`, or the standard local ports), each behind a fault proxy.
 
+mod common;
+
 use rstest::rstest;
 use sessionspec_broken_stores::OutageDefect;
 use sessionspec_report::CaseResult;
 use sessionspec_runner::{RunOptions, Runner, Target};
-use sessionspec_scenario::{Selection, Suite};
+use sessionspec_scenario::Selection;
 use sessionspec_targets::Backends;
-
-fn suite() -> Suite {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let (suite, problems) = Suite::load(&root.join("scenarios"), &root.join("spec"));
-    assert!(problems.is_empty(), "the corpus has problems: {problems:#?}");
-    suite.expect("the corpus loads")
-}
 
 /// The reference store `store` behind a fault proxy, with `defect` when given.
 async fn target(store: &str, defect: Option<OutageDefect>) -> (Target, sessionspec_targets::Resolved) {
@@ -38,7 +33,7 @@ async fn target(store: &str, defect: Option<OutageDefect>) -> (Target, sessionsp
 }
 
 async fn run(target: Target) -> Vec<CaseResult> {
-    let suite = suite();
+    let suite = common::suite();
     let selection = Selection::new(&[], &["resilience".to_owned()], &[]).unwrap();
     let scenarios: Vec<_> = suite.select(&selection).into_iter().cloned().collect();
     assert!(scenarios.len() >= 5, "the resilience area has its scenarios");
@@ -46,17 +41,6 @@ async fn run(target: Target) -> Vec<CaseResult> {
     let summary = runner.run(&scenarios, &suite.spec, &[target], |_| {}).await;
     assert!(!summary.footer.incomplete, "{:?}", summary.footer.reason);
     summary.results
-}
-
-fn outcomes(results: &[CaseResult]) -> Vec<String> {
-    let mut lines: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!("{} {}: {}", r.scenario, r.outcome, r.detail.as_ref().map(|d| d.message.as_str()).unwrap_or(""))
-        })
-        .collect();
-    lines.sort();
-    lines
 }
 
 #[rstest]
@@ -71,7 +55,12 @@ async fn each_outage_defect_is_caught(#[case] defect: OutageDefect, #[case] caug
     let results = run(target).await;
     let failed: Vec<&str> = results.iter().filter(|r| r.outcome.is_failure()).map(|r| r.scenario.as_str()).collect();
     for id in caught_by {
-        assert!(failed.contains(id), "{} was not caught by {id}:\n{}", defect.name(), outcomes(&results).join("\n"));
+        assert!(
+            failed.contains(id),
+            "{} was not caught by {id}:\n{}",
+            defect.name(),
+            common::outcomes(&results).join("\n")
+        );
     }
 }
 
@@ -83,8 +72,10 @@ async fn each_outage_defect_is_caught(#[case] defect: OutageDefect, #[case] caug
 async fn reference_stores_pass_the_resilience_area(#[case] store: &str) {
     let (target, _resolved) = target(store, None).await;
     let results = run(target).await;
-    let problems: Vec<String> =
-        outcomes(&results).into_iter().filter(|l| !l.contains(" pass:") && !l.contains(" not-applicable:")).collect();
+    let problems: Vec<String> = common::outcomes(&results)
+        .into_iter()
+        .filter(|l| !l.contains(" pass:") && !l.contains(" not-applicable:"))
+        .collect();
     assert!(problems.is_empty(), "{store} fails:\n{}", problems.join("\n"));
     assert!(results.iter().any(|r| r.outcome == sessionspec_report::Outcome::Pass));
 }

@@ -4,6 +4,8 @@
 //! PostgreSQL container (the matrix's default version; the engine at `DOCKER_HOST` and the
 //! images of `harness/backends/images/build.sh`, as `just test-all` provides) and removes it.
 
+mod common;
+
 use std::sync::Arc;
 
 use rstest::rstest;
@@ -11,17 +13,10 @@ use sessionspec_broken_stores::OutageDefect;
 use sessionspec_containers::{BackendKind, Fleet, ImagePolicy, Matrix, Started};
 use sessionspec_report::{CaseResult, Outcome};
 use sessionspec_runner::{RunOptions, Runner, Target};
-use sessionspec_scenario::{Selection, Suite};
+use sessionspec_scenario::Selection;
 use sessionspec_targets::Backends;
 
 const SCENARIOS: [&str; 2] = ["resilience.restart-keeps-acknowledged", "resilience.stopped-or-frozen-server"];
-
-fn suite() -> Suite {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let (suite, problems) = Suite::load(&root.join("scenarios"), &root.join("spec"));
-    assert!(problems.is_empty(), "the corpus has problems: {problems:#?}");
-    suite.expect("the corpus loads")
-}
 
 /// A container of the matrix's default version of `kind`, in a fleet of its own.
 async fn container(kind: BackendKind) -> (Fleet, Started) {
@@ -56,7 +51,7 @@ async fn target(
 }
 
 async fn run(target: Target) -> Vec<CaseResult> {
-    let suite = suite();
+    let suite = common::suite();
     let ids: Vec<String> = SCENARIOS.iter().map(|s| (*s).to_owned()).collect();
     let selection = Selection::new(&ids, &[], &[]).unwrap();
     let scenarios: Vec<_> = suite.select(&selection).into_iter().cloned().collect();
@@ -65,17 +60,6 @@ async fn run(target: Target) -> Vec<CaseResult> {
     let summary = runner.run(&scenarios, &suite.spec, &[target], |_| {}).await;
     assert!(!summary.footer.incomplete, "{:?}", summary.footer.reason);
     summary.results
-}
-
-fn outcomes(results: &[CaseResult]) -> String {
-    let mut lines: Vec<String> = results
-        .iter()
-        .map(|r| {
-            format!("{} {}: {}", r.scenario, r.outcome, r.detail.as_ref().map(|d| d.message.as_str()).unwrap_or(""))
-        })
-        .collect();
-    lines.sort();
-    lines.join("\n")
 }
 
 #[rstest]
@@ -94,7 +78,12 @@ async fn each_outage_defect_is_caught_by_the_server_going(#[case] defect: Outage
     fleet.remove_all().await.expect("the test's container is removed");
     for id in caught_by {
         let result = results.iter().find(|r| r.scenario == *id).expect("every scenario ran");
-        assert!(result.outcome.is_failure(), "{} was not caught by {id}:\n{}", defect.name(), outcomes(&results));
+        assert!(
+            result.outcome.is_failure(),
+            "{} was not caught by {id}:\n{}",
+            defect.name(),
+            common::outcomes(&results).join("\n")
+        );
     }
 }
 
@@ -108,7 +97,11 @@ async fn reference_stores_pass_the_backend_scenarios(#[case] store: &str, #[case
     let (target, _resolved) = target(store, &started, None).await;
     let results = run(target).await;
     fleet.remove_all().await.expect("the test's container is removed");
-    assert!(results.iter().all(|r| r.outcome == Outcome::Pass), "{store} does not pass:\n{}", outcomes(&results));
+    assert!(
+        results.iter().all(|r| r.outcome == Outcome::Pass),
+        "{store} does not pass:\n{}",
+        common::outcomes(&results).join("\n")
+    );
 }
 
 /// Against a server the harness only has a URL for, the scenarios are not applicable, with the
@@ -124,7 +117,7 @@ async fn without_the_servers_control_they_are_not_applicable() {
         sessionspec_targets::resolve(&["redis".to_owned()], &backends).await.unwrap_or_else(|e| panic!("{e}"));
     let results = run(resolved.targets[0].clone()).await;
     for r in &results {
-        assert_eq!(r.outcome, Outcome::NotApplicable, "{}", outcomes(&results));
+        assert_eq!(r.outcome, Outcome::NotApplicable, "{}", common::outcomes(&results).join("\n"));
         let message = &r.detail.as_ref().expect("a reason").message;
         assert!(message.contains("harness runs no server of this store"), "{message}");
     }
